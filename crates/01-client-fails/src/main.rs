@@ -1,0 +1,136 @@
+//! client1: the chapter's first program. It asks for a socket, connects to
+//! the server's socket, sends one character and prints the one that comes
+//! back. Run it before any server exists and it fails, as the book shows.
+
+use std::os::fd::AsRawFd;
+use std::process::ExitCode;
+
+use clap::Parser;
+use course_support::{Endpoint, EndpointArgs};
+use nix::errno::Errno;
+use nix::sys::socket::{SockFlag, SockType, connect, socket};
+use nix::unistd::{close, read, write};
+
+/// A client that sends one character to a server and prints the reply.
+#[derive(Parser)]
+#[command(
+    version,
+    after_help = "\
+Example: in one terminal start a server, in another run the client:
+
+  terminal 1 $ server1
+  terminal 2 $ client1
+              char from server = B
+
+With no server running, client1 fails: that is stage 01's lesson.
+Over the network: `server1 --tcp 127.0.0.1:9734` and `client1 --tcp 127.0.0.1:9734`."
+)]
+struct Args {
+    #[command(flatten)]
+    endpoint: EndpointArgs,
+
+    /// The character to send (one ASCII character)
+    #[arg(long = "char", value_name = "C", default_value = "A", value_parser = parse_ascii_char)]
+    character: u8,
+}
+
+fn parse_ascii_char(text: &str) -> Result<u8, String> {
+    match text.as_bytes() {
+        [byte] if byte.is_ascii() => Ok(*byte),
+        _ => Err(format!("`{text}` is not one ASCII character")),
+    }
+}
+
+/// Why client1 gave up: the OS's reason, printed after `oops: client1: `
+/// as the C client's `perror` does, and a hint for the learner.
+struct Oops {
+    reason: String,
+    hint: String,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match talk_to_server(&args) {
+        Ok(reply) => {
+            println!("char from server = {}", reply.escape_ascii());
+            ExitCode::SUCCESS
+        }
+        Err(oops) => {
+            eprintln!("oops: client1: {}", oops.reason);
+            eprintln!("hint: {}", oops.hint);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn talk_to_server(args: &Args) -> Result<u8, Oops> {
+    let endpoint = args.endpoint.endpoint().map_err(|failure| Oops {
+        reason: failure.to_string(),
+        hint: "choose a shorter path with --unix".to_string(),
+    })?;
+
+    // ANCHOR: connect
+    // Ask the kernel for a new, unnamed socket: just a file descriptor so far.
+    let sockfd = socket(endpoint.family(), SockType::Stream, SockFlag::empty(), None)
+        .map_err(|errno| oops(errno, "the system has no socket to give"))?;
+
+    // Ask the kernel to join it to the server's named socket. This is where
+    // client1 fails when no server has created that socket yet.
+    connect(sockfd.as_raw_fd(), &*endpoint.sockaddr())
+        .map_err(|errno| oops(errno, &connect_hint(&endpoint, errno)))?;
+    // ANCHOR_END: connect
+
+    // ANCHOR: exchange
+    // The connection is a byte stream: write puts our character into it...
+    let mut ch = [args.character];
+    write(&sockfd, &ch).map_err(|errno| oops(errno, &closed_hint(&endpoint)))?;
+
+    // ...and read waits until the server's reply arrives. Zero bytes means
+    // the server closed the connection without replying: the C client
+    // ignores that and prints the character it sent as if it were the reply.
+    match read(&sockfd, &mut ch) {
+        Ok(1) => {}
+        Ok(_) => {
+            return Err(Oops {
+                reason: format!("{endpoint} closed the connection without replying"),
+                hint: closed_hint(&endpoint),
+            });
+        }
+        Err(errno) => return Err(oops(errno, &closed_hint(&endpoint))),
+    }
+
+    // Give the descriptor back; the server sees the end of the stream.
+    close(sockfd).map_err(|errno| oops(errno, "closing the socket failed"))?;
+    // ANCHOR_END: exchange
+    Ok(ch[0])
+}
+
+fn oops(errno: Errno, hint: &str) -> Oops {
+    Oops {
+        reason: errno.desc().to_string(),
+        hint: hint.to_string(),
+    }
+}
+
+fn connect_hint(endpoint: &Endpoint, errno: Errno) -> String {
+    match (endpoint, errno) {
+        (Endpoint::Unix { path, .. }, Errno::ENOENT) => format!(
+            "there is no socket file {}: start the server first (`server1 &`), then run client1 again",
+            path.display()
+        ),
+        (Endpoint::Unix { path, .. }, Errno::ECONNREFUSED) => format!(
+            "{} is a socket file, but no server is listening on it: a server left it behind; start server1 again",
+            path.display()
+        ),
+        (Endpoint::Tcp(address), Errno::ECONNREFUSED) => format!(
+            "nothing is listening on {address}: start a server with `--tcp {address}` first"
+        ),
+        _ => format!("could not connect to {endpoint}"),
+    }
+}
+
+fn closed_hint(endpoint: &Endpoint) -> String {
+    format!(
+        "the server at {endpoint} accepted the connection but did not answer; look at its messages"
+    )
+}

@@ -1,0 +1,47 @@
+//! Test helpers for the sockets course. Nothing here is a lesson.
+//!
+//! - [`Running`]: a program started by a test, its output read line by line
+//!   as it comes, killed and reaped when the test ends however it ends;
+//! - [`Client`]: a small client built on std's sockets, independent of the
+//!   course's own client so that a bug there cannot hide one in a server;
+//! - [`processes`]: what `/proc` says about a server's children and
+//!   descriptors.
+//!
+//! Waits are bounded: [`DEADLINE`] for what must happen, [`QUIET`] for what
+//! must not. No test measures how long anything took.
+
+pub mod client;
+pub mod processes;
+pub mod running;
+
+pub use client::{Client, Reply};
+pub use running::Running;
+
+use std::time::Duration;
+
+/// How long a test waits for something that must happen before it fails.
+/// Generous, so that a slow machine does not fail a correct program.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// How long a test waits to see that something does not happen (a reply
+/// that must not come yet). Bounded, so the test ends.
+pub const QUIET: Duration = Duration::from_millis(500);
+
+/// A loopback port that nothing listens on right now.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("local address").port()
+}
+
+/// Checks `condition` every few milliseconds until it holds, and fails the
+/// test, naming `what`, if it does not within [`DEADLINE`].
+pub fn poll_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + DEADLINE;
+    while !condition() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "gave up waiting: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}

@@ -1,0 +1,175 @@
+//! A program a test has started, and the guard that always ends it.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::time::Instant;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::DEADLINE;
+
+/// A running program with its stdout and stderr read line by line by two
+/// threads. Dropping it kills the program (SIGKILL) and reaps it.
+pub struct Running {
+    child: Child,
+    stdout: Receiver<String>,
+    stderr: Receiver<String>,
+    seen_stdout: Vec<String>,
+    seen_stderr: Vec<String>,
+}
+
+/// How a program ended, with the output a test had not read yet.
+#[derive(Debug)]
+pub struct Ended {
+    pub status: ExitStatus,
+    pub stdout: Vec<String>,
+    pub stderr: Vec<String>,
+}
+
+fn lines_of(stream: impl Read + Send + 'static) -> Receiver<String> {
+    let (sender, receiver) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receiver
+}
+
+impl Running {
+    /// Starts `program` with `args` in `dir`, stdin closed.
+    pub fn start(program: impl AsRef<Path>, dir: &Path, args: &[&str]) -> Running {
+        let mut command = Command::new(program.as_ref());
+        command.args(args).current_dir(dir);
+        Running::spawn(command)
+    }
+
+    /// Starts a prepared command, with its stdout and stderr captured.
+    pub fn spawn(command: Command) -> Running {
+        Running::spawn_with_stdout(command, Stdio::piped())
+    }
+
+    /// Starts a prepared command with its stdout sent to `stdout` (a file,
+    /// say) and its stderr captured.
+    pub fn spawn_with_stdout(mut command: Command, stdout: Stdio) -> Running {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start {command:?}: {error}"));
+        let stdout = match child.stdout.take() {
+            Some(pipe) => lines_of(pipe),
+            None => channel().1,
+        };
+        let stderr = lines_of(child.stderr.take().expect("piped stderr"));
+        Running {
+            child,
+            stdout,
+            stderr,
+            seen_stdout: Vec::new(),
+            seen_stderr: Vec::new(),
+        }
+    }
+
+    pub fn pid(&self) -> Pid {
+        Pid::from_raw(self.child.id() as i32)
+    }
+
+    /// The next line on stdout, waiting up to [`DEADLINE`]; `None` if the
+    /// program closed its stdout or said nothing in time.
+    pub fn next_stdout(&mut self) -> Option<String> {
+        let line = self.stdout.recv_timeout(DEADLINE).ok()?;
+        self.seen_stdout.push(line.clone());
+        Some(line)
+    }
+
+    /// Waits for the next stdout line and insists that it is `expected`.
+    pub fn expect_stdout(&mut self, expected: &str) {
+        let line = self.next_stdout();
+        if line.as_deref() != Some(expected) {
+            let stderr = self.drain_stderr();
+            panic!(
+                "expected {expected:?} on stdout, got {line:?}; stdout so far: {:?}; stderr: {stderr:?}",
+                self.seen_stdout
+            );
+        }
+    }
+
+    /// Waits for a stderr line that contains `needle`, passing over others,
+    /// and returns it.
+    pub fn expect_stderr_containing(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stderr.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen_stderr.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
+                    panic!(
+                        "no stderr line contains {needle:?}; stderr: {:?}",
+                        self.seen_stderr
+                    )
+                }
+            }
+        }
+    }
+
+    /// Every stderr line received so far and not read yet.
+    fn drain_stderr(&mut self) -> Vec<String> {
+        self.seen_stderr.extend(self.stderr.try_iter());
+        self.seen_stderr.clone()
+    }
+
+    pub fn signal(&self, signal: Signal) {
+        kill(self.pid(), signal).expect("signal the program");
+    }
+
+    /// Whether the program has ended (it is then reaped).
+    pub fn has_exited(&mut self) -> bool {
+        self.child.try_wait().expect("poll the program").is_some()
+    }
+
+    /// Waits, up to [`DEADLINE`], for the program to end by itself, and
+    /// returns how it ended with the rest of its output.
+    pub fn wait(mut self) -> Ended {
+        let deadline = Instant::now() + DEADLINE;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("poll the program") {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let stderr = self.drain_stderr();
+                panic!(
+                    "the program did not end; stdout: {:?}; stderr: {stderr:?}",
+                    self.seen_stdout
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        // The pipes close when the program ends; the readers then stop.
+        Ended {
+            status,
+            stdout: self.stdout.iter().collect(),
+            stderr: self.stderr.iter().collect(),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // Kill and reap, whatever state the test left the program in.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
