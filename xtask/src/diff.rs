@@ -1,0 +1,47 @@
+//! A line diff for drifted transcripts: short texts, so the plain
+//! longest-common-subsequence table is enough.
+
+/// The lines of `old` and `new`, each prefixed with `-`, `+` or ` `.
+pub fn lines(old: &str, new: &str) -> String {
+    let old: Vec<&str> = old.lines().collect();
+    let new: Vec<&str> = new.lines().collect();
+    // common[i][j]: length of the longest common subsequence of old[i..] and new[j..].
+    let mut common = vec![vec![0usize; new.len() + 1]; old.len() + 1];
+    for i in (0..old.len()).rev() {
+        for j in (0..new.len()).rev() {
+            common[i][j] = if old[i] == new[j] {
+                common[i + 1][j + 1] + 1
+            } else {
+                common[i + 1][j].max(common[i][j + 1])
+            };
+        }
+    }
+    let (mut i, mut j) = (0, 0);
+    let mut out = String::new();
+    while i < old.len() || j < new.len() {
+        if i < old.len() && j < new.len() && old[i] == new[j] {
+            out.push_str(&format!("  {}\n", old[i]));
+            i += 1;
+            j += 1;
+        } else if j < new.len() && (i == old.len() || common[i][j + 1] >= common[i + 1][j]) {
+            out.push_str(&format!("+ {}\n", new[j]));
+            j += 1;
+        } else {
+            out.push_str(&format!("- {}\n", old[i]));
+            i += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn marks_what_changed() {
+        assert_eq!(
+            super::lines("a\nb\nc\n", "a\nx\nc\n"),
+            "  a\n+ x\n- b\n  c\n"
+        );
+        assert_eq!(super::lines("same\n", "same\n"), "  same\n");
+    }
+}

@@ -1,0 +1,127 @@
+//! Each stage's terminal session: the book's sessions, played for real.
+
+use nix::sys::signal::Signal;
+
+use crate::session::{Normalise, Session, Step};
+
+/// A stage's session, as `cargo xtask demo` lists it.
+pub struct Scenario {
+    /// Its number, or short name where it has none.
+    pub id: &'static str,
+    pub name: &'static str,
+    pub about: &'static str,
+    pub play: fn(&mut Session) -> Result<(), String>,
+}
+
+impl Scenario {
+    /// Where the book keeps its recorded transcript, under book/src.
+    pub fn transcript_file(&self) -> String {
+        format!("transcripts/{}-{}.txt", self.id, self.name)
+    }
+
+    pub fn is_named(&self, wanted: &str) -> bool {
+        let wanted = wanted.trim_start_matches('0');
+        [self.id, self.name, &format!("{}-{}", self.id, self.name)]
+            .iter()
+            .any(|name| name.trim_start_matches('0') == wanted)
+    }
+}
+
+pub const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        id: "01",
+        name: "client-fails",
+        about: "client1 with no server to talk to",
+        play: client_fails,
+    },
+    Scenario {
+        id: "02",
+        name: "server1",
+        about: "server1 in the background, its socket file, clients served in turn",
+        play: server1,
+    },
+    Scenario {
+        id: "02n",
+        name: "network",
+        about: "server1 and client1 over TCP on port 9734, and byte order",
+        play: network,
+    },
+];
+
+fn client_fails(session: &mut Session) -> Result<(), String> {
+    session.comment("No server is running yet, so there is no socket to connect to.");
+    session.step(Step::run(&["client1"]))?;
+    session.echo_status();
+    Ok(())
+}
+
+fn server1(session: &mut Session) -> Result<(), String> {
+    session.start_job(&["server1"], 1)?;
+    session.comment("The server named its socket: a file of type s (socket), shown with =.");
+    session.step(Step::run(&["ls", "-lF", "server_socket"]).normalise(Normalise::LsLong))?;
+    session.comment("Waiting in accept, the server sleeps (S) and uses no CPU time.");
+    session.ps(1)?;
+    session.step(Step::run(&["client1"]).job_lines(1))?;
+    session.comment("Three clients at once: the server takes them one after another.");
+    session.step(Step::together(&["client1"], 3).job_lines(3))?;
+    session.comment("Stopping the server removes its socket file.");
+    session.stop_job(1, Signal::SIGTERM)?;
+    session.step(Step::run(&["ls", "-lF", "server_socket"]).normalise(Normalise::LsLong))?;
+
+    session.comment("With a second of work per client, the queue shows: [Ns] is when a line came.");
+    session.start_job(&["server1", "--work", "1"], 1)?;
+    session.step(Step::together(&["client1"], 3).job_lines(3).timed())?;
+    session.stop_job(1, Signal::SIGINT)?;
+    Ok(())
+}
+
+fn network(session: &mut Session) -> Result<(), String> {
+    const BOOK_PORT: u16 = 9734;
+    let port = if std::net::TcpListener::bind(("127.0.0.1", BOOK_PORT)).is_ok() {
+        BOOK_PORT
+    } else {
+        let free = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map_err(|error| format!("cannot find a free port: {error}"))?
+            .port();
+        session.note_live(&format!(
+            "port {BOOK_PORT} is taken here: using port {free} instead"
+        ));
+        free
+    };
+    // The book shows the book's port, whichever one this run used.
+    session.substitute(port.to_string(), BOOK_PORT.to_string());
+    session.substitute(format!("{port:04X}"), format!("{BOOK_PORT:04X}"));
+    session.substitute(format!("0x{port:04x}"), format!("0x{BOOK_PORT:04x}"));
+    let swapped = port.swap_bytes();
+    session.substitute(
+        format!("0x{swapped:04x}"),
+        format!("0x{:04x}", BOOK_PORT.swap_bytes()),
+    );
+    session.substitute(swapped.to_string(), BOOK_PORT.swap_bytes().to_string());
+
+    let address = format!("127.0.0.1:{port}");
+    session.start_job(&["server1", "--tcp", &address], 1)?;
+    session.step(Step::run(&["client1", "--tcp", &address]).job_lines(1))?;
+
+    session.comment("The kernel's table of TCP sockets: ours listens (state 0A) on 127.0.0.1,");
+    session.comment("written as the hex of its bytes, and on port 9734, written in hex too.");
+    let pattern = format!("$2 ~ /:{port:04X}$/ && $4 == \"0A\" {{print $2, $4}}");
+    session.step(
+        Step::run(&["awk", &pattern, "/proc/net/tcp"])
+            .shown_as(&format!("awk '{pattern}' /proc/net/tcp")),
+    )?;
+    let hex = format!("0x{port:04x}");
+    session
+        .step(Step::run(&["printf", "%d\\n", &hex]).shown_as(&format!("printf '%d\\n' {hex}")))?;
+
+    session.comment("A port travels high byte first (network byte order). The book's client2");
+    session.comment("stored 9734 without htons, so a little-endian machine sent its bytes");
+    session.comment("swapped, and the kernel read another port:");
+    let swapped = format!("0x{swapped:04x}");
+    session.step(
+        Step::run(&["printf", "%d\\n", &swapped]).shown_as(&format!("printf '%d\\n' {swapped}")),
+    )?;
+    session.stop_job(1, Signal::SIGTERM)?;
+    Ok(())
+}
