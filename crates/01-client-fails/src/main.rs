@@ -2,11 +2,12 @@
 //! the server's socket, sends one character and prints the one that comes
 //! back. Run it before any server exists and it fails, as the book shows.
 
+use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::process::ExitCode;
 
 use clap::Parser;
-use course_support::{Endpoint, EndpointArgs};
+use course_support::{Endpoint, EndpointArgs, say};
 use nix::errno::Errno;
 use nix::sys::socket::{SockFlag, SockType, connect, socket};
 use nix::unistd::{close, read, write};
@@ -52,12 +53,17 @@ fn main() -> ExitCode {
     let args = Args::parse();
     match talk_to_server(&args) {
         Ok(reply) => {
-            println!("char from server = {}", reply.escape_ascii());
+            say!("char from server = {}", reply.escape_ascii());
             ExitCode::SUCCESS
         }
         Err(oops) => {
-            eprintln!("oops: client1: {}", oops.reason);
-            eprintln!("hint: {}", oops.hint);
+            // What the C client's perror("oops: client1") says, then a hint.
+            let _ = writeln!(
+                std::io::stderr(),
+                "oops: client1: {}\nhint: {}",
+                oops.reason,
+                oops.hint
+            );
             ExitCode::FAILURE
         }
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::Parser;
 use course_support::socket_file::clear_stale_socket;
 use course_support::stop::{self, STOP_SIGNALS};
-use course_support::{Endpoint, EndpointArgs, Failure, OrFail, SocketFile, log};
+use course_support::{Endpoint, EndpointArgs, Failure, OrFail, SocketFile, log, say};
 use nix::sys::socket::{
     Backlog, SockFlag, SockType, accept, bind, listen, setsockopt, socket, sockopt,
 };
@@ -36,7 +36,7 @@ struct Args {
     #[command(flatten)]
     endpoint: EndpointArgs,
 
-    /// Seconds of pretend work before each reply, to see clients queue up
+    /// Seconds of pretend work before each reply (at most a day), to see clients queue up
     #[arg(long, value_name = "SECONDS", default_value = "0", value_parser = course_support::work::parse_seconds)]
     work: Duration,
 }
@@ -90,7 +90,7 @@ fn serve(args: &Args) -> Result<(), Failure> {
 
     // ANCHOR: loop
     loop {
-        println!("server waiting");
+        say!("server waiting");
 
         // Sleep until a client connects, then take the first one from the
         // queue: the kernel gives us a new socket for this one conversation.

@@ -337,3 +337,31 @@ fn help_shows_how_to_run_server_and_client() {
         .stdout(predicate::str::contains("terminal 1 $ server1"))
         .stdout(predicate::str::contains("terminal 2 $ client1"));
 }
+
+#[test]
+fn a_server_whose_output_nobody_reads_keeps_serving() {
+    // As in `server1 | head -1`: stdout and stderr are pipes whose readers
+    // have gone. Writing to them fails with EPIPE; println! would panic.
+    let dir = TempDir::new().unwrap();
+    let mut child = std::process::Command::new(cargo_bin!("server1"))
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    let path = dir.path().join("server_socket");
+    poll_until("server1 listens", || Client::try_unix(&path).is_ok());
+    // The probe above hung up without sending: a line for the closed stderr.
+    for _ in 0..3 {
+        assert_eq!(Client::unix(&path).exchange(b'A'), Reply::Byte(b'B'));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        Signal::SIGTERM,
+    )
+    .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert!(!path.exists());
+}

@@ -3,6 +3,7 @@
 //! status 1. Usage errors are clap's, with exit status 2.
 
 use std::fmt;
+use std::io::Write;
 use std::process::ExitCode;
 
 use nix::errno::Errno;
@@ -55,7 +56,7 @@ pub fn run(program: &str, body: impl FnOnce() -> Result<(), Failure>) -> ExitCod
     match body() {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("{program}: {failure}");
+            log(failure);
             ExitCode::FAILURE
         }
     }
@@ -70,6 +71,26 @@ pub fn program() -> &'static str {
 
 /// Writes one line on stderr, prefixed with the program's name: what a server
 /// says about a client that misbehaved, or about its own start and stop.
+/// A stderr nobody reads any more (a closed pipe) loses the line; unlike
+/// `eprintln!`, it never panics the server.
 pub fn log(message: impl fmt::Display) {
-    eprintln!("{}: {message}", program());
+    let _ = writeln!(std::io::stderr(), "{}: {message}", program());
+}
+
+/// Writes one line on stdout. Rust's stdout sends each line out as soon as
+/// it ends, so nothing waits in a buffer: not when the server is killed,
+/// and not when a forked child inherits a copy of the buffer.
+#[doc(hidden)]
+pub fn say_line(line: fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stdout(), "{line}");
+}
+
+/// `println!` for servers: one line on stdout, sent out at once, and a
+/// stdout nobody reads any more (`server1 | head -1`) loses the line
+/// instead of panicking the server.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::failure::say_line(format_args!($($arg)*))
+    };
 }
