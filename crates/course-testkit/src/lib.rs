@@ -4,13 +4,16 @@
 //!   as it comes, killed and reaped when the test ends however it ends;
 //! - [`Client`]: a small client built on std's sockets, independent of the
 //!   course's own client so that a bug there cannot hide one in a server;
-//! - [`processes`]: what `/proc` says about a server's children and
-//!   descriptors.
+//! - [`processes`]: what `/proc` says about a server's children, its
+//!   descriptors and the CPU time it has used;
+//! - [`limits`]: raising the limit on open descriptors, for tests that
+//!   exhaust a server's.
 //!
 //! Waits are bounded: [`DEADLINE`] for what must happen, [`QUIET`] for what
 //! must not. No test measures how long anything took.
 
 pub mod client;
+pub mod limits;
 pub mod processes;
 pub mod running;
 

@@ -1,24 +1,41 @@
 //! What `/proc` says about a process: its children, their states, its open
-//! descriptors.
+//! descriptors, the CPU time it has used.
 
 use std::fs;
+use std::os::fd::RawFd;
+use std::time::Duration;
 
 use nix::unistd::Pid;
 
-/// A process's state letter from `/proc/PID/stat`: `S` sleeping, `R`
-/// running, `Z` zombie, ... `None` once the process is gone.
-pub fn state(pid: Pid) -> Option<char> {
+/// The fields of `/proc/PID/stat` that follow the command name, which is in
+/// parentheses and may hold spaces: the state is the first (field 3 of
+/// proc(5)). `None` once the process is gone.
+fn stat_fields(pid: Pid) -> Option<Vec<String>> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name is in parentheses and may hold spaces: skip past it.
     let after_name = &stat[stat.rfind(')')? + 1..];
-    after_name.split_whitespace().next()?.chars().next()
+    Some(after_name.split_whitespace().map(str::to_string).collect())
+}
+
+/// A process's state letter: `S` sleeping, `R` running, `Z` zombie, ...
+pub fn state(pid: Pid) -> Option<char> {
+    stat_fields(pid)?.first()?.chars().next()
 }
 
 fn parent_of(pid: Pid) -> Option<Pid> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    let parent = after_name.split_whitespace().nth(1)?.parse().ok()?;
-    Some(Pid::from_raw(parent))
+    Some(Pid::from_raw(stat_fields(pid)?.get(1)?.parse().ok()?))
+}
+
+/// Clock ticks per second in `/proc/PID/stat`: USER_HZ, which Linux fixes at
+/// 100 for user space on every architecture Rust supports.
+const USER_HZ: u32 = 100;
+
+/// The CPU time `pid` has used so far, in user and system mode, all its
+/// threads together (`utime` + `stime`), to a clock tick (10 ms).
+pub fn cpu_time(pid: Pid) -> Option<Duration> {
+    let fields = stat_fields(pid)?;
+    // utime and stime are fields 14 and 15 of proc(5); the state is 3.
+    let ticks = |index: usize| fields.get(index)?.parse::<u64>().ok();
+    Some(Duration::from_secs(ticks(11)? + ticks(12)?) / USER_HZ)
 }
 
 /// The processes whose parent is `parent`, zombies included.
@@ -41,9 +58,34 @@ pub fn zombies_of(parent: Pid) -> Vec<Pid> {
         .collect()
 }
 
+/// The numbers of the descriptors `pid` has open, in increasing order.
+pub fn descriptor_numbers(pid: Pid) -> Vec<RawFd> {
+    let mut numbers: Vec<RawFd> = fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|entries| {
+            entries
+                .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    numbers.sort_unstable();
+    numbers
+}
+
 /// How many descriptors `pid` has open.
 pub fn open_descriptors(pid: Pid) -> usize {
-    fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|entries| entries.count())
-        .unwrap_or(0)
+    descriptor_numbers(pid).len()
+}
+
+/// What `pid`'s descriptors that are sockets point to, as `/proc` names
+/// them (`socket:[INODE]`): the same socket open in two processes (after a
+/// `fork`, say) has the same name in both.
+pub fn open_sockets(pid: Pid) -> Vec<String> {
+    let Ok(entries) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| fs::read_link(entry.ok()?.path()).ok())
+        .filter_map(|target| target.to_str().map(str::to_string))
+        .filter(|target| target.starts_with("socket:"))
+        .collect()
 }
