@@ -86,6 +86,13 @@ impl Cleanup {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         for pid in leftovers.processes.drain(..) {
+            // A forking server's children first, while their parent, not
+            // yet reaped, still holds its pid.
+            for child in crate::session::children_of(&pid.to_string()) {
+                if let Ok(child) = child.parse() {
+                    let _ = kill(Pid::from_raw(child), Signal::SIGKILL);
+                }
+            }
             let _ = kill(pid, Signal::SIGKILL);
             let _ = waitpid(pid, None);
         }

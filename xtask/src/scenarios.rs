@@ -46,6 +46,18 @@ pub const SCENARIOS: &[Scenario] = &[
         about: "server1 and client1 over TCP on port 9734, and byte order",
         play: network,
     },
+    Scenario {
+        id: "03",
+        name: "forking-server",
+        about: "three slow clients: server1 takes them in turn, forking-server all at once",
+        play: forking_server,
+    },
+    Scenario {
+        id: "04",
+        name: "select-server",
+        about: "one process, three slow clients: the book's blocking loop, then deadlines",
+        play: select_server,
+    },
 ];
 
 fn client_fails(session: &mut Session) -> Result<(), String> {
@@ -124,4 +136,69 @@ fn network(session: &mut Session) -> Result<(), String> {
     )?;
     session.stop_job(1, Signal::SIGTERM)?;
     Ok(())
+}
+
+fn forking_server(session: &mut Session) -> Result<(), String> {
+    session.comment("server1, a second of work per client, three clients at once:");
+    session.comment("one answer a second. [Ns] is when a line came.");
+    session.start_job(&["server1", "--work", "1"], 1)?;
+    session.step(Step::together(&["client1"], 3).job_lines(3).timed())?;
+    session.stop_job(1, Signal::SIGTERM)?;
+
+    session.comment("forking-server forks a child per client: all three answered together.");
+    session.start_job(&["forking-server", "--work", "1"], 1)?;
+    session.step(Step::together(&["client1"], 3).job_lines(3).timed())?;
+
+    session.comment("While they work, the children are there to see: copies of the server,");
+    session.comment("each asleep in its one second of work, their parent the server.");
+    let clients = session.start_jobs_together(&["client1"], 3)?;
+    session.ps_children(1, 3)?;
+    session.wait_jobs(&clients, 3)?;
+    session.stop_job(1, Signal::SIGTERM)?;
+    Ok(())
+}
+
+fn select_server(session: &mut Session) -> Result<(), String> {
+    let hidden_why = "(how many `server waiting` lines come depends on timing: left out below)";
+    session.comment("(the book shows descriptor numbers as N: they change from run to run)");
+    session.comment("The book's server5 works inside its select loop: one client at a time.");
+    session.start_job(&["select-server", "--work", "1", "--blocking-work"], 1)?;
+    session.hide_job_line(1, "server waiting", hidden_why);
+    session.step(
+        Step::together(&["client1"], 3)
+            .job_lines(9)
+            .timed()
+            .job_lines_sorted_by(by_event_then_fd)
+            .normalise(Normalise::FdNumbers),
+    )?;
+    session.stop_job(1, Signal::SIGTERM)?;
+
+    session.comment("By default each client gets a deadline instead, and select waits until");
+    session.comment("the nearest one: the three are answered together, by one process.");
+    session.start_job(&["select-server", "--work", "1"], 1)?;
+    session.hide_job_line(1, "server waiting", hidden_why);
+    session.step(
+        Step::together(&["client1"], 3)
+            .job_lines(9)
+            .timed()
+            .job_lines_sorted_by(by_event_then_fd)
+            .normalise(Normalise::FdNumbers),
+    )?;
+    session.stop_job(1, Signal::SIGTERM)?;
+    Ok(())
+}
+
+/// select-server's lines in a stable order: by event (adding, serving,
+/// removing), then by descriptor.
+fn by_event_then_fd(line: &str) -> String {
+    let event = ["adding", "serving", "removing"]
+        .iter()
+        .position(|event| line.starts_with(event))
+        .unwrap_or(3);
+    let fd: u32 = line
+        .rsplit(' ')
+        .next()
+        .and_then(|fd| fd.parse().ok())
+        .unwrap_or(0);
+    format!("{event} {fd:>10}")
 }

@@ -8,7 +8,6 @@
 //! process ids, dates, user and group names, temporary paths and ports that
 //! change from run to run are replaced by stable stand-ins.
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -40,6 +39,18 @@ struct Job {
     shown: String,
     child: Child,
     lines: Receiver<Line>,
+    /// A line this job repeats a number of times that depends on timing,
+    /// left out of the session from some point on.
+    hidden: Option<&'static str>,
+}
+
+impl Job {
+    /// The job's next line, if one has come, passing over hidden ones.
+    fn try_next(&self) -> Option<Line> {
+        self.lines
+            .try_iter()
+            .find(|line| Some(line.text.as_str()) != self.hidden)
+    }
 }
 
 /// How a step's recorded lines are made stable.
@@ -49,6 +60,9 @@ pub enum Normalise {
     Plain,
     /// `ls -l` lines: owner and group become `you`, the date `<date>`.
     LsLong,
+    /// `... on fd 5` becomes `... on fd N`: which number a client gets
+    /// depends on which clients have gone by the time it is accepted.
+    FdNumbers,
 }
 
 /// One step: commands started together, shown on one `$ ` line.
@@ -58,6 +72,7 @@ pub struct Step<'a> {
     job_lines: usize,
     timed: bool,
     normalise: Normalise,
+    job_lines_sorted_by: Option<fn(&str) -> String>,
 }
 
 impl<'a> Step<'a> {
@@ -69,6 +84,7 @@ impl<'a> Step<'a> {
             job_lines: 0,
             timed: false,
             normalise: Normalise::Plain,
+            job_lines_sorted_by: None,
         }
     }
 
@@ -81,6 +97,7 @@ impl<'a> Step<'a> {
             job_lines: 0,
             timed: false,
             normalise: Normalise::Plain,
+            job_lines_sorted_by: None,
         }
     }
 
@@ -95,6 +112,14 @@ impl<'a> Step<'a> {
     /// order the lines by them.
     pub fn timed(mut self) -> Self {
         self.timed = true;
+        self
+    }
+
+    /// Show the jobs' lines after all of the commands' lines, without a
+    /// time, in the order of `key`: for a server whose lines race each
+    /// other and its clients, so that the session reads the same each time.
+    pub fn job_lines_sorted_by(mut self, key: fn(&str) -> String) -> Self {
+        self.job_lines_sorted_by = Some(key);
         self
     }
 
@@ -117,7 +142,7 @@ pub struct Session {
     recorded: Vec<String>,
     substitutions: Vec<(String, String)>,
     jobs: Vec<Job>,
-    jobs_started: usize,
+    pids_seen: usize,
     last_status: Option<ExitStatus>,
 }
 
@@ -138,7 +163,7 @@ impl Session {
             recorded: Vec::new(),
             substitutions,
             jobs: Vec::new(),
-            jobs_started: 0,
+            pids_seen: 0,
             last_status: None,
         })
     }
@@ -163,11 +188,34 @@ impl Session {
     /// Shows a line live and records its normalised form.
     fn say(&mut self, live: &str, recorded: &str) {
         println!("{live}");
-        let mut recorded = recorded.to_string();
-        for (from, to) in &self.substitutions {
-            recorded = replace_word(&recorded, from, to);
-        }
+        let recorded = self.substituted(recorded);
         self.recorded.push(recorded);
+    }
+
+    fn substituted(&self, text: &str) -> String {
+        let mut text = text.to_string();
+        for (from, to) in &self.substitutions {
+            text = replace_word(&text, from, to);
+        }
+        text
+    }
+
+    /// Shows a line of `ps` output live; records it with stand-in pids,
+    /// realigned in columns of `widths` (negative: left-aligned), since a
+    /// stand-in pid may be wider or narrower than the real one.
+    fn say_ps(&mut self, line: &str, widths: &[isize]) {
+        println!("{line}");
+        let line = normalise_ps(&self.substituted(line));
+        let columns: Vec<String> = line
+            .split_whitespace()
+            .enumerate()
+            .map(|(index, field)| match widths.get(index) {
+                Some(&width) if width < 0 => format!("{field:<w$}", w = width.unsigned_abs()),
+                Some(&width) => format!("{field:>w$}", w = width.unsigned_abs()),
+                None => field.to_string(),
+            })
+            .collect();
+        self.recorded.push(columns.join(" ").trim_end().to_string());
     }
 
     fn say_same(&mut self, line: &str) {
@@ -237,24 +285,133 @@ impl Session {
     /// Starts a program in the background, as `program &` does, and shows
     /// its first `first_lines` lines.
     pub fn start_job(&mut self, argv: &[&str], first_lines: usize) -> Result<(), String> {
-        let shown = argv.join(" ");
-        self.say_same(&format!("$ {shown} &"));
+        self.say_same(&format!("$ {} &", argv.join(" ")));
         let (child, lines) = self.start(argv)?;
-        let number = self.jobs.iter().map(|job| job.number).max().unwrap_or(0) + 1;
-        let pid = child.id().to_string();
-        // Stand-in pids, one per job started, the same in every run.
-        self.jobs_started += 1;
-        self.substitute(pid.clone(), format!("{}", 23384 + self.jobs_started));
-        self.say(&format!("[{number}] {pid}"), &format!("[{number}] {pid}"));
-        self.jobs.push(Job {
-            number,
-            shown,
-            child,
-            lines,
-        });
+        self.add_job(argv, child, lines);
         let lines = self.job_output(first_lines)?;
         for (_, line) in lines {
             self.say_same(&line.text);
+        }
+        Ok(())
+    }
+
+    /// From now on, leave `line` out of job `number`'s output, and say so.
+    pub fn hide_job_line(&mut self, number: usize, line: &'static str, why: &str) {
+        self.comment(why);
+        self.jobs
+            .iter_mut()
+            .find(|job| job.number == number)
+            .expect("the scenario names a running job")
+            .hidden = Some(line);
+    }
+
+    /// Starts `copies` of a program in the background at once, as
+    /// `cmd & cmd & cmd &` does, and returns their job numbers.
+    pub fn start_jobs_together(
+        &mut self,
+        argv: &[&str],
+        copies: usize,
+    ) -> Result<Vec<usize>, String> {
+        self.say_same(&format!(
+            "$ {}",
+            format!("{} & ", argv.join(" ")).repeat(copies).trim_end()
+        ));
+        let mut numbers = Vec::new();
+        for _ in 0..copies {
+            let (child, lines) = self.start(argv)?;
+            numbers.push(self.add_job(argv, child, lines));
+        }
+        Ok(numbers)
+    }
+
+    /// Registers a started program as a job and shows `[N] pid`.
+    fn add_job(&mut self, argv: &[&str], child: Child, lines: Receiver<Line>) -> usize {
+        let number = self.jobs.iter().map(|job| job.number).max().unwrap_or(0) + 1;
+        let pid = child.id().to_string();
+        self.stand_in_pid(&pid);
+        self.say_same(&format!("[{number}] {pid}"));
+        self.jobs.push(Job {
+            number,
+            shown: argv.join(" "),
+            child,
+            lines,
+            hidden: None,
+        });
+        number
+    }
+
+    /// Records `pid` as the next stand-in pid, the same in every run.
+    fn stand_in_pid(&mut self, pid: &str) {
+        self.pids_seen += 1;
+        self.substitute(pid.to_string(), format!("{}", 23384 + self.pids_seen));
+    }
+
+    /// Waits (without showing anything) until job `number` has `count`
+    /// child processes, then shows them with `ps`.
+    pub fn ps_children(&mut self, number: usize, count: usize) -> Result<(), String> {
+        let parent = self.job_pid(number).to_string();
+        let deadline = Instant::now() + DEADLINE;
+        let mut children = children_of(&parent);
+        while children.len() < count {
+            if Instant::now() > deadline {
+                return Err(format!("job {number} never had {count} children"));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+            children = children_of(&parent);
+        }
+        children.sort_by_key(|pid| pid.parse::<u32>().unwrap_or(0));
+        for child in &children {
+            self.stand_in_pid(child);
+        }
+        let argv = ["ps", "-o", "pid,ppid,stat,args", "--ppid", &parent];
+        self.say_same(&format!("$ {}", argv.join(" ")));
+        let output = match self.command(&argv).stderr(Stdio::null()).output() {
+            Ok(output) if output.status.success() => {
+                String::from_utf8_lossy(&output.stdout).into_owned()
+            }
+            _ => {
+                self.note_live("(ps is not installed here: the same columns, read from /proc)");
+                let rows: Result<Vec<String>, String> = children
+                    .iter()
+                    .map(|pid| ps_row_from_proc(pid, true))
+                    .collect();
+                format!(
+                    "{:>7} {:>7} {:<4} {}\n{}",
+                    "PID",
+                    "PPID",
+                    "STAT",
+                    "COMMAND",
+                    rows?.join("")
+                )
+            }
+        };
+        for line in output.lines() {
+            self.say_ps(line, &[7, 7, -4]);
+        }
+        Ok(())
+    }
+
+    /// `wait %2 %3 ...`: waits for those jobs to end, shows their output,
+    /// then `job_lines` lines from the jobs still running.
+    pub fn wait_jobs(&mut self, numbers: &[usize], job_lines: usize) -> Result<(), String> {
+        let shown: Vec<String> = numbers.iter().map(|number| format!("%{number}")).collect();
+        self.say_same(&format!("$ wait {}", shown.join(" ")));
+        let mut lines = Vec::new();
+        for &number in numbers {
+            let index = self.jobs.iter().position(|job| job.number == number);
+            let mut job = self
+                .jobs
+                .remove(index.expect("the scenario names a running job"));
+            self.reap(&mut job.child)?;
+            lines.extend(job.lines.iter().map(|line| line.text));
+        }
+        lines.extend(
+            self.job_output(job_lines)?
+                .into_iter()
+                .map(|(_, line)| line.text),
+        );
+        for line in lines {
+            self.say_same(&line);
         }
         Ok(())
     }
@@ -278,7 +435,7 @@ impl Session {
         while lines.len() < count {
             let mut got_one = false;
             for job in &self.jobs {
-                if let Ok(line) = job.lines.try_recv() {
+                if let Some(line) = job.try_next() {
                     lines.push((job.number, line));
                     got_one = true;
                 }
@@ -308,32 +465,52 @@ impl Session {
         for argv in &step.commands {
             running.push(self.start(argv)?);
         }
-        // (second, source, arrival) orders the lines; source: commands first.
-        let mut shown: BTreeMap<(u64, usize, usize), String> = BTreeMap::new();
-        let mut arrival = 0;
+        // Lines are ordered by (second, key, source, arrival): the commands'
+        // sources come before the jobs'; the key is empty but for sorted
+        // job lines, which come last (second None) with no time shown.
+        let mut shown = Vec::new();
         let mut status = None;
         for (source, (mut child, lines)) in running.into_iter().enumerate() {
             for line in lines.iter() {
-                let second = seconds_since(started, line.at, step.timed);
-                shown.insert((second, source, arrival), line.text);
-                arrival += 1;
+                let second = step
+                    .timed
+                    .then(|| whole_seconds(line.at.saturating_duration_since(started)));
+                shown.push((
+                    second.or(Some(0)),
+                    String::new(),
+                    source,
+                    shown.len(),
+                    line.text,
+                ));
             }
             status = Some(self.reap(&mut child)?);
         }
         for (number, line) in self.job_output(step.job_lines)? {
-            let second = seconds_since(started, line.at, step.timed);
-            shown.insert((second, step.commands.len() + number, arrival), line.text);
-            arrival += 1;
+            let source = step.commands.len() + number;
+            let (second, key) = match step.job_lines_sorted_by {
+                Some(key) => (None, key(&line.text)),
+                None => (
+                    step.timed
+                        .then(|| whole_seconds(line.at.saturating_duration_since(started)))
+                        .or(Some(0)),
+                    String::new(),
+                ),
+            };
+            shown.push((second, key, source, shown.len(), line.text));
         }
-        for ((second, _, _), text) in shown {
-            let live = if step.timed {
-                format!("[{second}s] {text}")
-            } else {
-                text
+        // None (sorted job lines) after every second.
+        shown.sort_by_key(|(second, key, source, arrival, _)| {
+            (second.is_none(), *second, key.clone(), *source, *arrival)
+        });
+        for (second, _, _, _, text) in shown {
+            let live = match second {
+                Some(second) if step.timed => format!("[{second}s] {text}"),
+                _ => text,
             };
             let recorded = match step.normalise {
                 Normalise::Plain => live.clone(),
                 Normalise::LsLong => normalise_ls_long(&live),
+                Normalise::FdNumbers => normalise_fd_numbers(&live),
             };
             self.say(&live, &recorded);
         }
@@ -373,14 +550,12 @@ impl Session {
             }
             _ => {
                 self.note_live("(ps is not installed here: the same columns, read from /proc)");
-                ps_from_proc(&pid)?
+                let header = format!("{:>7} {:<4} {:>8} COMMAND\n", "PID", "STAT", "TIME");
+                header + &ps_row_from_proc(&pid, false)?
             }
         };
         for line in output.lines() {
-            // The `+` (in the terminal's foreground group) depends on how
-            // the demo was started, not on the server.
-            let recorded = normalise_ps(line);
-            self.say(line, &recorded);
+            self.say_ps(line, &[7, -4, 8]);
         }
         Ok(())
     }
@@ -409,6 +584,7 @@ impl Session {
                 .lines
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
             {
+                Ok(line) if Some(line.text.as_str()) == job.hidden => {}
                 Ok(line) => self.say_same(&line.text),
                 Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
@@ -438,12 +614,9 @@ impl Drop for Session {
     }
 }
 
-fn seconds_since(started: Instant, at: Instant, timed: bool) -> u64 {
-    if timed {
-        (at.saturating_duration_since(started).as_secs_f64() + 0.5).floor() as u64
-    } else {
-        0
-    }
+/// A duration rounded to whole seconds, as the timed steps show it.
+fn whole_seconds(duration: Duration) -> u64 {
+    (duration.as_secs_f64() + 0.5).floor() as u64
 }
 
 /// Replaces `from` by `to` where it stands as a whole word (not inside a
@@ -481,32 +654,66 @@ fn normalise_ls_long(line: &str) -> String {
     )
 }
 
-/// Drops `ps`'s `+` flag, which says only whether the demo ran in a
-/// terminal's foreground.
-fn normalise_ps(line: &str) -> String {
-    let fields: Vec<&str> = line.split_whitespace().collect();
-    match fields.as_slice() {
-        [pid, stat, time, args @ ..] => {
-            let stat = stat.replace('+', "");
-            format!("{pid:>7} {stat:<4} {time:>8} {}", args.join(" "))
+/// `serving client on fd 5` becomes `serving client on fd N`.
+fn normalise_fd_numbers(line: &str) -> String {
+    match line.rsplit_once(" on fd ") {
+        Some((before, fd)) if fd.chars().all(|c| c.is_ascii_digit()) => {
+            format!("{before} on fd N")
         }
         _ => line.to_string(),
     }
 }
 
-/// What `ps -o pid,stat,time,args -p PID` shows, read from /proc for a
-/// machine without ps: the state letter, `l` for a process with threads.
-fn ps_from_proc(pid: &str) -> Result<String, String> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map_err(|error| format!("cannot read /proc/{pid}/stat: {error}"))?;
-    let after_name = &stat[stat.rfind(')').map_or(0, |end| end + 2)..];
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    // From the state field on: utime is the 12th, stime the 13th, threads the 18th.
-    let ticks: u64 =
-        fields[11].parse::<u64>().unwrap_or(0) + fields[12].parse::<u64>().unwrap_or(0);
-    let seconds = ticks / 100;
-    let threads: u64 = fields[17].parse().unwrap_or(1);
-    let state = format!("{}{}", fields[0], if threads > 1 { "l" } else { "" });
+/// Drops `ps`'s `+` flag (in the terminal's foreground process group),
+/// which says only whether the demo ran in a terminal; the columns stay
+/// where they were.
+fn normalise_ps(line: &str) -> String {
+    let is_state = |field: &str| {
+        let mut letters = field.chars();
+        letters.next().is_some_and(|c| "DIRSTtWXZ".contains(c))
+            && letters.all(|c| "<NLsl+".contains(c))
+    };
+    let mut result = String::with_capacity(line.len());
+    for (index, piece) in line.split_inclusive(' ').enumerate() {
+        let field = piece.trim_end();
+        // The state is never the first column (the pid is).
+        if index > 0 && is_state(field) && field.contains('+') {
+            result.push_str(&piece.replacen('+', " ", 1));
+        } else {
+            result.push_str(piece);
+        }
+    }
+    result
+}
+
+/// The fields of /proc/PID/stat after the command name, which is in
+/// parentheses and may hold spaces: the state is the first.
+fn proc_stat_fields(pid: &str) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    Some(after_name.split_whitespace().map(str::to_string).collect())
+}
+
+/// The processes whose parent is `parent`.
+pub fn children_of(parent: &str) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| name.chars().all(|c| c.is_ascii_digit()))
+        .filter(|pid| proc_stat_fields(pid).is_some_and(|fields| fields[1] == parent))
+        .collect()
+}
+
+/// One row of `ps -o pid,stat,time,args` (or, `with_parent`,
+/// `pid,ppid,stat,args`), read from /proc for a machine without ps: the
+/// state letter, with `l` for a process with threads.
+fn ps_row_from_proc(pid: &str, with_parent: bool) -> Result<String, String> {
+    let fields = proc_stat_fields(pid).ok_or_else(|| format!("process {pid} is gone"))?;
+    // Counting from the state field: ppid 1, utime 11, stime 12, threads 17.
+    let number = |index: usize| fields[index].parse::<u64>().unwrap_or(0);
+    let state = format!("{}{}", fields[0], if number(17) > 1 { "l" } else { "" });
     let args = std::fs::read(format!("/proc/{pid}/cmdline"))
         .map_err(|error| format!("cannot read /proc/{pid}/cmdline: {error}"))?
         .split(|&byte| byte == 0)
@@ -514,16 +721,17 @@ fn ps_from_proc(pid: &str) -> Result<String, String> {
         .map(|part| String::from_utf8_lossy(part).into_owned())
         .collect::<Vec<_>>()
         .join(" ");
+    if with_parent {
+        return Ok(format!("{pid:>7} {:>7} {state:<4} {args}\n", fields[1]));
+    }
+    let seconds = (number(11) + number(12)) / 100;
     let time = format!(
         "{:02}:{:02}:{:02}",
         seconds / 3600,
         seconds / 60 % 60,
         seconds % 60
     );
-    Ok(format!(
-        "{:>7} {:<4} {:>8} {}\n{pid:>7} {state:<4} {time:>8} {args}\n",
-        "PID", "STAT", "TIME", "COMMAND"
-    ))
+    Ok(format!("{pid:>7} {state:<4} {time:>8} {args}\n"))
 }
 
 #[cfg(test)]
@@ -554,14 +762,32 @@ mod tests {
     }
 
     #[test]
+    fn descriptor_numbers_become_n() {
+        assert_eq!(
+            normalise_fd_numbers("adding client on fd 4"),
+            "adding client on fd N"
+        );
+        assert_eq!(
+            normalise_fd_numbers("char from server = B"),
+            "char from server = B"
+        );
+    }
+
+    #[test]
     fn ps_lines_lose_the_foreground_flag() {
         assert_eq!(
             normalise_ps("  23385 Sl+  00:00:00 server1"),
             "  23385 Sl   00:00:00 server1"
         );
         assert_eq!(
-            normalise_ps("    PID STAT     TIME COMMAND"),
-            "    PID STAT     TIME COMMAND"
+            normalise_ps("  23387   23386 S+   forking-server --work 1"),
+            "  23387   23386 S    forking-server --work 1"
         );
+        for unchanged in [
+            "    PID STAT     TIME COMMAND",
+            "  23385 S    00:00:00 server1",
+        ] {
+            assert_eq!(normalise_ps(unchanged), unchanged);
+        }
     }
 }
