@@ -9,7 +9,6 @@ use std::os::unix::net::UnixListener;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Duration;
 
 use assert_cmd::cargo::{cargo_bin, cargo_bin_cmd};
 use course_testkit::processes::{children_of, open_descriptors, open_sockets, state, zombies_of};
@@ -25,9 +24,9 @@ const LONG_WORK: &str = "30";
 
 /// forking-server started in its own temporary directory, ready: it has
 /// printed its first `server waiting`, so it is listening. Dropping it ends
-/// the server's children first, then the server.
+/// the server's children, then the server (see Running).
 struct Server {
-    running: Option<Running>,
+    running: Running,
     dir: TempDir,
 }
 
@@ -40,27 +39,11 @@ impl Server {
 
     fn ready(mut running: Running, dir: TempDir) -> Server {
         running.expect_stdout("server waiting");
-        Server {
-            running: Some(running),
-            dir,
-        }
-    }
-
-    fn running(&mut self) -> &mut Running {
-        self.running
-            .as_mut()
-            .expect("the server is still in the guard")
-    }
-
-    /// Takes the server out of the guard, for a test that ends it itself.
-    fn take(&mut self) -> Running {
-        self.running
-            .take()
-            .expect("the server is still in the guard")
+        Server { running, dir }
     }
 
     fn pid(&self) -> Pid {
-        self.running.as_ref().expect("the server").pid()
+        self.running.pid()
     }
 
     fn socket_path(&self) -> PathBuf {
@@ -87,41 +70,15 @@ impl Server {
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let Some(running) = self.running.as_mut() else {
-            return;
-        };
-        // Only while the server has not ended is its pid surely its own.
-        if running.has_exited() {
-            return;
-        }
-        // Children outlive a killed server (up to --work): end them first,
-        // and let the server reap them.
-        let pid = running.pid();
-        for _ in 0..1000 {
-            let children = children_of(pid);
-            if children.is_empty() {
-                break;
-            }
-            for child in children {
-                let _ = kill(child, Signal::SIGKILL);
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        // The Running guard then kills and reaps the server.
-    }
-}
-
 #[test]
 fn answers_and_says_server_waiting_once_per_client() {
     let mut server = Server::start(&["--work", "0"]);
     for (sent, expected) in [(b'A', b'B'), (b'a', b'b'), (0xff, 0x00)] {
         assert_eq!(server.client().exchange(sent), Reply::Byte(expected));
-        server.running().expect_stdout("server waiting");
+        server.running.expect_stdout("server waiting");
     }
     // Nothing else was said: one line at start, one per client.
-    let running = server.take();
+    let running = server.running;
     running.signal(Signal::SIGTERM);
     let ended = running.wait();
     assert!(ended.stdout.is_empty(), "{:?}", ended.stdout);
@@ -132,7 +89,7 @@ fn answers_over_tcp() {
     let port = free_port();
     let mut server = Server::start(&["--work", "0", "--tcp", &format!("127.0.0.1:{port}")]);
     assert_eq!(Client::tcp(port).exchange(b'A'), Reply::Byte(b'B'));
-    server.running().expect_stdout("server waiting");
+    server.running.expect_stdout("server waiting");
     assert!(!server.socket_path().exists());
 }
 
@@ -142,7 +99,7 @@ fn an_idle_client_does_not_hold_the_server() {
     let mut server = Server::start(&["--work", "0"]);
     let mut idle = server.client();
     // Accepted and handed to a child: the parent is waiting again.
-    server.running().expect_stdout("server waiting");
+    server.running.expect_stdout("server waiting");
     assert_eq!(server.client().exchange(b'A'), Reply::Byte(b'B'));
     // The idle client's child is still there for it.
     assert_eq!(idle.exchange(b'x'), Reply::Byte(b'y'));
@@ -217,12 +174,12 @@ fn max_children_keeps_the_next_client_waiting_until_a_child_ends() {
     let mut server = Server::start(&["--work", "0", "--max-children", "2"]);
     // Two idle clients, each held by a child waiting for its byte.
     let mut first = server.client();
-    server.running().expect_stdout("server waiting");
+    server.running.expect_stdout("server waiting");
     let _second = server.client();
-    server.running().expect_stdout("server waiting");
+    server.running.expect_stdout("server waiting");
     server.poll_until_live_children(2);
     server
-        .running()
+        .running
         .expect_stderr_containing("reached --max-children 2");
 
     // A third child would answer at once: there is none.
@@ -254,10 +211,10 @@ fn a_killed_child_is_reaped_and_frees_its_place() {
 }
 
 fn stops_cleanly_on(signal: Signal) {
-    let mut server = Server::start(&["--work", "0"]);
+    let server = Server::start(&["--work", "0"]);
     let path = server.socket_path();
     assert_eq!(server.client().exchange(b'A'), Reply::Byte(b'B'));
-    let running = server.take();
+    let running = server.running;
     running.signal(signal);
     let ended = running.wait();
     assert_eq!(ended.status.code(), Some(0), "{ended:?}");
@@ -284,7 +241,7 @@ fn sigint_removes_the_socket_file_and_exits_0() {
 fn a_child_at_work_when_the_server_is_killed_still_serves_its_client() {
     let port = free_port();
     let address = format!("127.0.0.1:{port}");
-    let mut server = Server::start(&["--work", "0", "--tcp", &address]);
+    let server = Server::start(&["--work", "0", "--tcp", &address]);
     // The child waits for this client's byte: it is surely still serving.
     let mut client = Client::tcp(port);
     let child = server.poll_until_live_children(1)[0];
@@ -292,7 +249,7 @@ fn a_child_at_work_when_the_server_is_killed_still_serves_its_client() {
         open_sockets(child).len() == 1
     });
 
-    let mut running = server.take();
+    let mut running = server.running;
     running.signal(Signal::SIGTERM);
     poll_until("the server ends", || running.has_exited());
     assert!(state(child).is_some_and(|state| state != 'Z'));
@@ -320,17 +277,18 @@ fn ctrl_c_in_the_terminal_ends_the_children_too() {
         .args(["--work", LONG_WORK])
         .current_dir(dir.path())
         .process_group(0);
-    let mut server = Server::ready(Running::spawn(command), dir);
+    let server = Server::ready(Running::spawn(command), dir);
     let mut client = server.client();
     client.send(b'A');
     server.poll_until_live_children(1);
 
+    let path = server.socket_path();
     killpg(server.pid(), Signal::SIGINT).unwrap();
-    let ended = server.take().wait();
+    let ended = server.running.wait();
     assert_eq!(ended.status.code(), Some(0), "{ended:?}");
     // The child ended in its work, long before its reply.
     assert_eq!(client.reply(), Reply::Closed);
-    assert!(!server.socket_path().exists());
+    assert!(!path.exists());
 }
 
 #[test]

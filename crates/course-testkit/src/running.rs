@@ -12,7 +12,8 @@ use nix::unistd::Pid;
 use crate::DEADLINE;
 
 /// A running program with its stdout and stderr read line by line by two
-/// threads. Dropping it kills the program (SIGKILL) and reaps it.
+/// threads. Dropping it kills the program and its children (SIGKILL) and
+/// reaps it.
 pub struct Running {
     child: Child,
     stdout: Receiver<String>,
@@ -167,8 +168,15 @@ impl Running {
 }
 
 impl Drop for Running {
+    /// Kills and reaps the program, whatever state the test left it in,
+    /// and its children first (a forking server's), while it has not been
+    /// reaped and its pid is surely still its own.
     fn drop(&mut self) {
-        // Kill and reap, whatever state the test left the program in.
+        if !self.has_exited() {
+            for child in crate::processes::children_of(self.pid()) {
+                let _ = kill(child, Signal::SIGKILL);
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
