@@ -159,24 +159,27 @@ fn forking_server(session: &mut Session) -> Result<(), String> {
 }
 
 fn select_server(session: &mut Session) -> Result<(), String> {
-    let hidden_why = "(how many `server waiting` lines come depends on timing: left out below)";
     session.comment("(the book shows descriptor numbers as N: they change from run to run)");
     session.comment("The book's server5 works inside its select loop: one client at a time.");
-    session.start_job(&["select-server", "--work", "1", "--blocking-work"], 1)?;
-    session.hide_job_line(1, "server waiting", hidden_why);
-    session.step(
-        Step::together(&["client1"], 3)
-            .job_lines(9)
-            .timed()
-            .job_lines_sorted_by(by_event_then_fd)
-            .normalise(Normalise::FdNumbers),
+    three_slow_clients_of(
+        session,
+        &["select-server", "--work", "1", "--blocking-work"],
     )?;
-    session.stop_job(1, Signal::SIGTERM)?;
-
     session.comment("By default each client gets a deadline instead, and select waits until");
     session.comment("the nearest one: the three are answered together, by one process.");
-    session.start_job(&["select-server", "--work", "1"], 1)?;
-    session.hide_job_line(1, "server waiting", hidden_why);
+    three_slow_clients_of(session, &["select-server", "--work", "1"])
+}
+
+/// Starts an event-driven server (select-server and its kind), runs three
+/// clients at once against it, and stops it. Its lines race the clients',
+/// so they are shown after them, sorted, without the `server waiting`s.
+fn three_slow_clients_of(session: &mut Session, server: &[&str]) -> Result<(), String> {
+    session.start_job(server, 1)?;
+    session.hide_job_line(
+        1,
+        "server waiting",
+        "(how many `server waiting` lines come depends on timing: left out below)",
+    );
     session.step(
         Step::together(&["client1"], 3)
             .job_lines(9)
@@ -184,8 +187,7 @@ fn select_server(session: &mut Session) -> Result<(), String> {
             .job_lines_sorted_by(by_event_then_fd)
             .normalise(Normalise::FdNumbers),
     )?;
-    session.stop_job(1, Signal::SIGTERM)?;
-    Ok(())
+    session.stop_job(1, Signal::SIGTERM)
 }
 
 /// select-server's lines in a stable order: by event (adding, serving,

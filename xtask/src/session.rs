@@ -364,31 +364,14 @@ impl Session {
             self.stand_in_pid(child);
         }
         let argv = ["ps", "-o", "pid,ppid,stat,args", "--ppid", &parent];
-        self.say_same(&format!("$ {}", argv.join(" ")));
-        let output = match self.command(&argv).stderr(Stdio::null()).output() {
-            Ok(output) if output.status.success() => {
-                String::from_utf8_lossy(&output.stdout).into_owned()
-            }
-            _ => {
-                self.note_live("(ps is not installed here: the same columns, read from /proc)");
-                let rows: Result<Vec<String>, String> = children
-                    .iter()
-                    .map(|pid| ps_row_from_proc(pid, true))
-                    .collect();
-                format!(
-                    "{:>7} {:>7} {:<4} {}\n{}",
-                    "PID",
-                    "PPID",
-                    "STAT",
-                    "COMMAND",
-                    rows?.join("")
-                )
-            }
-        };
-        for line in output.lines() {
-            self.say_ps(line, &[7, 7, -4]);
-        }
-        Ok(())
+        self.show_ps(&argv, &[7, 7, -4], || {
+            let header = format!("{:>7} {:>7} {:<4} COMMAND\n", "PID", "PPID", "STAT");
+            let rows: Result<String, String> = children
+                .iter()
+                .map(|pid| ps_row_from_proc(pid, true))
+                .collect();
+            Ok(header + &rows?)
+        })
     }
 
     /// `wait %2 %3 ...`: waits for those jobs to end, shows their output,
@@ -543,19 +526,33 @@ impl Session {
     pub fn ps(&mut self, number: usize) -> Result<(), String> {
         let pid = self.job_pid(number).to_string();
         let argv = ["ps", "-o", "pid,stat,time,args", "-p", &pid];
+        self.show_ps(&argv, &[7, -4, 8], || {
+            let header = format!("{:>7} {:<4} {:>8} COMMAND\n", "PID", "STAT", "TIME");
+            Ok(header + &ps_row_from_proc(&pid, false)?)
+        })
+    }
+
+    /// Runs `ps` with `argv` and shows its output in columns of `widths`
+    /// (see say_ps); where ps is not installed, `from_proc` makes the same
+    /// columns from /proc.
+    fn show_ps(
+        &mut self,
+        argv: &[&str],
+        widths: &[isize],
+        from_proc: impl FnOnce() -> Result<String, String>,
+    ) -> Result<(), String> {
         self.say_same(&format!("$ {}", argv.join(" ")));
-        let output = match self.command(&argv).stderr(Stdio::null()).output() {
+        let output = match self.command(argv).stderr(Stdio::null()).output() {
             Ok(output) if output.status.success() => {
                 String::from_utf8_lossy(&output.stdout).into_owned()
             }
             _ => {
                 self.note_live("(ps is not installed here: the same columns, read from /proc)");
-                let header = format!("{:>7} {:<4} {:>8} COMMAND\n", "PID", "STAT", "TIME");
-                header + &ps_row_from_proc(&pid, false)?
+                from_proc()?
             }
         };
         for line in output.lines() {
-            self.say_ps(line, &[7, -4, 8]);
+            self.say_ps(line, widths);
         }
         Ok(())
     }
