@@ -58,6 +58,12 @@ pub const SCENARIOS: &[Scenario] = &[
         about: "one process, three slow clients: the book's blocking loop, then deadlines",
         play: select_server,
     },
+    Scenario {
+        id: "05",
+        name: "epoll-server",
+        about: "one process, epoll, three slow clients answered together",
+        play: epoll_server,
+    },
 ];
 
 fn client_fails(session: &mut Session) -> Result<(), String> {
@@ -168,6 +174,31 @@ fn select_server(session: &mut Session) -> Result<(), String> {
     session.comment("By default each client gets a deadline instead, and select waits until");
     session.comment("the nearest one: the three are answered together, by one process.");
     three_slow_clients_of(session, &["select-server", "--work", "1"])
+}
+
+fn epoll_server(session: &mut Session) -> Result<(), String> {
+    session.comment("(the book shows descriptor numbers as N: they change from run to run)");
+    session.comment("select-server's loop with epoll: the kernel keeps the watched descriptors");
+    session.comment("and hands back only the ready ones. Three clients, a second of work each,");
+    session.comment("answered together by one process, with deadlines as in select-server.");
+    session.start_job(&["epoll-server", "--work", "1"], 1)?;
+    session.comment("The kernel's side: descriptor 4 (after stdin, stdout, stderr and the");
+    session.comment("listening socket) is the epoll instance, which holds the watch list.");
+    let epoll_fd = format!("/proc/{}/fd/4", session.job_pid(1));
+    session.step(Step::run(&["readlink", &epoll_fd]))?;
+    session.hide_job_line(
+        1,
+        "server waiting",
+        "(how many `server waiting` lines come depends on timing: left out below)",
+    );
+    session.step(
+        Step::together(&["client1"], 3)
+            .job_lines(9)
+            .timed()
+            .job_lines_sorted_by(by_event_then_fd)
+            .normalise(Normalise::FdNumbers),
+    )?;
+    session.stop_job(1, Signal::SIGTERM)
 }
 
 /// Starts an event-driven server (select-server and its kind), runs three

@@ -22,7 +22,13 @@ use tempfile::TempDir;
 use crate::cleanup::Cleanup;
 
 /// The course's programs, run from the build directory under their own names.
-const COURSE_PROGRAMS: [&str; 4] = ["client1", "server1", "forking-server", "select-server"];
+const COURSE_PROGRAMS: [&str; 5] = [
+    "client1",
+    "server1",
+    "forking-server",
+    "select-server",
+    "epoll-server",
+];
 
 /// How long a step waits for output that must come before it gives up.
 const DEADLINE: Duration = Duration::from_secs(30);
