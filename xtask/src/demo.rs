@@ -111,8 +111,18 @@ pub fn transcripts_dir() -> PathBuf {
 
 /// Builds the course's programs and returns the directory they are in.
 fn build_programs() -> Result<PathBuf, String> {
+    build_programs_as(false)
+}
+
+/// Builds the course's programs, optimised with `release` (for the bench)
+/// or as `cargo build` does, and returns the directory they are in.
+pub fn build_programs_as(release: bool) -> Result<PathBuf, String> {
     let mut build = cargo();
-    build.args(["build", "--bins", "--quiet"]);
+    build.arg("build");
+    if release {
+        build.arg("--release");
+    }
+    build.args(["--bins", "--quiet"]);
     run_printed(build)?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -122,5 +132,5 @@ fn build_programs() -> Result<PathBuf, String> {
     } else {
         workspace_root().join(target)
     };
-    Ok(target.join("debug"))
+    Ok(target.join(if release { "release" } else { "debug" }))
 }

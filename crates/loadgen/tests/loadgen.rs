@@ -1,0 +1,183 @@
+//! loadgen against peers the tests control: its own echo and bare
+//! acceptor, and a small server written here, right or wrong. Nothing here
+//! asserts how fast anything was: only that the counts and the protocol
+//! hold, and that a wrong server is reported.
+
+use std::io::{Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
+
+use loadgen::Measured;
+use tempfile::TempDir;
+
+const LOADGEN: &str = env!("CARGO_BIN_EXE_loadgen");
+
+fn loadgen(args: &[&str]) -> Output {
+    Command::new(LOADGEN)
+        .args(args)
+        .output()
+        .expect("run loadgen")
+}
+
+/// The measurement loadgen printed, insisting that it succeeded.
+fn measured(args: &[&str]) -> Measured {
+    let output = loadgen(args);
+    assert!(
+        output.status.success(),
+        "loadgen {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Measured::parse(String::from_utf8_lossy(&output.stdout).trim()).expect("a measurement line")
+}
+
+/// A server in a thread of the test: each connection gets a thread that
+/// answers every byte with `answer(byte)`, until the client hangs up.
+fn serve_in_thread(path: &Path, answer: fn(u8) -> u8) {
+    let listener = UnixListener::bind(path).unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut byte = [0u8; 1];
+                while let Ok(1) = stream.read(&mut byte) {
+                    if stream.write_all(&[answer(byte[0])]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+}
+
+fn next_byte(byte: u8) -> u8 {
+    byte.wrapping_add(1)
+}
+
+/// A process the test started, killed and reaped however the test ends.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn ping_pong_talks_to_its_own_echo_peer() {
+    let result = measured(&["ping-pong", "--seconds", "0.05"]);
+    assert!(result.count > 0);
+    assert!(result.median.is_some());
+    // The peer's CPU time is watched, the way a server's is.
+    assert!(result.server_cpu.is_some());
+}
+
+#[test]
+fn bare_sessions_against_the_bare_acceptor() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("floor");
+    let _acceptor = Killed(
+        Command::new(LOADGEN)
+            .args(["accept-floor", "--unix"])
+            .arg(&path)
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while UnixStream::connect(&path).is_err() {
+        assert!(Instant::now() < deadline, "the acceptor never listened");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let path = path.display().to_string();
+    let result = measured(&["sessions", "--bare", "--unix", &path, "--seconds", "0.05"]);
+    assert!(result.count > 0);
+    // A real session expects a reply, which the bare acceptor never sends:
+    // depending on when it closes, the byte cannot be sent (a broken pipe),
+    // or the reply is the end of the stream, or a reset.
+    let output = loadgen(&["sessions", "--unix", &path, "--seconds", "0.05"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.starts_with("loadgen: "), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn sessions_round_trips_and_clients_at_once_against_a_right_server() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("server");
+    serve_in_thread(&path, next_byte);
+    let path = path.display().to_string();
+
+    assert!(measured(&["sessions", "--unix", &path, "--seconds", "0.05"]).count > 0);
+    let round_trips = measured(&[
+        "round-trips",
+        "--unix",
+        &path,
+        "--idle",
+        "20",
+        "--seconds",
+        "0.05",
+    ]);
+    assert!(round_trips.count > 0);
+    // No server process id given: no CPU time reported.
+    assert_eq!(round_trips.server_cpu, None);
+    let together = measured(&["together", "--unix", &path, "--clients", "12"]);
+    assert_eq!(together.count, 12);
+    assert!(
+        together
+            .median
+            .is_some_and(|median| median <= together.elapsed)
+    );
+}
+
+#[test]
+fn a_wrong_reply_fails_the_measurement_with_one_line() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("server");
+    serve_in_thread(&path, |_| b'Z');
+    let output = loadgen(&[
+        "sessions",
+        "--unix",
+        &path.display().to_string(),
+        "--seconds",
+        "0.05",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "loadgen: the server answered 'Z', not 'B'\n"
+    );
+}
+
+#[test]
+fn no_server_is_an_error_naming_the_path() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("nobody");
+    let output = loadgen(&[
+        "sessions",
+        "--unix",
+        &path.display().to_string(),
+        "--seconds",
+        "0.05",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&path.display().to_string()), "{stderr}");
+}
+
+#[test]
+fn bad_usage_exits_with_2() {
+    for args in [
+        &[][..],
+        &["sessions", "--unix", "s", "--seconds", "0"],
+        &["sessions", "--unix", "s", "--seconds", "soon"],
+        &["round-trips", "--unix", "s", "--seconds", "1"],
+        &["fork-floor", "--forks", "-1"],
+    ] {
+        assert_eq!(loadgen(args).status.code(), Some(2), "{args:?}");
+    }
+}

@@ -1,0 +1,475 @@
+//! Running the measurements: servers started in a temporary directory, the
+//! load client run against each, everything stopped and reaped afterwards
+//! (and on Ctrl-C, by the cleanup registry).
+
+use std::fs;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use loadgen::Measured;
+use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use tempfile::TempDir;
+
+use super::{Plan, SERVERS, Server};
+use crate::cleanup::Cleanup;
+
+/// How long a server may take to answer its first client, and how long
+/// past its window the load client may run, before the bench gives up.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// Everything one round measured.
+pub struct Round {
+    pub ping_pong: Measured,
+    pub bare_sessions: Measured,
+    pub bare_forks: Measured,
+    pub sessions: Vec<(Server, Measured)>,
+    /// (server, idle clients, round trips)
+    pub round_trips: Vec<(Server, usize, Measured)>,
+    /// K clients at once, each needing --work: the time until all are served.
+    pub together: Vec<(Server, Measured)>,
+    /// Peak resident memory (VmHWM), in KiB.
+    pub peak_rss_kib: Vec<(Server, u64)>,
+}
+
+/// The two cores the bench runs on: the load client on one, every server
+/// (and floor peer) on the other, in every measurement. A round trip then
+/// always crosses from one core to the other, as it mostly does unpinned,
+/// instead of sometimes (when the scheduler puts both on one core, and a
+/// round trip costs a third as much) and sometimes not.
+#[derive(Clone, Copy)]
+pub struct Cores {
+    pub client: usize,
+    pub server: usize,
+}
+
+impl Cores {
+    /// The first two cores this process may run on, if it may run on two.
+    fn pick() -> Option<Cores> {
+        let allowed = sched_getaffinity(Pid::from_raw(0)).ok()?;
+        let mut cpus = (0..CpuSet::count()).filter(|&cpu| allowed.is_set(cpu).unwrap_or(false));
+        Some(Cores {
+            client: cpus.next()?,
+            server: cpus.next()?,
+        })
+    }
+}
+
+/// Keeps process (or thread) `pid` on core `cpu`; 0 is the calling thread.
+fn pin(pid: Pid, cpu: usize) -> Result<(), String> {
+    let mut cpus = CpuSet::new();
+    cpus.set(cpu)
+        .and_then(|()| sched_setaffinity(pid, &cpus))
+        .map_err(|errno| format!("cannot keep process {pid} on core {cpu}: {}", errno.desc()))
+}
+
+/// The place measurements happen: a temporary directory for the sockets,
+/// the built programs, and the cores.
+pub struct Lab {
+    cleanup: Cleanup,
+    dir: TempDir,
+    programs: PathBuf,
+    pub cores: Option<Cores>,
+    started: Instant,
+}
+
+/// A server (or the bare acceptor) running in the lab.
+struct Running {
+    name: String,
+    child: Child,
+    socket: PathBuf,
+    stderr: PathBuf,
+}
+
+impl Lab {
+    pub fn new(cleanup: &Cleanup, programs: &Path) -> Result<Lab, String> {
+        let dir = tempfile::Builder::new()
+            .prefix("sockets-course-bench-")
+            .tempdir()
+            .map_err(|error| format!("cannot create a temporary directory: {error}"))?;
+        cleanup.remove_later(dir.path().to_path_buf());
+        // This thread starts every load client, which inherits its core.
+        // Where the system does not let us choose, nothing is pinned.
+        let cores = Cores::pick().filter(|cores| pin(Pid::from_raw(0), cores.client).is_ok());
+        Ok(Lab {
+            cleanup: cleanup.clone(),
+            dir,
+            programs: programs.to_path_buf(),
+            cores,
+            started: Instant::now(),
+        })
+    }
+
+    /// One round of every measurement.
+    pub fn round(&self, plan: &Plan, number: usize) -> Result<Round, String> {
+        let step = |what: &str| {
+            eprintln!(
+                "bench [round {number}/{}, {:>3.0} s] {what}",
+                plan.rounds,
+                self.started.elapsed().as_secs_f64()
+            );
+        };
+        let window = seconds_arg(plan.window);
+
+        step("kernel floor: one-byte ping-pong over a socket pair");
+        let mut ping_pong_args = vec![
+            "ping-pong".to_string(),
+            "--seconds".to_string(),
+            window.clone(),
+        ];
+        if let Some(cores) = self.cores {
+            ping_pong_args.extend(["--peer-cpu".to_string(), cores.server.to_string()]);
+        }
+        let ping_pong_args: Vec<&str> = ping_pong_args.iter().map(String::as_str).collect();
+        let ping_pong = self.loadgen(&ping_pong_args, plan.window)?;
+        progress_round_trips(&ping_pong);
+
+        step("kernel floor: bare connect/accept/close");
+        let acceptor = self.start_acceptor()?;
+        let bare_sessions = self.loadgen(
+            &[
+                "sessions",
+                "--unix",
+                &path_arg(&acceptor.socket),
+                "--seconds",
+                &window,
+                "--bare",
+            ],
+            plan.window,
+        )?;
+        progress_sessions(&bare_sessions);
+        self.stop(acceptor)?;
+
+        step("kernel floor: bare fork, exit and wait, by /bin/sh");
+        let bare_forks = self.loadgen(
+            &["fork-floor", "--forks", &plan.forks.to_string()],
+            Duration::ZERO,
+        )?;
+        eprintln!("        {:.1} µs per fork", micros(bare_forks.mean()));
+
+        let mut round = Round {
+            ping_pong,
+            bare_sessions,
+            bare_forks,
+            sessions: Vec::new(),
+            round_trips: Vec::new(),
+            together: Vec::new(),
+            peak_rss_kib: Vec::new(),
+        };
+        for server in SERVERS {
+            let running = self.start_server(server, Duration::ZERO)?;
+            let socket = path_arg(&running.socket);
+            step(&format!("{}: one client at a time", server.program()));
+            let sessions = self.loadgen(
+                &["sessions", "--unix", &socket, "--seconds", &window],
+                plan.window,
+            )?;
+            progress_sessions(&sessions);
+            round.sessions.push((server, sessions));
+            if server.keeps_connections() {
+                let pid = running.child.id().to_string();
+                for idle in plan.idle {
+                    step(&format!(
+                        "{}: one active client among {idle} idle",
+                        server.program()
+                    ));
+                    let measured = self.loadgen(
+                        &[
+                            "round-trips",
+                            "--unix",
+                            &socket,
+                            "--idle",
+                            &idle.to_string(),
+                            "--seconds",
+                            &window,
+                            "--server-pid",
+                            &pid,
+                        ],
+                        plan.window,
+                    )?;
+                    progress_round_trips(&measured);
+                    round.round_trips.push((server, idle, measured));
+                }
+            }
+            let peak = peak_rss_kib(running.child.id())?;
+            round.peak_rss_kib.push((server, peak));
+            self.stop(running)?;
+        }
+        for server in SERVERS {
+            step(&format!(
+                "{}: {} clients at once, --work {}",
+                server.program(),
+                plan.clients,
+                seconds_arg(plan.work)
+            ));
+            let running = self.start_server(server, plan.work)?;
+            let measured = self.loadgen(
+                &[
+                    "together",
+                    "--unix",
+                    &path_arg(&running.socket),
+                    "--clients",
+                    &plan.clients.to_string(),
+                ],
+                plan.work * u32::try_from(plan.clients).unwrap_or(u32::MAX),
+            )?;
+            eprintln!(
+                "        all served in {:.3} s",
+                measured.elapsed.as_secs_f64()
+            );
+            let peak = peak_rss_kib(running.child.id())?;
+            if let Some((_, kib)) = round.peak_rss_kib.iter_mut().find(|(s, _)| *s == server) {
+                *kib = (*kib).max(peak);
+            }
+            round.together.push((server, measured));
+            self.stop(running)?;
+        }
+        Ok(round)
+    }
+
+    /// Starts `server` with `--work`, its stdout thrown away (it prints as
+    /// usual, into /dev/null), and waits until it answers a client.
+    fn start_server(&self, server: Server, work: Duration) -> Result<Running, String> {
+        let name = server.program();
+        let socket = self.dir.path().join(format!("{name}.socket"));
+        let mut command = Command::new(self.programs.join(name));
+        command
+            .arg("--unix")
+            .arg(&socket)
+            .args(["--work", &seconds_arg(work)]);
+        let running = self.start(name, command, socket)?;
+        self.wait_until_ready(running, |stream| {
+            stream.write_all(&[loadgen::SENT])?;
+            let mut reply = [0u8; 1];
+            stream.read_exact(&mut reply)?;
+            if reply[0] == loadgen::EXPECTED {
+                Ok(())
+            } else {
+                Err(std::io::Error::other(format!(
+                    "answered {:?}",
+                    reply[0] as char
+                )))
+            }
+        })
+    }
+
+    /// Starts the bare acceptor of the connect/accept/close floor.
+    fn start_acceptor(&self) -> Result<Running, String> {
+        let socket = self.dir.path().join("bare-acceptor.socket");
+        // The acceptor is killed without cleaning up: last round's socket
+        // file is still there.
+        let _ = fs::remove_file(&socket);
+        let mut command = Command::new(self.programs.join("loadgen"));
+        command.arg("accept-floor").arg("--unix").arg(&socket);
+        let running = self.start("loadgen accept-floor", command, socket)?;
+        self.wait_until_ready(running, |stream| {
+            let mut byte = [0u8; 1];
+            match stream.read(&mut byte)? {
+                0 => Ok(()),
+                _ => Err(std::io::Error::other("sent a byte")),
+            }
+        })
+    }
+
+    fn start(&self, name: &str, mut command: Command, socket: PathBuf) -> Result<Running, String> {
+        let stderr = self
+            .dir
+            .path()
+            .join(format!("{}.stderr", name.replace(' ', "-")));
+        let stderr_file = fs::File::create(&stderr)
+            .map_err(|error| format!("cannot create {}: {error}", stderr.display()))?;
+        command
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr_file);
+        let child = self
+            .cleanup
+            .spawn(&mut command)
+            .map_err(|error| format!("cannot start {name}: {error}"))?;
+        // Its main thread, which serves (and forks: children inherit it).
+        // This fails only for a program that has already ended, which
+        // wait_until_ready reports.
+        if let Some(cores) = self.cores {
+            let _ = pin(pid_of(&child), cores.server);
+        }
+        Ok(Running {
+            name: name.to_string(),
+            child,
+            socket,
+            stderr,
+        })
+    }
+
+    /// Connects until the server answers as `probe` expects, or fails.
+    fn wait_until_ready(
+        &self,
+        mut running: Running,
+        probe: impl Fn(&mut UnixStream) -> std::io::Result<()>,
+    ) -> Result<Running, String> {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Ok(mut stream) = UnixStream::connect(&running.socket) {
+                stream
+                    .set_read_timeout(Some(PATIENCE))
+                    .map_err(|error| error.to_string())?;
+                return match probe(&mut stream) {
+                    Ok(()) => Ok(running),
+                    Err(error) => {
+                        let name = running.name.clone();
+                        let said = self.stop(running).err().unwrap_or_default();
+                        Err(format!(
+                            "{name} did not answer as expected: {error}. {said}"
+                        ))
+                    }
+                };
+            }
+            if let Ok(Some(status)) = running.child.try_wait() {
+                self.cleanup.forget(pid_of(&running.child));
+                return Err(format!(
+                    "{} ended before it listened ({status}): {}",
+                    running.name,
+                    fs::read_to_string(&running.stderr)
+                        .unwrap_or_default()
+                        .trim()
+                ));
+            }
+            if Instant::now() > deadline {
+                let name = running.name.clone();
+                let _ = self.stop(running);
+                return Err(format!("{name} never listened on its socket"));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Stops a server with SIGTERM (as Ctrl-C would), reaps it, and fails
+    /// if it said anything on stderr besides its goodbye.
+    fn stop(&self, mut running: Running) -> Result<(), String> {
+        let pid = pid_of(&running.child);
+        let _ = kill(pid, Signal::SIGTERM);
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            match running.child.try_wait() {
+                Ok(Some(_)) => break,
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                _ => {
+                    let _ = running.child.kill();
+                    let _ = running.child.wait();
+                    break;
+                }
+            }
+        }
+        self.cleanup.forget(pid);
+        let said = fs::read_to_string(&running.stderr).unwrap_or_default();
+        let unexpected: Vec<&str> = said
+            .lines()
+            .filter(|line| !line.contains(": stopped by SIGTERM"))
+            .collect();
+        if unexpected.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} reported trouble during the bench:\n  {}",
+                running.name,
+                unexpected.join("\n  ")
+            ))
+        }
+    }
+
+    /// Runs the load client with `args` and reads its measurement. It may
+    /// take `window` and some more; past that it is stopped and the bench
+    /// fails, so that a stuck server cannot hang the bench.
+    fn loadgen(&self, args: &[&str], window: Duration) -> Result<Measured, String> {
+        let mut command = Command::new(self.programs.join("loadgen"));
+        command
+            .args(args)
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped());
+        let shown = format!("loadgen {}", args.join(" "));
+        let mut child = self
+            .cleanup
+            .spawn(&mut command)
+            .map_err(|error| format!("cannot run {shown}: {error}"))?;
+        let deadline = Instant::now() + window + PATIENCE;
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    self.cleanup.forget(pid_of(&child));
+                    return Err(format!("{shown} did not finish in time"));
+                }
+            }
+        };
+        self.cleanup.forget(pid_of(&child));
+        let mut output = String::new();
+        if let Some(mut stdout) = child.stdout.take() {
+            let _ = stdout.read_to_string(&mut output);
+        }
+        if !status.success() {
+            return Err(format!("{shown} failed ({status})"));
+        }
+        Measured::parse(output.trim()).map_err(|error| format!("{shown}: {error}"))
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        self.cleanup.forget_directory(self.dir.path());
+    }
+}
+
+fn pid_of(child: &Child) -> Pid {
+    Pid::from_raw(i32::try_from(child.id()).expect("a pid fits in an i32"))
+}
+
+/// A process's peak resident memory, `VmHWM` in `/proc/PID/status`, in KiB.
+fn peak_rss_kib(pid: u32) -> Result<u64, String> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status"))
+        .map_err(|error| format!("cannot read /proc/{pid}/status: {error}"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| format!("/proc/{pid}/status has no VmHWM"))
+}
+
+fn seconds_arg(duration: Duration) -> String {
+    format!("{}", duration.as_secs_f64())
+}
+
+fn path_arg(path: &Path) -> String {
+    path.display().to_string()
+}
+
+pub fn micros(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e6
+}
+
+fn progress_sessions(measured: &Measured) {
+    eprintln!(
+        "        {:.0} sessions/s, {:.1} µs per session",
+        measured.per_second(),
+        micros(measured.mean())
+    );
+}
+
+fn progress_round_trips(measured: &Measured) {
+    let median = measured.median.map_or(0.0, micros);
+    eprintln!(
+        "        {:.0} round trips/s, median {median:.1} µs",
+        measured.per_second()
+    );
+}
