@@ -5,22 +5,22 @@
 //! when its client is served, and the parent reaps it.
 
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, Once, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
 use course_support::socket_file::clear_stale_socket;
 use course_support::stop::{self, STOP_SIGNALS};
 use course_support::{Endpoint, EndpointArgs, Failure, OrFail, SocketFile, log, say};
+use forking_server::{Children, fork_child};
 use nix::errno::Errno;
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::socket::{
     Backlog, SockFlag, SockType, accept, bind, listen, setsockopt, socket, sockopt,
 };
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::{ForkResult, Pid, close, fork, read, write};
+use nix::unistd::{close, read, write};
 
 /// A server that forks a child process for each client, so that clients are
 /// served at the same time.
@@ -182,39 +182,6 @@ fn serve(args: &Args) -> Result<(), Failure> {
     // ANCHOR_END: loop
 }
 
-// ANCHOR: fork
-/// Splits this process in two with `fork`. The parent gets the child's
-/// process id back. The child runs `in_child` and ends with `_exit`: it can
-/// never fall through into the parent's loop (the classic fork bug in C).
-#[allow(unsafe_code)] // The one unsafe function of the course.
-fn fork_child(in_child: impl FnOnce() -> i32) -> nix::Result<Pid> {
-    // SAFETY: fork copies the whole process but only the calling thread.
-    // The other thread, the signal thread, holds no lock at this moment:
-    // it waits in sigwait or waitpid, or for the children count, which our
-    // caller holds across this call (handle_signal takes it before doing
-    // anything else, stopping and logging included). So nothing the child
-    // needs is left locked forever. The child only makes system calls
-    // (close, sigprocmask, read, nanosleep, write) and may log on stderr:
-    // glibc's fork resets malloc's locks in the child, so allocating cannot
-    // deadlock, and stderr's lock was free. It never touches the children
-    // count or anything else shared with the signal thread, and it ends
-    // with _exit below: no exit handlers, no destructors, no return into
-    // the parent's code, so it never removes the socket file nor runs any
-    // of the parent's cleanup.
-    match unsafe { fork() }? {
-        ForkResult::Parent { child } => Ok(child),
-        ForkResult::Child => {
-            // Even a panic must end the child here, not unwind into the
-            // parent's loop.
-            let status = panic::catch_unwind(AssertUnwindSafe(in_child)).unwrap_or(101);
-            // SAFETY: _exit ends the process at once; it has no
-            // precondition (it is unsafe only as a C function).
-            unsafe { nix::libc::_exit(status) }
-        }
-    }
-}
-// ANCHOR_END: fork
-
 // ANCHOR: reaper
 /// What the signal thread does with each signal: SIGCHLD reaps the children
 /// that ended, SIGINT and SIGTERM stop the server.
@@ -236,8 +203,7 @@ fn handle_signal(signal: Signal, children: &Children, socket_file: Option<&Socke
                 // kernel keeps the child as a zombie, a process table entry.
                 match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
                     Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) => {
-                        *live = live.saturating_sub(1);
-                        children.one_ended.notify_one();
+                        children.count_out(&mut live);
                     }
                     // Children still at work (StillAlive), or none (ECHILD).
                     Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => break,
@@ -254,39 +220,6 @@ fn handle_signal(signal: Signal, children: &Children, socket_file: Option<&Socke
     }
 }
 // ANCHOR_END: reaper
-
-/// How many children are alive: the loop counts each fork in, the reaper
-/// counts each reaped child out. Not in the book.
-#[derive(Default)]
-struct Children {
-    live: Mutex<usize>,
-    one_ended: Condvar,
-}
-
-impl Children {
-    fn lock(&self) -> MutexGuard<'_, usize> {
-        // No code panics while holding it; if some did, the count still holds.
-        self.live.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Returns once fewer than `max` children are alive. Says so on stderr
-    /// the first time the server has to wait.
-    fn wait_for_room(&self, max: usize) {
-        static SAID: Once = Once::new();
-        let mut live = self.lock();
-        while *live >= max {
-            SAID.call_once(|| {
-                log(format!(
-                    "reached --max-children {max}: further clients wait in the queue until a child ends"
-                ));
-            });
-            live = self
-                .one_ended
-                .wait(live)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-    }
-}
 
 // ANCHOR: serve_client
 /// Reads the client's character and writes back the next one. Whatever the

@@ -1,0 +1,79 @@
+//! line-client: client1 for lines of text. It sends a whole line, ended by
+//! a newline, and prints the server's reply line. So far it trusts one
+//! `write` and one `read` to carry a whole line: see the TODOs.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::process::ExitCode;
+
+use clap::Parser;
+use course_support::{Endpoint, EndpointArgs, Failure, OrFail, say};
+use nix::sys::socket::{SockFlag, SockType, connect, socket};
+use nix::unistd::{close, read, write};
+
+/// A client that sends a line to a server and prints the reply line.
+#[derive(Parser)]
+#[command(
+    version,
+    after_help = "\
+Example: start the line server of exercise 02a, then send it a line:
+
+  terminal 1 $ upper-server
+  terminal 2 $ line-client 'hello, server'
+              reply from server = HELLO, SERVER"
+)]
+struct Args {
+    #[command(flatten)]
+    endpoint: EndpointArgs,
+
+    /// The line to send, without its newline
+    #[arg(value_parser = parse_line)]
+    line: String,
+}
+
+fn parse_line(text: &str) -> Result<String, String> {
+    if text.contains('\n') {
+        return Err("a line cannot hold a newline: send one line at a time".to_string());
+    }
+    Ok(text.to_string())
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    course_support::run("line-client", || {
+        let endpoint = args.endpoint.endpoint()?;
+
+        // Ask the kernel for a new, unnamed socket.
+        let sockfd = socket(endpoint.family(), SockType::Stream, SockFlag::empty(), None)
+            .or_fail(|| "cannot create a socket".to_string())?;
+
+        // Ask the kernel to join it to the server's socket.
+        connect(sockfd.as_raw_fd(), &*endpoint.sockaddr())
+            .or_fail(|| format!("cannot connect to {endpoint}"))?;
+
+        send_all(&sockfd, format!("{}\n", args.line).as_bytes(), &endpoint)?;
+        let reply = read_line(&sockfd, &endpoint)?;
+
+        // Give the descriptor back; the server sees the end of the stream.
+        close(sockfd).or_fail(|| "closing the socket failed".to_string())?;
+        say!("reply from server = {}", String::from_utf8_lossy(&reply));
+        Ok(())
+    })
+}
+
+/// Writes all of `bytes`.
+fn send_all(sockfd: &OwnedFd, bytes: &[u8], endpoint: &Endpoint) -> Result<(), Failure> {
+    // TODO: write may take only part of `bytes`, and says how much it
+    // took: go on until every byte is sent.
+    write(sockfd, bytes).or_fail(|| format!("cannot send to {endpoint}"))?;
+    Ok(())
+}
+
+/// Reads up to the newline and returns the line, without the newline.
+fn read_line(sockfd: &OwnedFd, endpoint: &Endpoint) -> Result<Vec<u8>, Failure> {
+    // TODO: read returns what has arrived so far, perhaps only a piece of
+    // the line: go on reading until the newline comes, and return the line
+    // without it. 0 bytes means the server hung up: fail, saying so.
+    let mut buffer = [0u8; 4096];
+    let count = read(sockfd, &mut buffer).or_fail(|| format!("cannot read from {endpoint}"))?;
+    Ok(buffer[..count].to_vec())
+}

@@ -1,0 +1,131 @@
+//! upper-server: server1, to become a line server. It should read a whole
+//! line from each client and write it back in capitals; so far it is
+//! server1, which answers one character with the next: see the TODO in
+//! serve_client.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use course_support::socket_file::clear_stale_socket;
+use course_support::stop::{self, STOP_SIGNALS};
+use course_support::{Endpoint, EndpointArgs, Failure, OrFail, SocketFile, log, say};
+use nix::sys::socket::{
+    Backlog, SockFlag, SockType, accept, bind, listen, setsockopt, socket, sockopt,
+};
+use nix::unistd::{close, read, write};
+
+/// A server that answers each client's line with the line in capitals,
+/// one client at a time.
+#[derive(Parser)]
+#[command(
+    version,
+    after_help = "\
+Example: start the server in one terminal, then send it a line:
+
+  terminal 1 $ upper-server
+              server waiting
+  terminal 2 $ line-client 'hello, server'
+              reply from server = HELLO, SERVER"
+)]
+struct Args {
+    #[command(flatten)]
+    endpoint: EndpointArgs,
+
+    /// Seconds of pretend work before each reply (at most a day), to see clients queue up
+    #[arg(long, value_name = "SECONDS", default_value = "0", value_parser = course_support::work::parse_seconds)]
+    work: Duration,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    course_support::run("upper-server", || serve(&args))
+}
+
+fn serve(args: &Args) -> Result<(), Failure> {
+    let endpoint = args.endpoint.endpoint()?;
+    // Ctrl-C now waits until the socket file can be cleaned up (see stop).
+    let stop_signals = stop::block(&STOP_SIGNALS)?;
+
+    // The C server unlinks the path blindly; here only a stale socket goes.
+    if let Endpoint::Unix { path, address } = &endpoint {
+        clear_stale_socket(path, address)?;
+    }
+
+    // Ask the kernel for a socket: an unnamed endpoint, a file descriptor.
+    let server_sockfd = socket(
+        endpoint.family(),
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .or_fail(|| "cannot create a socket".to_string())?;
+
+    if let Endpoint::Tcp(_) = endpoint {
+        // Let a restarted server take its port while old connections linger.
+        setsockopt(&server_sockfd, sockopt::ReuseAddr, &true)
+            .or_fail(|| "cannot set SO_REUSEADDR".to_string())?;
+    }
+
+    // Name the socket. For a local socket the kernel creates a socket file
+    // at the path; for a network one it claims the port.
+    bind(server_sockfd.as_raw_fd(), &*endpoint.sockaddr())
+        .or_fail(|| format!("cannot bind {endpoint}"))?;
+    let socket_file = endpoint.path().map(SocketFile::created_at).transpose()?;
+    stop_signals.stop_server(socket_file)?;
+
+    // Start accepting connections: the kernel queues up to 5 clients that
+    // have connected but that we have not accepted yet.
+    listen(
+        &server_sockfd,
+        Backlog::new(5).expect("5 is a valid backlog"),
+    )
+    .or_fail(|| format!("cannot listen on {endpoint}"))?;
+
+    loop {
+        say!("server waiting");
+
+        // Sleep until a client connects, then take the first one from the
+        // queue: the kernel gives us a new socket for this one conversation.
+        let client_sockfd = match accept(&server_sockfd) {
+            Ok(client_sockfd) => client_sockfd,
+            Err(errno) => {
+                course_support::survive_accept_error(errno, &endpoint)?;
+                continue;
+            }
+        };
+
+        serve_client(&client_sockfd, args.work);
+
+        // Hang up: the client's read sees the end of the stream.
+        if let Err(errno) = close(client_sockfd) {
+            log(format!("cannot close a client's socket: {}", errno.desc()));
+        }
+    }
+}
+
+/// Reads the client's character and writes back the next one. Whatever the
+/// client does wrong is logged; it never ends the server.
+///
+/// TODO: read the client's whole line instead, up to its newline, however
+/// many reads that takes, and at most 4096 bytes of it; answer it in
+/// capitals, with a newline. See the exercise's README.md.
+fn serve_client(client_sockfd: &OwnedFd, work: Duration) {
+    // read sleeps until the client's byte arrives (or the client hangs up).
+    let mut ch = [0u8; 1];
+    match read(client_sockfd, &mut ch) {
+        Ok(0) => return log("a client hung up without sending anything"),
+        Ok(_) => {}
+        Err(errno) => return log(format!("cannot read from a client: {}", errno.desc())),
+    }
+
+    std::thread::sleep(work);
+    ch[0] = ch[0].wrapping_add(1);
+
+    // Rust starts every program with SIGPIPE ignored, so a client that has
+    // gone is an EPIPE error here; the C server is killed by the signal.
+    if let Err(errno) = write(client_sockfd, &ch) {
+        log(format!("a client left before its reply: {}", errno.desc()));
+    }
+}

@@ -1,0 +1,163 @@
+//! caller-id: server1 with caller ID. After `accept`, it asks the kernel
+//! who is at the other end and says so: for a local socket, the calling
+//! process and its user (SO_PEERCRED), for a network one, the caller's
+//! address and port (getpeername). Then it serves the client as server1
+//! does.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use course_support::socket_file::clear_stale_socket;
+use course_support::stop::{self, STOP_SIGNALS};
+use course_support::{Endpoint, EndpointArgs, Failure, OrFail, SocketFile, log, say};
+use nix::errno::Errno;
+use nix::sys::socket::{
+    Backlog, SockFlag, SockType, SockaddrStorage, accept, bind, getpeername, getsockopt, listen,
+    setsockopt, socket, sockopt,
+};
+use nix::unistd::{close, read, write};
+
+/// server1 with caller ID: it says who each client is, then answers its
+/// character with the next one.
+#[derive(Parser)]
+#[command(
+    version,
+    after_help = "\
+Example: start the server in one terminal, then call it from another:
+
+  terminal 1 $ caller-id
+              server waiting
+  terminal 2 $ client1
+              char from server = B
+  terminal 1  call from pid 4242, uid 1000
+              server waiting
+
+Over the network it names the caller's address and port instead:
+`caller-id --tcp 127.0.0.1:9734` and `client1 --tcp 127.0.0.1:9734`."
+)]
+struct Args {
+    #[command(flatten)]
+    endpoint: EndpointArgs,
+
+    /// Seconds of pretend work before each reply (at most a day), to see clients queue up
+    #[arg(long, value_name = "SECONDS", default_value = "0", value_parser = course_support::work::parse_seconds)]
+    work: Duration,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    course_support::run("caller-id", || serve(&args))
+}
+
+fn serve(args: &Args) -> Result<(), Failure> {
+    let endpoint = args.endpoint.endpoint()?;
+    // Ctrl-C now waits until the socket file can be cleaned up (see stop).
+    let stop_signals = stop::block(&STOP_SIGNALS)?;
+
+    // The C server unlinks the path blindly; here only a stale socket goes.
+    if let Endpoint::Unix { path, address } = &endpoint {
+        clear_stale_socket(path, address)?;
+    }
+
+    // Ask the kernel for a socket: an unnamed endpoint, a file descriptor.
+    let server_sockfd = socket(
+        endpoint.family(),
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .or_fail(|| "cannot create a socket".to_string())?;
+
+    if let Endpoint::Tcp(_) = endpoint {
+        // Let a restarted server take its port while old connections linger.
+        setsockopt(&server_sockfd, sockopt::ReuseAddr, &true)
+            .or_fail(|| "cannot set SO_REUSEADDR".to_string())?;
+    }
+
+    // Name the socket. For a local socket the kernel creates a socket file
+    // at the path; for a network one it claims the port.
+    bind(server_sockfd.as_raw_fd(), &*endpoint.sockaddr())
+        .or_fail(|| format!("cannot bind {endpoint}"))?;
+    let socket_file = endpoint.path().map(SocketFile::created_at).transpose()?;
+    stop_signals.stop_server(socket_file)?;
+
+    // Start accepting connections: the kernel queues up to 5 clients that
+    // have connected but that we have not accepted yet.
+    listen(
+        &server_sockfd,
+        Backlog::new(5).expect("5 is a valid backlog"),
+    )
+    .or_fail(|| format!("cannot listen on {endpoint}"))?;
+
+    loop {
+        say!("server waiting");
+
+        // Sleep until a client connects, then take the first one from the
+        // queue: the kernel gives us a new socket for this one conversation.
+        let client_sockfd = match accept(&server_sockfd) {
+            Ok(client_sockfd) => client_sockfd,
+            Err(errno) => {
+                course_support::survive_accept_error(errno, &endpoint)?;
+                continue;
+            }
+        };
+
+        match caller(&client_sockfd, &endpoint) {
+            Ok(caller) => say!("call from {caller}"),
+            Err(errno) => log(format!("cannot tell who called: {}", errno.desc())),
+        }
+
+        serve_client(&client_sockfd, args.work);
+
+        // Hang up: the client's read sees the end of the stream.
+        if let Err(errno) = close(client_sockfd) {
+            log(format!("cannot close a client's socket: {}", errno.desc()));
+        }
+    }
+}
+
+/// Who is at the other end of a connection: `pid P, uid U` for a local
+/// socket, `ADDRESS:PORT` for a network one.
+fn caller(client_sockfd: &OwnedFd, endpoint: &Endpoint) -> Result<String, Errno> {
+    match endpoint {
+        Endpoint::Unix { .. } => {
+            // The kernel noted who called connect: the process, its user and
+            // group, as they were at that moment.
+            let credentials = getsockopt(client_sockfd, sockopt::PeerCredentials)?;
+            Ok(format!(
+                "pid {}, uid {}",
+                credentials.pid(),
+                credentials.uid()
+            ))
+        }
+        Endpoint::Tcp(_) => {
+            // A network caller has no process here: the kernel knows its
+            // address and port, the other end of the connection.
+            let address: SockaddrStorage = getpeername(client_sockfd.as_raw_fd())?;
+            Ok(address.to_string())
+        }
+    }
+}
+
+/// Reads the client's character and writes back the next one. Whatever the
+/// client does wrong is logged; it never ends the server.
+fn serve_client(client_sockfd: &OwnedFd, work: Duration) {
+    // read sleeps until the client's byte arrives (or the client hangs up).
+    let mut ch = [0u8; 1];
+    match read(client_sockfd, &mut ch) {
+        Ok(0) => return log("a client hung up without sending anything"),
+        Ok(_) => {}
+        Err(errno) => return log(format!("cannot read from a client: {}", errno.desc())),
+    }
+
+    std::thread::sleep(work);
+    ch[0] = ch[0].wrapping_add(1);
+
+    // Rust starts every program with SIGPIPE ignored, so a client that has
+    // gone is an EPIPE error here; the C server is killed by the signal.
+    if let Err(errno) = write(client_sockfd, &ch) {
+        log(format!("a client left before its reply: {}", errno.desc()));
+    }
+}
