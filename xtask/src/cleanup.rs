@@ -6,10 +6,11 @@ use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 
-use nix::sys::signal::{SigSet, SigmaskHow, pthread_sigmask};
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 
 /// What must go when the demo ends or is interrupted.
 #[derive(Default)]
@@ -25,19 +26,21 @@ pub struct Cleanup(Arc<Mutex<Leftovers>>);
 impl Cleanup {
     /// Takes SIGINT, SIGTERM and SIGHUP away from the default action (which
     /// would leave processes and files behind) and handles them in a thread.
+    /// signal-hook's handler only wakes that thread; the signals are not
+    /// blocked, since a blocked mask would pass on to every program the demo
+    /// starts and make them deaf to Ctrl-C.
     pub fn install() -> Result<Cleanup, String> {
         let cleanup = Cleanup(Arc::default());
-        let signals: SigSet = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP]
-            .into_iter()
-            .collect();
-        pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&signals), None)
-            .map_err(|errno| format!("cannot block signals: {}", errno.desc()))?;
+        let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])
+            .map_err(|error| format!("cannot handle signals: {error}"))?;
         let on_signal = cleanup.clone();
         std::thread::spawn(move || {
-            let signal = signals.wait().unwrap_or(Signal::SIGINT);
-            eprintln!("\nxtask: interrupted by {signal}; cleaning up");
-            on_signal.clean_all();
-            std::process::exit(128 + signal as i32);
+            if let Some(signal) = signals.forever().next() {
+                let name = Signal::try_from(signal).map_or("a signal", Signal::as_str);
+                eprintln!("\nxtask: interrupted by {name}; cleaning up");
+                on_signal.clean_all();
+                std::process::exit(128 + signal);
+            }
         });
         Ok(cleanup)
     }

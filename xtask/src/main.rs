@@ -3,10 +3,12 @@
 //! and the book itself. Every command it runs on your behalf is printed
 //! first.
 
+mod bench;
 mod book;
 mod cleanup;
 mod demo;
 mod diff;
+mod exercise;
 mod scenarios;
 mod session;
 
@@ -28,12 +30,18 @@ enum Task {
     Demo(demo::DemoArgs),
     /// Build the book into book/book (installing mdbook if needed), or serve it
     Book(book::BookArgs),
+    /// Classroom exercises: list, start, check, hint, reset (and verify, for authors)
+    Exercise(exercise::ExerciseArgs),
+    /// Measure every server side by side against the kernel's floor
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
     let result = match Cli::parse().task {
         Task::Demo(args) => demo::run(&args),
         Task::Book(args) => book::run(&args),
+        Task::Exercise(args) => exercise::run(&args),
+        Task::Bench(args) => bench::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -50,6 +58,14 @@ fn workspace_root() -> PathBuf {
         .parent()
         .expect("xtask lives in the workspace")
         .to_path_buf()
+}
+
+/// Where cargo puts what it builds: `CARGO_TARGET_DIR`, or `target`.
+fn target_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("target"));
+    workspace_root().join(target)
 }
 
 /// Cargo as it ran us (the `CARGO` variable), so the same toolchain builds.
