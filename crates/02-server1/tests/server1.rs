@@ -3,42 +3,20 @@
 
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-use std::os::unix::net::UnixListener;
-use std::path::PathBuf;
 
 use assert_cmd::cargo::{cargo_bin, cargo_bin_cmd};
-use course_testkit::{Client, QUIET, Reply, Running, free_port, poll_until};
+use course_testkit::{Client, QUIET, Reply, Running, Server, contract, free_port, poll_until};
 use nix::sys::signal::Signal;
-use predicates::prelude::*;
 use tempfile::TempDir;
 
-/// server1 started in its own temporary directory, ready: it has printed
-/// its first `server waiting`, so it is listening.
-struct Server1 {
-    running: Running,
-    dir: TempDir,
-}
-
-impl Server1 {
-    fn start(args: &[&str]) -> Server1 {
-        let dir = TempDir::new().unwrap();
-        let mut running = Running::start(cargo_bin!("server1"), dir.path(), args);
-        running.expect_stdout("server waiting");
-        Server1 { running, dir }
-    }
-
-    fn socket_path(&self) -> PathBuf {
-        self.dir.path().join("server_socket")
-    }
-
-    fn client(&self) -> Client {
-        Client::unix(&self.socket_path())
-    }
+/// server1 started in its own temporary directory, ready.
+fn start(args: &[&str]) -> Server {
+    Server::start(cargo_bin!("server1"), args)
 }
 
 #[test]
 fn answers_a_with_b() {
-    let mut server = Server1::start(&[]);
+    let mut server = start(&[]);
     assert_eq!(server.client().exchange(b'A'), Reply::Byte(b'B'));
     server.running.expect_stdout("server waiting");
 }
@@ -47,7 +25,7 @@ fn answers_a_with_b() {
 fn answers_over_tcp() {
     let port = free_port();
     let address = format!("127.0.0.1:{port}");
-    let mut server = Server1::start(&["--tcp", &address]);
+    let mut server = start(&["--tcp", &address]);
     assert_eq!(Client::tcp(port).exchange(b'A'), Reply::Byte(b'B'));
     server.running.expect_stdout("server waiting");
     assert!(!server.socket_path().exists());
@@ -55,13 +33,13 @@ fn answers_over_tcp() {
 
 #[test]
 fn the_last_byte_wraps_to_zero() {
-    let server = Server1::start(&[]);
+    let server = start(&[]);
     assert_eq!(server.client().exchange(0xff), Reply::Byte(0x00));
 }
 
 #[test]
 fn serves_clients_in_sequence_saying_server_waiting_between_them() {
-    let mut server = Server1::start(&[]);
+    let mut server = start(&[]);
     for (sent, expected) in [(b'A', b'B'), (b'a', b'b'), (b'0', b'1')] {
         assert_eq!(server.client().exchange(sent), Reply::Byte(expected));
         server.running.expect_stdout("server waiting");
@@ -75,7 +53,7 @@ fn serves_clients_in_sequence_saying_server_waiting_between_them() {
 #[test]
 fn an_idle_client_holds_the_server_and_the_next_one_waits() {
     // The limit that stage 03 removes: one client at a time.
-    let mut server = Server1::start(&[]);
+    let mut server = start(&[]);
     let mut idle = server.client();
     let mut waiting = server.client();
     waiting.send(b'A');
@@ -90,7 +68,7 @@ fn an_idle_client_holds_the_server_and_the_next_one_waits() {
 
 #[test]
 fn a_client_that_hangs_up_without_sending_is_logged_and_survived() {
-    let mut server = Server1::start(&[]);
+    let mut server = start(&[]);
     drop(server.client());
     server
         .running
@@ -100,7 +78,7 @@ fn a_client_that_hangs_up_without_sending_is_logged_and_survived() {
 
 #[test]
 fn a_client_that_leaves_before_its_reply_does_not_kill_the_server() {
-    let mut server = Server1::start(&[]);
+    let mut server = start(&[]);
     // Hold the server so the hit-and-run client is still queued when it leaves.
     let mut holder = server.client();
     let mut hit_and_run = server.client();
@@ -118,7 +96,7 @@ fn a_client_that_leaves_before_its_reply_does_not_kill_the_server() {
 #[test]
 fn a_reset_connection_is_logged_and_survived() {
     let port = free_port();
-    let mut server = Server1::start(&["--tcp", &format!("127.0.0.1:{port}")]);
+    let mut server = start(&["--tcp", &format!("127.0.0.1:{port}")]);
     let mut holder = Client::tcp(port);
     // Connected, then reset (RST) while still in the queue.
     Client::tcp(port).reset();
@@ -131,60 +109,24 @@ fn a_reset_connection_is_logged_and_survived() {
 
 #[test]
 fn a_stale_socket_file_is_replaced_and_said_so() {
-    let dir = TempDir::new().unwrap();
-    drop(UnixListener::bind(dir.path().join("server_socket")).unwrap());
-    let mut running = Running::start(cargo_bin!("server1"), dir.path(), &[]);
-    running.expect_stderr_containing("removed stale socket server_socket");
-    running.expect_stdout("server waiting");
-    let mut client = Client::unix(&dir.path().join("server_socket"));
-    assert_eq!(client.exchange(b'A'), Reply::Byte(b'B'));
+    contract::a_stale_socket_file_is_replaced_and_said_so(cargo_bin!("server1"), &[]);
 }
 
 #[test]
 fn a_live_socket_is_not_stolen() {
-    let server = Server1::start(&[]);
-    cargo_bin_cmd!("server1")
-        .current_dir(server.dir.path())
-        .assert()
-        .code(1)
-        .stdout("")
-        .stderr("server1: another server is listening on server_socket; stop it first or choose another path with --unix\n");
-    // The first server still owns the path and still answers.
-    assert_eq!(server.client().exchange(b'A'), Reply::Byte(b'B'));
+    contract::a_live_socket_is_not_stolen(cargo_bin!("server1"), "server1", &[]);
 }
 
 #[test]
 fn a_file_that_is_not_a_socket_is_never_removed() {
-    let dir = TempDir::new().unwrap();
-    let path = dir.path().join("server_socket");
-    fs::write(&path, "my homework\n").unwrap();
-    cargo_bin_cmd!("server1")
-        .current_dir(dir.path())
-        .assert()
-        .code(1)
-        .stdout("")
-        .stderr(predicate::str::starts_with(
-            "server1: server_socket exists and is not a socket; leaving it alone",
-        ));
-    assert_eq!(fs::read_to_string(&path).unwrap(), "my homework\n");
+    contract::a_file_that_is_not_a_socket_is_never_removed(cargo_bin!("server1"), "server1");
 }
 
 fn stops_cleanly_on(signal: Signal) {
-    let server = Server1::start(&[]);
-    let path = server.socket_path();
     // Stopping works while a client holds the server, too.
-    let _idle = server.client();
-    assert!(fs::symlink_metadata(&path).unwrap().file_type().is_socket());
-    server.running.signal(signal);
-    let ended = server.running.wait();
-    assert_eq!(ended.status.code(), Some(0), "{ended:?}");
-    assert_eq!(
-        ended.stderr,
-        [format!(
-            "server1: stopped by {signal}, removed server_socket"
-        )]
-    );
-    assert!(!path.exists(), "the socket file is left behind");
+    contract::stops_cleanly_on(cargo_bin!("server1"), "server1", &[], signal, |server| {
+        server.client()
+    });
 }
 
 #[test]
@@ -199,7 +141,7 @@ fn sigint_removes_the_socket_file_and_exits_0() {
 
 #[test]
 fn a_stop_never_removes_a_file_that_replaced_the_socket() {
-    let server = Server1::start(&[]);
+    let server = start(&[]);
     let path = server.socket_path();
     fs::remove_file(&path).unwrap();
     fs::write(&path, "not the server's\n").unwrap();
@@ -210,29 +152,7 @@ fn a_stop_never_removes_a_file_that_replaced_the_socket() {
 
 #[test]
 fn output_sent_to_a_file_is_complete_and_in_order() {
-    let dir = TempDir::new().unwrap();
-    let log = dir.path().join("server.log");
-    let mut command = std::process::Command::new(cargo_bin!("server1"));
-    command.current_dir(dir.path());
-    let server = Running::spawn_with_stdout(command, fs::File::create(&log).unwrap().into());
-    let path = dir.path().join("server_socket");
-    // With stdout in a file, readiness is the first line in the file.
-    poll_until("server1 is ready", || {
-        fs::read_to_string(&log).unwrap() == "server waiting\n"
-    });
-    for _ in 0..2 {
-        assert_eq!(Client::unix(&path).exchange(b'A'), Reply::Byte(b'B'));
-    }
-    // The third line is written before accept: wait for it, then stop.
-    poll_until("the third line", || {
-        fs::read_to_string(&log).unwrap().lines().count() == 3
-    });
-    server.signal(Signal::SIGTERM);
-    assert_eq!(server.wait().status.code(), Some(0));
-    assert_eq!(
-        fs::read_to_string(&log).unwrap(),
-        "server waiting\n".repeat(3)
-    );
+    contract::output_sent_to_a_file_is_complete_and_in_order(cargo_bin!("server1"), &[], 2);
 }
 
 fn socket_mode_under_umask(umask: &str) -> u32 {
@@ -303,11 +223,11 @@ fn a_restarted_tcp_server_takes_its_port_back() {
     // server bind the port anyway, where the C server silently fails.
     let port = free_port();
     let address = format!("127.0.0.1:{port}");
-    let first = Server1::start(&["--tcp", &address]);
+    let first = start(&["--tcp", &address]);
     assert_eq!(Client::tcp(port).exchange(b'A'), Reply::Byte(b'B'));
     first.running.signal(Signal::SIGTERM);
     assert_eq!(first.running.wait().status.code(), Some(0));
-    let second = Server1::start(&["--tcp", &address]);
+    let second = start(&["--tcp", &address]);
     assert_eq!(Client::tcp(port).exchange(b'A'), Reply::Byte(b'B'));
     drop(second);
 }
@@ -320,22 +240,13 @@ fn bad_usage_exits_with_2() {
         &["--unix", "s", "--tcp", "127.0.0.1:9734"],
         &["--port", "1"],
     ] {
-        cargo_bin_cmd!("server1")
-            .args(args)
-            .assert()
-            .code(2)
-            .stdout("");
+        contract::bad_usage_exits_with_2(cargo_bin!("server1"), args);
     }
 }
 
 #[test]
 fn help_shows_how_to_run_server_and_client() {
-    cargo_bin_cmd!("server1")
-        .arg("--help")
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("terminal 1 $ server1"))
-        .stdout(predicate::str::contains("terminal 2 $ client1"));
+    contract::help_shows_how_to_run_server_and_client(cargo_bin!("server1"), "server1", &[]);
 }
 
 #[test]

@@ -5,183 +5,61 @@
 
 use std::fs;
 use std::os::fd::RawFd;
-use std::os::unix::fs::FileTypeExt;
-use std::os::unix::net::UnixListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
-use assert_cmd::cargo::{cargo_bin, cargo_bin_cmd};
-use course_testkit::processes::{self, children_of};
-use course_testkit::{Client, QUIET, Reply, Running, free_port, limits, poll_until};
+use assert_cmd::cargo::cargo_bin;
+use course_testkit::processes;
+use course_testkit::{
+    Client, QUIET, Reply, Running, Server, contract, event_loop, limits, poll_until,
+};
 use nix::sys::signal::Signal;
-use nix::unistd::Pid;
-use predicates::prelude::*;
 use tempfile::TempDir;
 
 /// select can watch descriptors 0 to 1023 (glibc's and the kernel's fd_set).
 const FD_SETSIZE: RawFd = 1024;
 
-/// select-server started in its own temporary directory, ready: it has
-/// printed its first `server waiting`, so it is listening.
-struct SelectServer {
-    running: Running,
-    dir: TempDir,
-}
-
-impl SelectServer {
-    fn start(args: &[&str]) -> SelectServer {
-        let dir = TempDir::new().unwrap();
-        let mut running = Running::start(cargo_bin!("select-server"), dir.path(), args);
-        running.expect_stdout("server waiting");
-        SelectServer { running, dir }
-    }
-
-    fn socket_path(&self) -> PathBuf {
-        self.dir.path().join("server_socket")
-    }
-
-    fn client(&self) -> Client {
-        Client::unix(&self.socket_path())
-    }
-
-    /// Connects a client and learns its descriptor in the server from
-    /// `adding client on fd N`; the server is back in select afterwards.
-    fn connect(&mut self) -> (Client, RawFd) {
-        let client = self.client();
-        let fd = self.expect_adding();
-        self.running.expect_stdout("server waiting");
-        (client, fd)
-    }
-
-    /// The next stdout line, which must be `adding client on fd N`: N.
-    fn expect_adding(&mut self) -> RawFd {
-        let line = self.running.next_stdout();
-        line.as_deref()
-            .and_then(|line| line.strip_prefix("adding client on fd "))
-            .and_then(|fd| fd.parse().ok())
-            .unwrap_or_else(|| panic!("expected `adding client on fd N`, got {line:?}"))
-    }
-
-    /// The next stdout line that is not `server waiting`.
-    fn next_event(&mut self) -> String {
-        loop {
-            let line = self.running.next_stdout().expect("a line on stdout");
-            if line != "server waiting" {
-                return line;
-            }
-        }
-    }
+/// select-server started in its own temporary directory, ready.
+fn start(args: &[&str]) -> Server {
+    Server::start(cargo_bin!("select-server"), args)
 }
 
 #[test]
 fn says_adding_serving_and_removing_with_the_clients_descriptor() {
-    let mut server = SelectServer::start(&["--work", "0"]);
-    let (mut first, fd) = server.connect();
-    let (second, other_fd) = server.connect();
-    assert_ne!(fd, other_fd);
-
-    assert_eq!(first.exchange(b'A'), Reply::Byte(b'B'));
-    server
-        .running
-        .expect_stdout(&format!("serving client on fd {fd}"));
-    server.running.expect_stdout("server waiting");
-
-    drop(first);
-    server
-        .running
-        .expect_stdout(&format!("removing client on fd {fd}"));
-    server.running.expect_stdout("server waiting");
-    drop(second);
-    server
-        .running
-        .expect_stdout(&format!("removing client on fd {other_fd}"));
-    server.running.expect_stdout("server waiting");
-
-    // Nothing else was said, on stdout or stderr.
-    server.running.signal(Signal::SIGTERM);
-    let ended = server.running.wait();
-    assert!(ended.stdout.is_empty(), "{:?}", ended.stdout);
-    assert_eq!(ended.stderr.len(), 1, "{:?}", ended.stderr);
-}
-
-fn several_exchanges_on_one_connection(args: &[&str]) {
-    let mut server = SelectServer::start(args);
-    let (mut client, fd) = server.connect();
-    for (sent, expected) in [(b'A', b'B'), (b'C', b'D'), (b'y', b'z'), (0xff, 0x00)] {
-        assert_eq!(client.exchange(sent), Reply::Byte(expected));
-        server
-            .running
-            .expect_stdout(&format!("serving client on fd {fd}"));
-        server.running.expect_stdout("server waiting");
-    }
-    // The end of the stream, and only that, makes the server hang up.
-    client.finish_sending();
-    server
-        .running
-        .expect_stdout(&format!("removing client on fd {fd}"));
-    assert_eq!(client.reply(), Reply::Closed);
+    event_loop::says_adding_serving_and_removing_with_the_clients_descriptor(cargo_bin!(
+        "select-server"
+    ));
 }
 
 #[test]
 fn a_client_makes_several_exchanges_on_one_connection_until_it_hangs_up() {
-    several_exchanges_on_one_connection(&["--work", "0"]);
+    event_loop::a_client_makes_several_exchanges_on_one_connection_until_it_hangs_up(
+        cargo_bin!("select-server"),
+        &["--work", "0"],
+    );
 }
 
 #[test]
 fn with_blocking_work_a_client_also_makes_several_exchanges() {
-    several_exchanges_on_one_connection(&["--work", "0", "--blocking-work"]);
-}
-
-fn threads_of(pid: Pid) -> usize {
-    fs::read_dir(format!("/proc/{pid}/task")).unwrap().count()
+    event_loop::a_client_makes_several_exchanges_on_one_connection_until_it_hangs_up(
+        cargo_bin!("select-server"),
+        &["--work", "0", "--blocking-work"],
+    );
 }
 
 #[test]
 fn one_process_serves_three_connected_clients() {
-    let mut server = SelectServer::start(&["--work", "0"]);
-    let pid = server.running.pid();
-    let mut clients: Vec<(Client, RawFd)> = (0..3).map(|_| server.connect()).collect();
-    for (client, fd) in &mut clients {
-        assert_eq!(client.exchange(b'A'), Reply::Byte(b'B'));
-        assert_eq!(server.next_event(), format!("serving client on fd {fd}"));
-    }
-    // All three still connected, and nobody else serves them: no child
-    // process, and no thread besides main and the one that waits for
-    // stop signals.
-    assert_eq!(children_of(pid), []);
-    assert_eq!(threads_of(pid), 2);
-    for (client, _) in &mut clients {
-        assert_eq!(client.exchange(b'a'), Reply::Byte(b'b'));
-    }
+    event_loop::one_process_serves_three_connected_clients(cargo_bin!("select-server"), |_| {});
 }
 
 #[test]
 fn an_idle_client_does_not_hold_the_others() {
-    // What held server1 (stage 02) does not hold select-server.
-    let mut server = SelectServer::start(&["--work", "0"]);
-    let (_idle, _) = server.connect();
-    let (mut busy, fd) = server.connect();
-    assert_eq!(busy.exchange(b'A'), Reply::Byte(b'B'));
-    assert_eq!(server.next_event(), format!("serving client on fd {fd}"));
+    event_loop::an_idle_client_does_not_hold_the_others(cargo_bin!("select-server"));
 }
 
 #[test]
 fn three_clients_work_at_the_same_time() {
-    // Each byte is read, and the server goes back to select (`server
-    // waiting`) without answering: all three replies are pending at once,
-    // and only then does the first one go out. A server that sleeps inside
-    // its loop would say `serving` right after the first byte instead.
-    let mut server = SelectServer::start(&["--work", "3"]);
-    let mut clients: Vec<(Client, RawFd)> = (0..3).map(|_| server.connect()).collect();
-    for (client, _) in &mut clients {
-        client.send(b'A');
-        server.running.expect_stdout("server waiting");
-    }
-    for (client, fd) in &mut clients {
-        assert_eq!(server.next_event(), format!("serving client on fd {fd}"));
-        assert_eq!(client.reply(), Reply::Byte(b'B'));
-    }
+    event_loop::three_clients_work_at_the_same_time(cargo_bin!("select-server"));
 }
 
 fn lines_of(log: &Path) -> Vec<String> {
@@ -228,35 +106,14 @@ fn with_blocking_work_one_slow_client_stalls_all_as_in_the_book() {
 
 #[test]
 fn a_client_that_leaves_before_its_reply_is_removed_and_the_server_goes_on() {
-    let mut server = SelectServer::start(&["--work", "1"]);
-    let (mut hit_and_run, fd) = server.connect();
-    hit_and_run.send(b'A');
-    drop(hit_and_run);
-    // Its byte is still there to read, but the reply has nowhere to go.
-    assert_eq!(server.next_event(), format!("serving client on fd {fd}"));
-    server
-        .running
-        .expect_stderr_containing(&format!("cannot answer client on fd {fd}: Broken pipe"));
-    assert_eq!(server.next_event(), format!("removing client on fd {fd}"));
-    assert_eq!(server.client().exchange(b'A'), Reply::Byte(b'B'));
+    event_loop::a_client_that_leaves_before_its_reply_is_removed_and_the_server_goes_on(
+        cargo_bin!("select-server"),
+    );
 }
 
 #[test]
 fn over_tcp_a_reset_connection_is_logged_and_removed() {
-    let port = free_port();
-    let mut server = SelectServer::start(&["--tcp", &format!("127.0.0.1:{port}"), "--work", "0"]);
-    assert!(!server.socket_path().exists());
-    let mut client = Client::tcp(port);
-    let fd = server.expect_adding();
-    assert_eq!(client.exchange(b'A'), Reply::Byte(b'B'));
-    assert_eq!(server.next_event(), format!("serving client on fd {fd}"));
-
-    client.reset();
-    server.running.expect_stderr_containing(&format!(
-        "cannot read from client on fd {fd}: Connection reset by peer"
-    ));
-    assert_eq!(server.next_event(), format!("removing client on fd {fd}"));
-    assert_eq!(Client::tcp(port).exchange(b'A'), Reply::Byte(b'B'));
+    event_loop::over_tcp_a_reset_connection_is_logged_and_removed(cargo_bin!("select-server"));
 }
 
 #[test]
@@ -270,7 +127,7 @@ fn descriptors_beyond_fd_setsize_are_refused_and_the_server_goes_on() {
         );
         return;
     }
-    let mut server = SelectServer::start(&["--work", "0"]);
+    let mut server = start(&["--work", "0"]);
     let pid = server.running.pid();
     let at_start = processes::descriptor_numbers(pid);
     let free_below_fd_setsize = FD_SETSIZE as usize - at_start.len();
@@ -322,81 +179,48 @@ fn descriptors_beyond_fd_setsize_are_refused_and_the_server_goes_on() {
 
 #[test]
 fn running_out_of_descriptors_neither_kills_nor_spins_the_server() {
-    let dir = TempDir::new().unwrap();
-    let path = dir.path().join("server_socket");
-    let program = cargo_bin!("select-server").display().to_string();
     // 12 descriptors: 0, 1, 2, the listening socket, and 8 clients.
-    let mut command = Command::new("sh");
-    command
-        .args(["-c", "ulimit -n 12 && exec \"$0\" \"$@\""])
-        .args([&program, "--work", "0"])
-        .current_dir(dir.path());
-    let mut server = Running::spawn(command);
-    server.expect_stdout("server waiting");
-    let pid = server.pid();
-
-    // More clients than fit: the last ones stay in the listen queue.
-    let mut clients: Vec<Client> = (0..10).map(|_| Client::unix(&path)).collect();
-    server.expect_stderr_containing(
-        "select-server: cannot accept a client on server_socket for now: Too many open files",
+    event_loop::running_out_of_descriptors_neither_kills_nor_spins_the_server(
+        cargo_bin!("select-server"),
+        "select-server",
+        12,
     );
-
-    // While the shortage lasts (the test holds every client), the server
-    // rests between attempts: over a window of wall time it uses a small
-    // fraction of one CPU, where a loop retrying accept would use all of it.
-    let cpu_before = processes::cpu_time(pid).expect("the server is running");
-    let window_start = Instant::now();
-    std::thread::sleep(Duration::from_secs(1));
-    let cpu = processes::cpu_time(pid).expect("the server is running") - cpu_before;
-    let window = window_start.elapsed();
-    assert!(
-        cpu * 5 < window,
-        "the server used {cpu:?} of CPU in {window:?} while out of descriptors"
-    );
-    assert!(!server.has_exited());
-
-    // The clients it accepted are served meanwhile.
-    assert_eq!(clients[0].exchange(b'A'), Reply::Byte(b'B'));
-
-    // When clients leave, the queued ones are accepted and served.
-    let mut queued = clients.split_off(8);
-    drop(clients);
-    for client in &mut queued {
-        assert_eq!(client.exchange(b'A'), Reply::Byte(b'B'));
-    }
-    assert!(!server.has_exited());
 }
 
 #[test]
 fn a_stale_socket_file_is_replaced_and_said_so() {
-    let dir = TempDir::new().unwrap();
-    drop(UnixListener::bind(dir.path().join("server_socket")).unwrap());
-    let mut running = Running::start(cargo_bin!("select-server"), dir.path(), &["--work", "0"]);
-    running.expect_stderr_containing("removed stale socket server_socket");
-    running.expect_stdout("server waiting");
-    let mut client = Client::unix(&dir.path().join("server_socket"));
-    assert_eq!(client.exchange(b'A'), Reply::Byte(b'B'));
+    contract::a_stale_socket_file_is_replaced_and_said_so(
+        cargo_bin!("select-server"),
+        &["--work", "0"],
+    );
+}
+
+#[test]
+fn a_live_socket_is_not_stolen() {
+    contract::a_live_socket_is_not_stolen(
+        cargo_bin!("select-server"),
+        "select-server",
+        &["--work", "0"],
+    );
+}
+
+#[test]
+fn a_file_that_is_not_a_socket_is_never_removed() {
+    contract::a_file_that_is_not_a_socket_is_never_removed(
+        cargo_bin!("select-server"),
+        "select-server",
+    );
 }
 
 fn stops_cleanly_on(signal: Signal) {
-    let mut server = SelectServer::start(&[]);
-    let path = server.socket_path();
     // Stopping works while clients are connected and a reply is pending.
-    let _idle = server.connect();
-    let (mut waiting, _) = server.connect();
-    waiting.send(b'A');
-    server.running.expect_stdout("server waiting");
-    assert!(fs::symlink_metadata(&path).unwrap().file_type().is_socket());
-    server.running.signal(signal);
-    let ended = server.running.wait();
-    assert_eq!(ended.status.code(), Some(0), "{ended:?}");
-    assert_eq!(
-        ended.stderr,
-        [format!(
-            "select-server: stopped by {signal}, removed server_socket"
-        )]
+    contract::stops_cleanly_on(
+        cargo_bin!("select-server"),
+        "select-server",
+        &[],
+        signal,
+        contract::clients_with_a_pending_reply,
     );
-    assert!(!path.exists(), "the socket file is left behind");
 }
 
 #[test]
@@ -419,24 +243,19 @@ fn bad_usage_exits_with_2() {
         &["--unix", "s", "--tcp", "127.0.0.1:9734"],
         &["--port", "1"],
     ] {
-        cargo_bin_cmd!("select-server")
-            .args(args)
-            .assert()
-            .code(2)
-            .stdout("");
+        contract::bad_usage_exits_with_2(cargo_bin!("select-server"), args);
     }
 }
 
 #[test]
 fn help_shows_three_clients_at_once_and_blocking_work() {
-    cargo_bin_cmd!("select-server")
-        .arg("--help")
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("terminal 1 $ select-server"))
-        .stdout(predicate::str::contains(
+    contract::help_shows_how_to_run_server_and_client(
+        cargo_bin!("select-server"),
+        "select-server",
+        &[
             "terminal 2 $ client1 & client1 & client1 & wait",
-        ))
-        .stdout(predicate::str::contains("--blocking-work"))
-        .stdout(predicate::str::contains("one slow client stalls all"));
+            "--blocking-work",
+            "one slow client stalls all",
+        ],
+    );
 }

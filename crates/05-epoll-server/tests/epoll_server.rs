@@ -7,123 +7,35 @@
 use std::fs;
 use std::io::{Read, Write};
 use std::os::fd::RawFd;
-use std::os::unix::fs::FileTypeExt;
-use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::PathBuf;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::os::unix::net::UnixStream;
 
-use assert_cmd::cargo::{cargo_bin, cargo_bin_cmd};
-use course_testkit::processes::{self, children_of};
-use course_testkit::{Client, DEADLINE, Reply, Running, free_port, limits, poll_until};
+use assert_cmd::cargo::cargo_bin;
+use course_testkit::processes::{self, children_of, threads_of};
+use course_testkit::{Client, DEADLINE, Reply, Server, contract, event_loop, limits, poll_until};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
-use predicates::prelude::*;
-use tempfile::TempDir;
 
 /// select's limit, which epoll does not have: descriptors 0 to 1023.
 const FD_SETSIZE: RawFd = 1024;
 
-/// epoll-server started in its own temporary directory, ready: it has
-/// printed its first `server waiting`, so it is listening.
-struct EpollServer {
-    running: Running,
-    dir: TempDir,
-}
-
-impl EpollServer {
-    fn start(args: &[&str]) -> EpollServer {
-        let dir = TempDir::new().unwrap();
-        let mut running = Running::start(cargo_bin!("epoll-server"), dir.path(), args);
-        running.expect_stdout("server waiting");
-        EpollServer { running, dir }
-    }
-
-    fn socket_path(&self) -> PathBuf {
-        self.dir.path().join("server_socket")
-    }
-
-    fn client(&self) -> Client {
-        Client::unix(&self.socket_path())
-    }
-
-    /// Connects a client and learns its descriptor in the server from
-    /// `adding client on fd N`; the server is back in epoll_wait afterwards.
-    fn connect(&mut self) -> (Client, RawFd) {
-        let client = self.client();
-        let fd = self.expect_adding();
-        self.running.expect_stdout("server waiting");
-        (client, fd)
-    }
-
-    /// The next stdout line, which must be `adding client on fd N`: N.
-    fn expect_adding(&mut self) -> RawFd {
-        let line = self.running.next_stdout();
-        line.as_deref()
-            .and_then(|line| line.strip_prefix("adding client on fd "))
-            .and_then(|fd| fd.parse().ok())
-            .unwrap_or_else(|| panic!("expected `adding client on fd N`, got {line:?}"))
-    }
-
-    /// The next stdout line that is not `server waiting`.
-    fn next_event(&mut self) -> String {
-        loop {
-            let line = self.running.next_stdout().expect("a line on stdout");
-            if line != "server waiting" {
-                return line;
-            }
-        }
-    }
+/// epoll-server started in its own temporary directory, ready.
+fn start(args: &[&str]) -> Server {
+    Server::start(cargo_bin!("epoll-server"), args)
 }
 
 #[test]
 fn says_adding_serving_and_removing_with_the_clients_descriptor() {
-    let mut server = EpollServer::start(&["--work", "0"]);
-    let (mut first, fd) = server.connect();
-    let (second, other_fd) = server.connect();
-    assert_ne!(fd, other_fd);
-
-    assert_eq!(first.exchange(b'A'), Reply::Byte(b'B'));
-    server
-        .running
-        .expect_stdout(&format!("serving client on fd {fd}"));
-    server.running.expect_stdout("server waiting");
-
-    drop(first);
-    server
-        .running
-        .expect_stdout(&format!("removing client on fd {fd}"));
-    server.running.expect_stdout("server waiting");
-    drop(second);
-    server
-        .running
-        .expect_stdout(&format!("removing client on fd {other_fd}"));
-    server.running.expect_stdout("server waiting");
-
-    // Nothing else was said, on stdout or stderr.
-    server.running.signal(Signal::SIGTERM);
-    let ended = server.running.wait();
-    assert!(ended.stdout.is_empty(), "{:?}", ended.stdout);
-    assert_eq!(ended.stderr.len(), 1, "{:?}", ended.stderr);
+    event_loop::says_adding_serving_and_removing_with_the_clients_descriptor(cargo_bin!(
+        "epoll-server"
+    ));
 }
 
 #[test]
 fn a_client_makes_several_exchanges_on_one_connection_until_it_hangs_up() {
-    let mut server = EpollServer::start(&["--work", "0"]);
-    let (mut client, fd) = server.connect();
-    for (sent, expected) in [(b'A', b'B'), (b'C', b'D'), (b'y', b'z'), (0xff, 0x00)] {
-        assert_eq!(client.exchange(sent), Reply::Byte(expected));
-        server
-            .running
-            .expect_stdout(&format!("serving client on fd {fd}"));
-        server.running.expect_stdout("server waiting");
-    }
-    // The end of the stream, and only that, makes the server hang up.
-    client.finish_sending();
-    server
-        .running
-        .expect_stdout(&format!("removing client on fd {fd}"));
-    assert_eq!(client.reply(), Reply::Closed);
+    event_loop::a_client_makes_several_exchanges_on_one_connection_until_it_hangs_up(
+        cargo_bin!("epoll-server"),
+        &["--work", "0"],
+    );
 }
 
 #[test]
@@ -134,7 +46,7 @@ fn a_client_with_a_pending_reply_is_not_reported_until_the_reply_is_sent() {
     // left it out of its set: the server's next wake-up is the deadline.
     // Armed again with the reply, it is reported at once, for the second
     // byte, whose work starts only then.
-    let mut server = EpollServer::start(&["--work", "0.5"]);
+    let mut server = start(&["--work", "0.5"]);
     let mut client = UnixStream::connect(server.socket_path()).unwrap();
     let fd = server.expect_adding();
     server.running.expect_stdout("server waiting");
@@ -161,10 +73,6 @@ fn a_client_with_a_pending_reply_is_not_reported_until_the_reply_is_sent() {
     assert_eq!(&replies, b"BD");
 }
 
-fn threads_of(pid: Pid) -> usize {
-    fs::read_dir(format!("/proc/{pid}/task")).unwrap().count()
-}
-
 /// What `/proc` says `pid`'s descriptors are: `socket:[...]`,
 /// `anon_inode:[eventpoll]`, ...
 fn descriptor_kinds(pid: Pid) -> Vec<String> {
@@ -177,85 +85,36 @@ fn descriptor_kinds(pid: Pid) -> Vec<String> {
 
 #[test]
 fn one_process_with_one_epoll_instance_serves_three_connected_clients() {
-    let mut server = EpollServer::start(&["--work", "0"]);
-    let pid = server.running.pid();
-    let mut clients: Vec<(Client, RawFd)> = (0..3).map(|_| server.connect()).collect();
-    for (client, fd) in &mut clients {
-        assert_eq!(client.exchange(b'A'), Reply::Byte(b'B'));
-        assert_eq!(server.next_event(), format!("serving client on fd {fd}"));
-    }
-    // All three still connected, and nobody else serves them: no child
-    // process, and no thread besides main and the one that waits for stop
-    // signals. The kernel's side of it: one epoll instance.
-    assert_eq!(children_of(pid), []);
-    assert_eq!(threads_of(pid), 2);
-    let epolls = descriptor_kinds(pid)
-        .into_iter()
-        .filter(|kind| kind == "anon_inode:[eventpoll]")
-        .count();
-    assert_eq!(epolls, 1);
-    for (client, _) in &mut clients {
-        assert_eq!(client.exchange(b'a'), Reply::Byte(b'b'));
-    }
+    event_loop::one_process_serves_three_connected_clients(cargo_bin!("epoll-server"), |pid| {
+        // The kernel's side of it: one epoll instance.
+        let epolls = descriptor_kinds(pid)
+            .into_iter()
+            .filter(|kind| kind == "anon_inode:[eventpoll]")
+            .count();
+        assert_eq!(epolls, 1);
+    });
 }
 
 #[test]
 fn an_idle_client_does_not_hold_the_others() {
-    let mut server = EpollServer::start(&["--work", "0"]);
-    let (_idle, _) = server.connect();
-    let (mut busy, fd) = server.connect();
-    assert_eq!(busy.exchange(b'A'), Reply::Byte(b'B'));
-    assert_eq!(server.next_event(), format!("serving client on fd {fd}"));
+    event_loop::an_idle_client_does_not_hold_the_others(cargo_bin!("epoll-server"));
 }
 
 #[test]
 fn three_clients_work_at_the_same_time() {
-    // Each byte is read, and the server goes back to epoll_wait (`server
-    // waiting`) without answering: all three replies are pending at once,
-    // and only then does the first one go out, in the order they came.
-    let mut server = EpollServer::start(&["--work", "3"]);
-    let mut clients: Vec<(Client, RawFd)> = (0..3).map(|_| server.connect()).collect();
-    for (client, _) in &mut clients {
-        client.send(b'A');
-        server.running.expect_stdout("server waiting");
-    }
-    for (client, fd) in &mut clients {
-        assert_eq!(server.next_event(), format!("serving client on fd {fd}"));
-        assert_eq!(client.reply(), Reply::Byte(b'B'));
-    }
+    event_loop::three_clients_work_at_the_same_time(cargo_bin!("epoll-server"));
 }
 
 #[test]
 fn a_client_that_leaves_before_its_reply_is_removed_and_the_server_goes_on() {
-    let mut server = EpollServer::start(&["--work", "1"]);
-    let (mut hit_and_run, fd) = server.connect();
-    hit_and_run.send(b'A');
-    drop(hit_and_run);
-    // Its byte is still there to read, but the reply has nowhere to go.
-    assert_eq!(server.next_event(), format!("serving client on fd {fd}"));
-    server
-        .running
-        .expect_stderr_containing(&format!("cannot answer client on fd {fd}: Broken pipe"));
-    assert_eq!(server.next_event(), format!("removing client on fd {fd}"));
-    assert_eq!(server.client().exchange(b'A'), Reply::Byte(b'B'));
+    event_loop::a_client_that_leaves_before_its_reply_is_removed_and_the_server_goes_on(
+        cargo_bin!("epoll-server"),
+    );
 }
 
 #[test]
 fn over_tcp_a_reset_connection_is_logged_and_removed() {
-    let port = free_port();
-    let mut server = EpollServer::start(&["--tcp", &format!("127.0.0.1:{port}"), "--work", "0"]);
-    assert!(!server.socket_path().exists());
-    let mut client = Client::tcp(port);
-    let fd = server.expect_adding();
-    assert_eq!(client.exchange(b'A'), Reply::Byte(b'B'));
-    assert_eq!(server.next_event(), format!("serving client on fd {fd}"));
-
-    client.reset();
-    server.running.expect_stderr_containing(&format!(
-        "cannot read from client on fd {fd}: Connection reset by peer"
-    ));
-    assert_eq!(server.next_event(), format!("removing client on fd {fd}"));
-    assert_eq!(Client::tcp(port).exchange(b'A'), Reply::Byte(b'B'));
+    event_loop::over_tcp_a_reset_connection_is_logged_and_removed(cargo_bin!("epoll-server"));
 }
 
 #[test]
@@ -270,7 +129,7 @@ fn ten_thousand_clients_are_held_at_once_and_all_served() {
         );
         return;
     }
-    let mut server = EpollServer::start(&["--work", "0"]);
+    let mut server = start(&["--work", "0"]);
     let pid = server.running.pid();
     let at_start = processes::descriptor_numbers(pid);
 
@@ -316,100 +175,49 @@ fn ten_thousand_clients_are_held_at_once_and_all_served() {
 
 #[test]
 fn running_out_of_descriptors_neither_kills_nor_spins_the_server() {
-    let dir = TempDir::new().unwrap();
-    let path = dir.path().join("server_socket");
-    let program = cargo_bin!("epoll-server").display().to_string();
     // 13 descriptors: 0, 1, 2, the listening socket, the epoll instance,
     // and 8 clients.
-    let mut command = Command::new("sh");
-    command
-        .args(["-c", "ulimit -n 13 && exec \"$0\" \"$@\""])
-        .args([&program, "--work", "0"])
-        .current_dir(dir.path());
-    let mut server = Running::spawn(command);
-    server.expect_stdout("server waiting");
-    let pid = server.pid();
-
-    // More clients than fit: the last ones stay in the listen queue.
-    let mut clients: Vec<Client> = (0..10).map(|_| Client::unix(&path)).collect();
-    server.expect_stderr_containing(
-        "epoll-server: cannot accept a client on server_socket for now: Too many open files",
+    event_loop::running_out_of_descriptors_neither_kills_nor_spins_the_server(
+        cargo_bin!("epoll-server"),
+        "epoll-server",
+        13,
     );
-
-    // While the shortage lasts (the test holds every client), the server
-    // rests between attempts: over a window of wall time it uses a small
-    // fraction of one CPU, where a loop retrying accept would use all of it.
-    let cpu_before = processes::cpu_time(pid).expect("the server is running");
-    let window_start = Instant::now();
-    std::thread::sleep(Duration::from_secs(1));
-    let cpu = processes::cpu_time(pid).expect("the server is running") - cpu_before;
-    let window = window_start.elapsed();
-    assert!(
-        cpu * 5 < window,
-        "the server used {cpu:?} of CPU in {window:?} while out of descriptors"
-    );
-    assert!(!server.has_exited());
-
-    // The clients it accepted are served meanwhile.
-    assert_eq!(clients[0].exchange(b'A'), Reply::Byte(b'B'));
-
-    // When clients leave, the queued ones are accepted and served.
-    let mut queued = clients.split_off(8);
-    drop(clients);
-    for client in &mut queued {
-        assert_eq!(client.exchange(b'A'), Reply::Byte(b'B'));
-    }
-    assert!(!server.has_exited());
 }
 
 #[test]
 fn a_stale_socket_file_is_replaced_and_said_so() {
-    let dir = TempDir::new().unwrap();
-    drop(UnixListener::bind(dir.path().join("server_socket")).unwrap());
-    let mut running = Running::start(cargo_bin!("epoll-server"), dir.path(), &["--work", "0"]);
-    running.expect_stderr_containing("removed stale socket server_socket");
-    running.expect_stdout("server waiting");
-    let mut client = Client::unix(&dir.path().join("server_socket"));
-    assert_eq!(client.exchange(b'A'), Reply::Byte(b'B'));
+    contract::a_stale_socket_file_is_replaced_and_said_so(
+        cargo_bin!("epoll-server"),
+        &["--work", "0"],
+    );
+}
+
+#[test]
+fn a_live_socket_is_not_stolen() {
+    contract::a_live_socket_is_not_stolen(
+        cargo_bin!("epoll-server"),
+        "epoll-server",
+        &["--work", "0"],
+    );
 }
 
 #[test]
 fn a_path_that_is_not_a_socket_is_left_alone_and_the_server_exits_1() {
-    let dir = TempDir::new().unwrap();
-    fs::write(dir.path().join("server_socket"), "precious").unwrap();
-    cargo_bin_cmd!("epoll-server")
-        .current_dir(dir.path())
-        .assert()
-        .code(1)
-        .stdout("")
-        .stderr(predicate::str::contains(
-            "server_socket exists and is not a socket",
-        ));
-    assert_eq!(
-        fs::read_to_string(dir.path().join("server_socket")).unwrap(),
-        "precious"
+    contract::a_file_that_is_not_a_socket_is_never_removed(
+        cargo_bin!("epoll-server"),
+        "epoll-server",
     );
 }
 
 fn stops_cleanly_on(signal: Signal) {
-    let mut server = EpollServer::start(&[]);
-    let path = server.socket_path();
     // Stopping works while clients are connected and a reply is pending.
-    let _idle = server.connect();
-    let (mut waiting, _) = server.connect();
-    waiting.send(b'A');
-    server.running.expect_stdout("server waiting");
-    assert!(fs::symlink_metadata(&path).unwrap().file_type().is_socket());
-    server.running.signal(signal);
-    let ended = server.running.wait();
-    assert_eq!(ended.status.code(), Some(0), "{ended:?}");
-    assert_eq!(
-        ended.stderr,
-        [format!(
-            "epoll-server: stopped by {signal}, removed server_socket"
-        )]
+    contract::stops_cleanly_on(
+        cargo_bin!("epoll-server"),
+        "epoll-server",
+        &[],
+        signal,
+        contract::clients_with_a_pending_reply,
     );
-    assert!(!path.exists(), "the socket file is left behind");
 }
 
 #[test]
@@ -433,23 +241,18 @@ fn bad_usage_exits_with_2() {
         &["--unix", "s", "--tcp", "127.0.0.1:9734"],
         &["--port", "1"],
     ] {
-        cargo_bin_cmd!("epoll-server")
-            .args(args)
-            .assert()
-            .code(2)
-            .stdout("");
+        contract::bad_usage_exits_with_2(cargo_bin!("epoll-server"), args);
     }
 }
 
 #[test]
 fn help_shows_three_clients_at_once_and_no_descriptor_limit() {
-    cargo_bin_cmd!("epoll-server")
-        .arg("--help")
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("terminal 1 $ epoll-server"))
-        .stdout(predicate::str::contains(
+    contract::help_shows_how_to_run_server_and_client(
+        cargo_bin!("epoll-server"),
+        "epoll-server",
+        &[
             "terminal 2 $ client1 & client1 & client1 & wait",
-        ))
-        .stdout(predicate::str::contains("select stops at 1023"));
+            "select stops at 1023",
+        ],
+    );
 }

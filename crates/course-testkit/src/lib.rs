@@ -7,18 +7,27 @@
 //! - [`processes`]: what `/proc` says about a server's children, its
 //!   descriptors and the CPU time it has used;
 //! - [`limits`]: raising the limit on open descriptors, for tests that
-//!   exhaust a server's.
+//!   exhaust a server's;
+//! - [`Server`]: a server of the course started in a temporary directory of
+//!   its own, ready once it has said `server waiting`;
+//! - [`contract`]: how every server of the course starts and stops, and
+//!   [`event_loop`]: what every event-driven one (select, epoll) does, for
+//!   each server's tests to call, one test an item.
 //!
 //! Waits are bounded: [`DEADLINE`] for what must happen, [`QUIET`] for what
 //! must not. No test measures how long anything took.
 
 pub mod client;
+pub mod contract;
+pub mod event_loop;
 pub mod limits;
 pub mod processes;
 pub mod running;
+pub mod server;
 
 pub use client::{Client, Reply};
 pub use running::Running;
+pub use server::Server;
 
 use std::time::Duration;
 

@@ -89,3 +89,10 @@ pub fn open_sockets(pid: Pid) -> Vec<String> {
         .filter(|target| target.starts_with("socket:"))
         .collect()
 }
+
+/// How many threads `pid` has.
+pub fn threads_of(pid: Pid) -> usize {
+    fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("the process's threads in /proc")
+        .count()
+}
