@@ -10,7 +10,7 @@ use clap::Args;
 use crate::cleanup::Cleanup;
 use crate::scenarios::{SCENARIOS, Scenario};
 use crate::session::Session;
-use crate::{cargo, diff, run_printed, workspace_root};
+use crate::{cargo, diff, run_printed, target_dir, workspace_root};
 
 #[derive(Args)]
 pub struct DemoArgs {
@@ -124,13 +124,5 @@ pub fn build_programs_as(release: bool) -> Result<PathBuf, String> {
     }
     build.args(["--bins", "--quiet"]);
     run_printed(build)?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"));
-    let target = if target.is_absolute() {
-        target
-    } else {
-        workspace_root().join(target)
-    };
-    Ok(target.join(if release { "release" } else { "debug" }))
+    Ok(target_dir().join(if release { "release" } else { "debug" }))
 }

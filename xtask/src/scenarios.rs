@@ -167,13 +167,12 @@ fn forking_server(session: &mut Session) -> Result<(), String> {
 fn select_server(session: &mut Session) -> Result<(), String> {
     session.comment("(the book shows descriptor numbers as N: they change from run to run)");
     session.comment("The book's server5 works inside its select loop: one client at a time.");
-    three_slow_clients_of(
-        session,
-        &["select-server", "--work", "1", "--blocking-work"],
-    )?;
+    session.start_job(&["select-server", "--work", "1", "--blocking-work"], 1)?;
+    three_slow_clients(session)?;
     session.comment("By default each client gets a deadline instead, and select waits until");
     session.comment("the nearest one: the three are answered together, by one process.");
-    three_slow_clients_of(session, &["select-server", "--work", "1"])
+    session.start_job(&["select-server", "--work", "1"], 1)?;
+    three_slow_clients(session)
 }
 
 fn epoll_server(session: &mut Session) -> Result<(), String> {
@@ -186,26 +185,14 @@ fn epoll_server(session: &mut Session) -> Result<(), String> {
     session.comment("listening socket) is the epoll instance, which holds the watch list.");
     let epoll_fd = format!("/proc/{}/fd/4", session.job_pid(1));
     session.step(Step::run(&["readlink", &epoll_fd]))?;
-    session.hide_job_line(
-        1,
-        "server waiting",
-        "(how many `server waiting` lines come depends on timing: left out below)",
-    );
-    session.step(
-        Step::together(&["client1"], 3)
-            .job_lines(9)
-            .timed()
-            .job_lines_sorted_by(by_event_then_fd)
-            .normalise(Normalise::FdNumbers),
-    )?;
-    session.stop_job(1, Signal::SIGTERM)
+    three_slow_clients(session)
 }
 
-/// Starts an event-driven server (select-server and its kind), runs three
-/// clients at once against it, and stops it. Its lines race the clients',
-/// so they are shown after them, sorted, without the `server waiting`s.
-fn three_slow_clients_of(session: &mut Session, server: &[&str]) -> Result<(), String> {
-    session.start_job(server, 1)?;
+/// Runs three clients at once against the event-driven server running as
+/// job 1 (select-server and its kind), then stops it. Its lines race the
+/// clients', so they are shown after them, sorted, without the `server
+/// waiting`s.
+fn three_slow_clients(session: &mut Session) -> Result<(), String> {
     session.hide_job_line(
         1,
         "server waiting",

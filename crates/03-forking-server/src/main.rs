@@ -80,6 +80,8 @@ fn serve(args: &Args) -> Result<(), Failure> {
     let signals = stop::block(&[Signal::SIGINT, Signal::SIGTERM, Signal::SIGCHLD])?;
 
     // ANCHOR: setup
+    // Setting up is server1's, repeated on purpose: every stage's main.rs
+    // shows each call the chapter makes.
     // The C server unlinks the path blindly; here only a stale socket goes.
     if let Endpoint::Unix { path, address } = &endpoint {
         clear_stale_socket(path, address)?;
