@@ -3,10 +3,11 @@
 //! status 1. Usage errors are clap's, with exit status 2.
 
 use std::fmt;
-use std::io::Write;
 use std::process::ExitCode;
 
 use nix::errno::Errno;
+
+use crate::output::log;
 
 /// A runtime failure: the line to print (without the program name).
 #[derive(Debug)]
@@ -49,48 +50,28 @@ impl<T> OrFail<T> for std::io::Result<T> {
     }
 }
 
-/// Runs a program's body and turns its result into the exit status:
-/// 0 on success, 1 with `program: message` on stderr on failure.
+/// Runs a server's body and turns its result into the exit status: 0 on
+/// success (a stop by signal included), 1 with `program: message` on
+/// stderr on failure. A failure after `bind` removes the socket file the
+/// server created, and only that file, before it is reported.
 pub fn run(program: &str, body: impl FnOnce() -> Result<(), Failure>) -> ExitCode {
-    PROGRAM.get_or_init(|| program.to_string());
+    crate::output::set_program(program);
     match body() {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
+            crate::socket_file::remove_server_files();
             log(failure);
             ExitCode::FAILURE
         }
     }
 }
 
-static PROGRAM: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-
-/// The name [`run`] was given, for log lines.
-pub fn program() -> &'static str {
-    PROGRAM.get().map_or("server", String::as_str)
-}
-
-/// Writes one line on stderr, prefixed with the program's name: what a server
-/// says about a client that misbehaved, or about its own start and stop.
-/// A stderr nobody reads any more (a closed pipe) loses the line; unlike
-/// `eprintln!`, it never panics the server.
-pub fn log(message: impl fmt::Display) {
-    let _ = writeln!(std::io::stderr(), "{}: {message}", program());
-}
-
-/// Writes one line on stdout. Rust's stdout sends each line out as soon as
-/// it ends, so nothing waits in a buffer: not when the server is killed,
-/// and not when a forked child inherits a copy of the buffer.
-#[doc(hidden)]
-pub fn say_line(line: fmt::Arguments<'_>) {
-    let _ = writeln!(std::io::stdout(), "{line}");
-}
-
-/// `println!` for servers: one line on stdout, sent out at once, and a
-/// stdout nobody reads any more (`server1 | head -1`) loses the line
-/// instead of panicking the server.
-#[macro_export]
-macro_rules! say {
-    ($($arg:tt)*) => {
-        $crate::failure::say_line(format_args!($($arg)*))
-    };
+/// Ends the process at once with `status` (`_exit`): no exit handlers, no
+/// destructors, no flushing of anything. What a forked child and a signal
+/// handler must end with.
+#[allow(unsafe_code)] // nix has no wrapper for _exit.
+pub fn exit_now(status: i32) -> ! {
+    // SAFETY: _exit has no precondition; it is unsafe only because it is
+    // a C function. It ends the process without running anything else.
+    unsafe { nix::libc::_exit(status) }
 }

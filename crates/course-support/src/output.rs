@@ -1,0 +1,213 @@
+//! How a server of the course writes its lines: `say!` on stdout (what the
+//! server does: `server waiting`), [`log`] on stderr (what went wrong, its
+//! start and stop). Both send each line out in one `write`, at once:
+//!
+//! - nothing waits in a buffer, so a forked child never inherits unwritten
+//!   output to write a second time (the C server's `printf` into a file);
+//! - lines from several processes sharing a pipe (forking-server's
+//!   children) are never mixed mid-line: a pipe takes a write of up to
+//!   PIPE_BUF (4096) bytes whole;
+//! - a stream nobody reads any more (`server1 | head -1`) loses the line
+//!   instead of panicking the server, as `println!` would.
+//!
+//! An event loop must never block, not even to log: [`never_block`] makes
+//! a line that cannot be written at once (stdout a full pipe, say) dropped
+//! and counted instead, and the count is said once the stream flows again.
+
+use std::fmt;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, open};
+use nix::sys::socket::{MsgFlags, send};
+use nix::sys::stat::{Mode, SFlag, fstat};
+use nix::unistd::write;
+
+/// One of the two streams a server writes its lines on.
+struct Stream {
+    name: &'static str,
+    /// How lines are written: set once, by [`never_block`]; blocking until then.
+    writer: OnceLock<Writer>,
+    /// Lines that could not be written at once, not yet said.
+    dropped: AtomicU64,
+}
+
+/// How a stream is written.
+enum Writer {
+    /// `write` on the descriptor itself: waits while a pipe is full.
+    Waiting,
+    /// `write` on a descriptor of our own for the same pipe or terminal,
+    /// opened non-blocking. The descriptor the server was started with is
+    /// shared with the shell (a terminal, say) and must stay blocking for
+    /// everyone else: setting O_NONBLOCK on it would change it for them too.
+    OwnNonBlocking(OwnedFd),
+    /// `send` with MSG_DONTWAIT: a socket can be asked not to wait, one
+    /// call at a time.
+    SocketDontWait,
+}
+
+/// Standard output or error, as std hands them out: no lock is taken to
+/// get at their descriptor.
+enum Original {
+    Stdout(std::io::Stdout),
+    Stderr(std::io::Stderr),
+}
+
+impl AsFd for Original {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Original::Stdout(stdout) => stdout.as_fd(),
+            Original::Stderr(stderr) => stderr.as_fd(),
+        }
+    }
+}
+
+static STDOUT: Stream = Stream::new("stdout");
+static STDERR: Stream = Stream::new("stderr");
+
+impl Stream {
+    const fn new(name: &'static str) -> Stream {
+        Stream {
+            name,
+            writer: OnceLock::new(),
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    /// The descriptor the server was started with (1 or 2).
+    fn original(&self) -> Original {
+        if self.name == "stdout" {
+            Original::Stdout(std::io::stdout())
+        } else {
+            Original::Stderr(std::io::stderr())
+        }
+    }
+
+    /// Writes `line` (which ends with a newline) in one call, or drops it.
+    fn write_line(&self, line: &[u8]) {
+        let dropped = self.dropped.load(Ordering::Relaxed);
+        if dropped == 0 {
+            if self.try_write(line) == Err(Errno::EAGAIN) {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            return;
+        }
+        // Say first how many lines were lost, in the same write.
+        let mut both = format!(
+            "{}: {dropped} line(s) dropped: {} was full\n",
+            program(),
+            self.name
+        )
+        .into_bytes();
+        both.extend_from_slice(line);
+        match self.try_write(&both) {
+            Ok(()) => {
+                self.dropped.fetch_sub(dropped, Ordering::Relaxed);
+            }
+            Err(Errno::EAGAIN) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// One write of `bytes`; only a line longer than a pipe takes whole
+    /// (PIPE_BUF), or a terminal, may take more than one.
+    fn try_write(&self, mut bytes: &[u8]) -> Result<(), Errno> {
+        while !bytes.is_empty() {
+            let written = match self.writer.get().unwrap_or(&Writer::Waiting) {
+                Writer::Waiting => write(self.original(), bytes),
+                Writer::OwnNonBlocking(fd) => write(fd, bytes),
+                Writer::SocketDontWait => send(
+                    self.original().as_fd().as_raw_fd(),
+                    bytes,
+                    MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL,
+                ),
+            };
+            match written {
+                Ok(count) => bytes = &bytes[count..],
+                Err(Errno::EINTR) => {}
+                Err(errno) => return Err(errno),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// From now on a line that cannot be written at once is dropped and
+/// counted, on stdout and stderr. For event loops: call it once, before
+/// the first line.
+pub fn never_block() {
+    for stream in [&STDOUT, &STDERR] {
+        let _ = stream
+            .writer
+            .set(non_blocking_writer(stream.original().as_fd()));
+    }
+}
+
+/// How to write `fd` without waiting: a pipe, a FIFO or a terminal is
+/// opened again (through /proc), non-blocking; a socket is sent to with
+/// MSG_DONTWAIT; a file on disk is written as it is (it never makes a
+/// writer wait for a reader).
+fn non_blocking_writer(fd: BorrowedFd<'_>) -> Writer {
+    let Ok(stat) = fstat(fd) else {
+        return Writer::Waiting;
+    };
+    let kind = SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT;
+    if kind == SFlag::S_IFSOCK {
+        return Writer::SocketDontWait;
+    }
+    if kind != SFlag::S_IFIFO && kind != SFlag::S_IFCHR {
+        return Writer::Waiting;
+    }
+    let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    let flags = OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC | OFlag::O_NOCTTY;
+    match open(path.as_str(), flags, Mode::empty()) {
+        Ok(own) => Writer::OwnNonBlocking(own),
+        // A pipe nobody reads any more (ENXIO), or no /proc: writing the
+        // descriptor itself fails at once with EPIPE, or waits.
+        Err(_) => Writer::Waiting,
+    }
+}
+
+static PROGRAM: OnceLock<String> = OnceLock::new();
+
+/// Names the program in its stderr lines (`server1: ...`).
+pub fn set_program(name: &str) {
+    let _ = PROGRAM.set(name.to_string());
+}
+
+/// The name the program gave itself, for its stderr lines.
+pub fn program() -> &'static str {
+    PROGRAM.get().map_or("server", String::as_str)
+}
+
+/// Writes one line on stderr, prefixed with the program's name: what a
+/// server says about a client that misbehaved, or about its own start and
+/// stop.
+pub fn log(message: impl fmt::Display) {
+    STDERR.write_line(format!("{}: {message}\n", program()).as_bytes());
+}
+
+/// Writes bytes that are a whole line already on stderr, in one write,
+/// with no allocation and no lock: what a signal handler may do.
+pub(crate) fn log_line_from_handler(line: &[u8]) {
+    let _ = STDERR.try_write(line);
+}
+
+#[doc(hidden)]
+pub fn say_line(line: fmt::Arguments<'_>) {
+    let mut text = line.to_string();
+    text.push('\n');
+    STDOUT.write_line(text.as_bytes());
+}
+
+/// `println!` for servers: one line on stdout, in one write, at once.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::output::say_line(format_args!($($arg)*))
+    };
+}
