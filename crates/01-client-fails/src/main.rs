@@ -2,8 +2,10 @@
 //! the server's socket, sends one character and prints the one that comes
 //! back. Run it before any server exists and it fails, as the book shows.
 
+use std::fs;
 use std::io::Write;
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileTypeExt;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -15,6 +17,7 @@ use nix::unistd::{close, read, write};
 /// A client that sends one character to a server and prints the reply.
 #[derive(Parser)]
 #[command(
+    name = "client1",
     version,
     after_help = "\
 Example: in one terminal start a server, in another run the client:
@@ -119,19 +122,53 @@ fn oops(errno: Errno, hint: &str) -> Oops {
 }
 
 fn connect_hint(endpoint: &Endpoint, errno: Errno) -> String {
-    match (endpoint, errno) {
-        (Endpoint::Unix { path, .. }, Errno::ENOENT) => format!(
-            "there is no socket file {}: start the server first (`server1 &`), then run client1 again",
-            path.display()
-        ),
-        (Endpoint::Unix { path, .. }, Errno::ECONNREFUSED) => format!(
-            "{} is a socket file, but no server is listening on it: a server left it behind; start server1 again",
-            path.display()
-        ),
-        (Endpoint::Tcp(address), Errno::ECONNREFUSED) => format!(
-            "nothing is listening on {address}: start a server with `--tcp {address}` first"
-        ),
+    let path = match endpoint {
+        Endpoint::Tcp(address) if errno == Errno::ECONNREFUSED => {
+            return format!(
+                "nothing is listening on {address}: start a server with `--tcp {address}` first"
+            );
+        }
+        Endpoint::Tcp(_) => return format!("could not connect to {endpoint}"),
+        Endpoint::Unix { path, .. } => path,
+    };
+    let shown = path.display();
+    match errno {
+        Errno::ENOENT => match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() && !parent.is_dir() => format!(
+                "there is no directory {}: a server makes its socket file, not the directories above it; check the path given to --unix",
+                parent.display()
+            ),
+            _ => format!(
+                "there is no socket file {shown}: start the server first (`server1 &`), then run client1 again"
+            ),
+        },
+        Errno::ENOTDIR => {
+            format!("a part of {shown} is not a directory: check the path given to --unix")
+        }
+        Errno::ECONNREFUSED => match fs::metadata(path).map(|metadata| metadata.file_type()) {
+            Ok(kind) if kind.is_socket() => format!(
+                "{shown} is a socket file, but no server is listening on it: a server left it behind; start server1 again (it removes the stale file)"
+            ),
+            Ok(kind) => format!(
+                "{shown} is {}, not a socket: no server listens there; give the server's socket with --unix",
+                what_is(kind)
+            ),
+            Err(_) => format!("nothing is listening on {shown}"),
+        },
         _ => format!("could not connect to {endpoint}"),
+    }
+}
+
+/// What a file that is not a socket is, in words.
+fn what_is(kind: fs::FileType) -> &'static str {
+    if kind.is_file() {
+        "a regular file"
+    } else if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a named pipe (FIFO)"
+    } else {
+        "a device"
     }
 }
 

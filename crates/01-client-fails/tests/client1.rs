@@ -149,3 +149,81 @@ fn help_shows_how_to_run_server_and_client() {
         .stdout(predicate::str::contains("terminal 1 $ server1"))
         .stdout(predicate::str::contains("terminal 2 $ client1"));
 }
+
+/// client1 run in `dir` with `args` fails with `reason` and exactly
+/// `hint`, each on a line of its own.
+fn fails_with(dir: &Path, args: &[&str], reason: &str, hint: &str) {
+    cargo_bin_cmd!("client1")
+        .current_dir(dir)
+        .args(args)
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(format!("oops: client1: {reason}\nhint: {hint}\n"));
+}
+
+#[test]
+fn each_failure_to_connect_has_the_hint_that_is_true_for_it() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("server_socket");
+    fails_with(
+        dir.path(),
+        &[],
+        "No such file or directory",
+        "there is no socket file server_socket: start the server first (`server1 &`), then run client1 again",
+    );
+    drop(UnixListener::bind(&path).unwrap());
+    fails_with(
+        dir.path(),
+        &[],
+        "Connection refused",
+        "server_socket is a socket file, but no server is listening on it: a server left it behind; start server1 again (it removes the stale file)",
+    );
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(&path, "my homework\n").unwrap();
+    fails_with(
+        dir.path(),
+        &[],
+        "Connection refused",
+        "server_socket is a regular file, not a socket: no server listens there; give the server's socket with --unix",
+    );
+    std::fs::remove_file(&path).unwrap();
+    std::fs::create_dir(&path).unwrap();
+    fails_with(
+        dir.path(),
+        &[],
+        "Connection refused",
+        "server_socket is a directory, not a socket: no server listens there; give the server's socket with --unix",
+    );
+    fails_with(
+        dir.path(),
+        &["--unix", "no/such/dir/server_socket"],
+        "No such file or directory",
+        "there is no directory no/such/dir: a server makes its socket file, not the directories above it; check the path given to --unix",
+    );
+    std::fs::write(dir.path().join("notes"), "").unwrap();
+    fails_with(
+        dir.path(),
+        &["--unix", "notes/server_socket"],
+        "Not a directory",
+        "a part of notes/server_socket is not a directory: check the path given to --unix",
+    );
+    let too_long = "s".repeat(108);
+    fails_with(
+        dir.path(),
+        &["--unix", &too_long],
+        &format!(
+            "cannot use {too_long} as a socket path (108 bytes; at most 107 fit in sun_path): File name too long"
+        ),
+        "choose a shorter path with --unix",
+    );
+}
+
+#[test]
+fn version_names_the_program() {
+    cargo_bin_cmd!("client1")
+        .arg("--version")
+        .assert()
+        .success()
+        .stdout("client1 0.1.0\n");
+}

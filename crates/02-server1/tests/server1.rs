@@ -1,5 +1,6 @@
-//! server1: what it does, what it survives, how it starts and stops, and
-//! the limit that stage 03 removes. Clients here are std's, not client1.
+//! server1: what it does, what it survives, how it starts and stops (the
+//! course's start-and-stop tests), and the limit that stage 03 removes.
+//! Clients here are std's, not client1.
 
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
@@ -8,6 +9,8 @@ use assert_cmd::cargo::{cargo_bin, cargo_bin_cmd};
 use course_testkit::{Client, QUIET, Reply, Running, Server, contract, free_port, poll_until};
 use nix::sys::signal::Signal;
 use tempfile::TempDir;
+
+course_testkit::start_and_stop_tests!("server1", &[]);
 
 /// server1 started in its own temporary directory, ready.
 fn start(args: &[&str]) -> Server {
@@ -108,49 +111,6 @@ fn a_reset_connection_is_logged_and_survived() {
 }
 
 #[test]
-fn a_stale_socket_file_is_replaced_and_said_so() {
-    contract::a_stale_socket_file_is_replaced_and_said_so(cargo_bin!("server1"), &[]);
-}
-
-#[test]
-fn a_live_socket_is_not_stolen() {
-    contract::a_live_socket_is_not_stolen(cargo_bin!("server1"), "server1", &[]);
-}
-
-#[test]
-fn a_file_that_is_not_a_socket_is_never_removed() {
-    contract::a_file_that_is_not_a_socket_is_never_removed(cargo_bin!("server1"), "server1");
-}
-
-fn stops_cleanly_on(signal: Signal) {
-    // Stopping works while a client holds the server, too.
-    contract::stops_cleanly_on(cargo_bin!("server1"), "server1", &[], signal, |server| {
-        server.client()
-    });
-}
-
-#[test]
-fn sigterm_removes_the_socket_file_and_exits_0() {
-    stops_cleanly_on(Signal::SIGTERM);
-}
-
-#[test]
-fn sigint_removes_the_socket_file_and_exits_0() {
-    stops_cleanly_on(Signal::SIGINT);
-}
-
-#[test]
-fn a_stop_never_removes_a_file_that_replaced_the_socket() {
-    let server = start(&[]);
-    let path = server.socket_path();
-    fs::remove_file(&path).unwrap();
-    fs::write(&path, "not the server's\n").unwrap();
-    server.running.signal(Signal::SIGTERM);
-    assert_eq!(server.running.wait().status.code(), Some(0));
-    assert_eq!(fs::read_to_string(&path).unwrap(), "not the server's\n");
-}
-
-#[test]
 fn output_sent_to_a_file_is_complete_and_in_order() {
     contract::output_sent_to_a_file_is_complete_and_in_order(cargo_bin!("server1"), &[], 2);
 }
@@ -200,7 +160,7 @@ fn a_missing_directory_is_a_clear_error() {
         .assert()
         .code(1)
         .stdout("")
-        .stderr("server1: cannot bind no/such/dir/server_socket: No such file or directory\n");
+        .stderr("server1: cannot take the lock beside no/such/dir/server_socket (no/such/dir/server_socket.lock): No such file or directory\n");
 }
 
 #[test]

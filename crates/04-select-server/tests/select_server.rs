@@ -19,6 +19,8 @@ use tempfile::TempDir;
 /// select can watch descriptors 0 to 1023 (glibc's and the kernel's fd_set).
 const FD_SETSIZE: RawFd = 1024;
 
+course_testkit::start_and_stop_tests!("select-server", &["--work", "0"]);
+
 /// select-server started in its own temporary directory, ready.
 fn start(args: &[&str]) -> Server {
     Server::start(cargo_bin!("select-server"), args)
@@ -97,8 +99,8 @@ fn with_blocking_work_one_slow_client_stalls_all_as_in_the_book() {
     // `server waiting` again after reading each byte.
     assert_eq!(lines_of(&log), before);
 
-    // Stopping does not wait for the work: a thread of its own takes the
-    // signal while the loop sleeps.
+    // Stopping does not wait for the work: the server sleeps in a select
+    // on its signalfd, which the stop signal wakes.
     server.signal(Signal::SIGTERM);
     assert_eq!(server.wait().status.code(), Some(0));
     assert!(!path.exists());
@@ -179,58 +181,13 @@ fn descriptors_beyond_fd_setsize_are_refused_and_the_server_goes_on() {
 
 #[test]
 fn running_out_of_descriptors_neither_kills_nor_spins_the_server() {
-    // 12 descriptors: 0, 1, 2, the listening socket, and 8 clients.
+    // 16 descriptors: 0, 1, 2, the lock file, the listening socket, the
+    // signalfd, stdout and stderr opened again (non-blocking), 8 clients.
     event_loop::running_out_of_descriptors_neither_kills_nor_spins_the_server(
         cargo_bin!("select-server"),
         "select-server",
-        12,
+        16,
     );
-}
-
-#[test]
-fn a_stale_socket_file_is_replaced_and_said_so() {
-    contract::a_stale_socket_file_is_replaced_and_said_so(
-        cargo_bin!("select-server"),
-        &["--work", "0"],
-    );
-}
-
-#[test]
-fn a_live_socket_is_not_stolen() {
-    contract::a_live_socket_is_not_stolen(
-        cargo_bin!("select-server"),
-        "select-server",
-        &["--work", "0"],
-    );
-}
-
-#[test]
-fn a_file_that_is_not_a_socket_is_never_removed() {
-    contract::a_file_that_is_not_a_socket_is_never_removed(
-        cargo_bin!("select-server"),
-        "select-server",
-    );
-}
-
-fn stops_cleanly_on(signal: Signal) {
-    // Stopping works while clients are connected and a reply is pending.
-    contract::stops_cleanly_on(
-        cargo_bin!("select-server"),
-        "select-server",
-        &[],
-        signal,
-        contract::clients_with_a_pending_reply,
-    );
-}
-
-#[test]
-fn sigterm_removes_the_socket_file_and_exits_0() {
-    stops_cleanly_on(Signal::SIGTERM);
-}
-
-#[test]
-fn sigint_removes_the_socket_file_and_exits_0() {
-    stops_cleanly_on(Signal::SIGINT);
 }
 
 #[test]
@@ -257,5 +214,37 @@ fn help_shows_three_clients_at_once_and_blocking_work() {
             "--blocking-work",
             "one slow client stalls all",
         ],
+    );
+}
+
+#[test]
+fn a_client_that_never_reads_holds_only_its_own_connection() {
+    event_loop::a_client_that_never_reads_holds_only_its_own_connection(cargo_bin!(
+        "select-server"
+    ));
+}
+
+#[test]
+fn bytes_sent_at_once_are_answered_one_by_one_in_order() {
+    event_loop::bytes_sent_at_once_are_answered_one_by_one_in_order(cargo_bin!("select-server"));
+}
+
+#[test]
+fn clients_that_leave_before_their_replies_leave_no_descriptor_behind() {
+    event_loop::clients_that_leave_before_their_replies_leave_no_descriptor_behind(cargo_bin!(
+        "select-server"
+    ));
+}
+
+#[test]
+fn stopped_and_continued_it_goes_on_serving() {
+    event_loop::stopped_and_continued_it_goes_on_serving(cargo_bin!("select-server"));
+}
+
+#[test]
+fn a_full_stdout_pipe_never_holds_the_server() {
+    event_loop::a_full_stdout_pipe_never_holds_the_server(
+        cargo_bin!("select-server"),
+        "select-server",
     );
 }

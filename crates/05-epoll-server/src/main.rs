@@ -12,13 +12,16 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use course_support::socket_file::clear_stale_socket;
-use course_support::stop::{self, STOP_SIGNALS};
-use course_support::{Endpoint, EndpointArgs, Failure, OrFail, SocketFile, log, say};
+use course_support::accept::SHORTAGE_PAUSE;
+use course_support::signals::{self, STOP_SIGNALS};
+use course_support::socket_file::{self, stopped_by};
+use course_support::{AcceptAgain, EndpointArgs, Failure, OrFail, log, say};
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use nix::sys::signal::Signal;
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::socket::{
-    Backlog, SockFlag, SockType, accept, bind, listen, setsockopt, socket, sockopt,
+    Backlog, SockFlag, SockType, accept4, bind, listen, setsockopt, socket, sockopt,
 };
 use nix::unistd::{close, read, write};
 
@@ -26,6 +29,7 @@ use nix::unistd::{close, read, write};
 /// number of clients at once, in one process, with epoll.
 #[derive(Parser)]
 #[command(
+    name = "epoll-server",
     version,
     after_help = "\
 Example: start the server in one terminal, then three clients at once in
@@ -44,7 +48,9 @@ select-server does. Unlike select-server, it watches descriptors of any
 number (select stops at 1023): raise `ulimit -n` and it holds tens of
 thousands of clients, and serving one costs the same however many are idle.
 
-Ctrl-C (or `kill`) stops the server and removes its socket file.
+Ctrl-C, `kill` or closing its terminal stops the server and removes its
+socket file. It never waits to write a line: one that stdout or stderr
+cannot take at once (a full pipe) is dropped, and the count said later.
 Over the network: `epoll-server --tcp 127.0.0.1:9734` and `client1 --tcp 127.0.0.1:9734`."
 )]
 struct Args {
@@ -66,29 +72,35 @@ fn main() -> ExitCode {
 /// same time however many clients there are.
 type Clients = HashMap<RawFd, OwnedFd>;
 
-/// A reply that is due at a deadline, not sent yet.
+/// A reply being worked on, due at a deadline.
 struct Pending {
     fd: RawFd,
     reply: u8,
     due: Instant,
 }
 
-/// The pending replies, in the order they fall due. Every reply takes the
-/// same --work, so a reply scheduled later is due later and the queue stays
-/// sorted by itself: the nearest deadline is at the front, found without
-/// looking at any other client (select-server scans them all).
+/// The replies being worked on, in the order they fall due. Every reply
+/// takes the same --work, so a reply scheduled later is due later and the
+/// queue stays sorted by itself: the nearest deadline is at the front,
+/// found without looking at any other client.
 type Replies = VecDeque<Pending>;
+
+/// Replies that are due but that their client's socket could not take (a
+/// client that does not read fills it): each waits, by descriptor, for its
+/// socket to be writable.
+type Unsent = HashMap<RawFd, u8>;
 
 /// At most this many ready descriptors come back from one `epoll_wait`;
 /// the others stay ready and come back from the next one.
 const MAX_EVENTS: usize = 64;
 
-/// What epoll reports about a client: readable (a byte, or the end of the
-/// stream), once. After one report the kernel stops reporting the client
-/// (it is still in the interest list, disarmed) until we arm it again:
-/// select-server left clients with a pending reply out of its set, and this
-/// does the same with no call while the reply is pending.
-const CLIENT_EVENTS: EpollFlags = EpollFlags::EPOLLIN.union(EpollFlags::EPOLLONESHOT);
+/// What epoll reports about a client, once: readable (a byte, or the end
+/// of the stream) while we wait for its byte, writable while its reply
+/// waits for room. After one report the kernel stops reporting the client
+/// (it is still in the interest list, disarmed) until we arm it again: a
+/// client whose reply is being worked on is not reported, with no call.
+const READING: EpollFlags = EpollFlags::EPOLLIN.union(EpollFlags::EPOLLONESHOT);
+const WRITING: EpollFlags = EpollFlags::EPOLLOUT.union(EpollFlags::EPOLLONESHOT);
 
 /// The number epoll keeps with a descriptor and hands back when it is
 /// ready: its descriptor number, which is how the server tells clients
@@ -99,46 +111,38 @@ fn token(fd: RawFd) -> u64 {
 
 fn serve(args: &Args) -> Result<(), Failure> {
     let endpoint = args.endpoint.endpoint()?;
-    // Ctrl-C now waits until the socket file can be cleaned up (see stop).
-    let stop_signals = stop::block(&STOP_SIGNALS)?;
 
     // ANCHOR: setup
-    // Setting up is server1's, repeated on purpose (as in select-server):
-    // every stage's main.rs shows each call the chapter makes.
-    // The C server unlinks the path blindly; here only a stale socket goes.
-    if let Endpoint::Unix { path, address } = &endpoint {
-        clear_stale_socket(path, address)?;
-    }
-
-    // Ask the kernel for a socket: an unnamed endpoint, a file descriptor.
+    // Setting up is select-server's, repeated on purpose: every stage's
+    // main.rs shows each call the chapter makes.
+    let stop_signals = signals::block_stop_signals()?;
+    let claim = socket_file::claim(&endpoint)?;
     let server_sockfd = socket(
         endpoint.family(),
         SockType::Stream,
-        SockFlag::SOCK_CLOEXEC,
+        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
         None,
     )
     .or_fail(|| "cannot create a socket".to_string())?;
-
-    if let Endpoint::Tcp(_) = endpoint {
-        // Let a restarted server take its port while old connections linger.
+    if endpoint.path().is_none() {
         setsockopt(&server_sockfd, sockopt::ReuseAddr, &true)
             .or_fail(|| "cannot set SO_REUSEADDR".to_string())?;
     }
-
-    // Name the socket. For a local socket the kernel creates a socket file
-    // at the path; for a network one it claims the port.
     bind(server_sockfd.as_raw_fd(), &*endpoint.sockaddr())
         .or_fail(|| format!("cannot bind {endpoint}"))?;
-    let socket_file = endpoint.path().map(SocketFile::created_at).transpose()?;
-    stop_signals.stop_server(socket_file)?;
-
-    // Start accepting connections: the kernel queues up to 5 clients that
-    // have connected but that we have not accepted yet.
+    claim.bound(&server_sockfd)?;
     listen(
         &server_sockfd,
         Backlog::new(5).expect("5 is a valid backlog"),
     )
     .or_fail(|| format!("cannot listen on {endpoint}"))?;
+    // Signals as one more descriptor, and lines that never make us wait.
+    let signal_fd = SignalFd::with_flags(
+        stop_signals.set(),
+        SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC,
+    )
+    .or_fail(|| "cannot create a signalfd".to_string())?;
+    course_support::output::never_block();
     // ANCHOR_END: setup
 
     // ANCHOR: epoll_create
@@ -148,36 +152,44 @@ fn serve(args: &Args) -> Result<(), Failure> {
     let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)
         .or_fail(|| "cannot create an epoll instance".to_string())?;
 
-    // Watch the listening socket, once for the server's whole life
-    // (epoll_ctl ADD): the kernel hooks the epoll instance onto the socket,
-    // which from now on puts itself on the ready list when a client
-    // connects. Level-triggered, as select is: it stays ready while a
-    // client waits in the queue.
-    epoll
-        .add(
-            &server_sockfd,
-            EpollEvent::new(EpollFlags::EPOLLIN, token(server_sockfd.as_raw_fd())),
-        )
-        .or_fail(|| "cannot watch the listening socket".to_string())?;
+    // Watch the listening socket and the signalfd, once for the server's
+    // whole life (epoll_ctl ADD): the kernel hooks the epoll instance onto
+    // each, which from now on puts itself on the ready list when a client
+    // connects or a signal comes. Level-triggered, as select is: each
+    // stays ready while a client waits in the queue or a signal is unread.
+    for watched in [server_sockfd.as_raw_fd(), signal_fd.as_raw_fd()] {
+        let event = EpollEvent::new(EpollFlags::EPOLLIN, token(watched));
+        let added = if watched == server_sockfd.as_raw_fd() {
+            epoll.add(&server_sockfd, event)
+        } else {
+            epoll.add(&signal_fd, event)
+        };
+        added.or_fail(|| format!("cannot watch descriptor {watched}"))?;
+    }
     // ANCHOR_END: epoll_create
 
     // ANCHOR: loop
     let mut clients = Clients::new();
     let mut replies = Replies::new();
+    let mut unsent = Unsent::new();
+    // Out of descriptors, accept rests until then (not watched meanwhile).
+    let mut accept_again: Option<Instant> = None;
     let mut events = vec![EpollEvent::empty(); MAX_EVENTS];
     loop {
         // No set to build: the interest list is already in the kernel.
-        let timeout = time_to_nearest_deadline(&replies);
+        let nearest = [replies.front().map(|pending| pending.due), accept_again];
+        let timeout = time_until(nearest.into_iter().flatten().min());
 
         say!("server waiting");
-        // Sleep until a watched descriptor is ready or the nearest reply is
-        // due (epoll_wait). The kernel looks at no descriptor here: each
-        // socket put itself on the ready list when its byte, connection or
-        // hang-up arrived, and epoll_wait copies that list out to `events`.
+        // Sleep until a watched descriptor is ready or the nearest
+        // deadline comes (epoll_wait). The kernel looks at no descriptor
+        // here: each one put itself on the ready list when its byte,
+        // connection, signal or hang-up arrived, and epoll_wait copies
+        // that list out to `events`.
         let ready = match epoll.wait(&mut events, timeout) {
             Ok(ready) => ready,
-            // A signal caught by a handler cut the sleep short; no socket
-            // changed, so wait again.
+            // Stopped (Ctrl-Z) and continued, epoll_wait returns early: no
+            // descriptor changed, so wait again.
             Err(Errno::EINTR) => continue,
             Err(errno) => return Err(errno).or_fail(|| "epoll_wait failed".to_string()),
         };
@@ -185,42 +197,83 @@ fn serve(args: &Args) -> Result<(), Failure> {
         // Only the ready descriptors, however many clients are idle.
         for event in &events[..ready] {
             let fd = RawFd::try_from(event.data()).expect("we registered descriptor numbers");
-            if fd == server_sockfd.as_raw_fd() {
-                // A client waits in the queue, so accept does not sleep: the
-                // kernel gives us a new socket for this one conversation.
-                match accept(&server_sockfd) {
-                    Ok(client_sockfd) => add_client(&epoll, &mut clients, client_sockfd),
-                    Err(errno) => course_support::survive_accept_error(errno, &endpoint)?,
+            if fd == signal_fd.as_raw_fd() {
+                if let Some(signal) = stop_signal(&signal_fd) {
+                    stopped_by(signal);
+                    return Ok(());
                 }
-                continue;
-            }
-            let Some(client_sockfd) = clients.get(&fd) else {
-                continue;
-            };
-
-            // As in select-server: read says exactly what woke us, a byte,
-            // 0 for the end of the stream (the client hung up), or the
-            // error itself; epoll said the socket is readable, so read
-            // returns at once.
-            let mut ch = [0u8; 1];
-            match read(client_sockfd, &mut ch) {
-                Ok(0) => remove_client(&epoll, &mut clients, fd),
-                Ok(_) => schedule_reply(&mut replies, fd, ch[0].wrapping_add(1), args.work),
-                Err(errno) => {
-                    log(format!(
-                        "cannot read from client on fd {fd}: {}",
-                        errno.desc()
-                    ));
-                    remove_client(&epoll, &mut clients, fd);
+            } else if fd == server_sockfd.as_raw_fd() {
+                // A client waits in the queue: the kernel gives us a new
+                // socket for this one conversation, non-blocking too, so
+                // that reading and writing it never sleeps.
+                match accept4(
+                    &server_sockfd,
+                    SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+                ) {
+                    Ok(client_sockfd) => add_client(&epoll, &mut clients, client_sockfd),
+                    Err(errno) => {
+                        if course_support::survive_accept_error(errno, &endpoint)?
+                            == AcceptAgain::AfterAPause
+                        {
+                            // Off the interest list until the pause is over.
+                            let _ = epoll.delete(&server_sockfd);
+                            accept_again = Some(Instant::now() + SHORTAGE_PAUSE);
+                        }
+                    }
+                }
+            } else if let Some(&reply) = unsent.get(&fd) {
+                // Its reply waited for room, and there is room now.
+                answer(&epoll, &mut clients, &mut unsent, fd, reply);
+            } else if let Some(client_sockfd) = clients.get(&fd) {
+                // As in select-server: read says exactly what woke us, a
+                // byte, 0 for the end of the stream (the client hung up),
+                // or the error itself.
+                let mut ch = [0u8; 1];
+                match read(client_sockfd, &mut ch) {
+                    Ok(0) => remove_client(&epoll, &mut clients, fd),
+                    // Disarmed until it has its reply (see READING).
+                    Ok(_) => replies.push_back(Pending {
+                        fd,
+                        reply: ch[0].wrapping_add(1),
+                        due: Instant::now() + args.work,
+                    }),
+                    // Readable a moment ago, not now: watch it again.
+                    Err(Errno::EAGAIN) => watch(&epoll, &mut clients, fd, READING),
+                    Err(errno) => {
+                        log(format!(
+                            "cannot read from client on fd {fd}: {}",
+                            errno.desc()
+                        ));
+                        remove_client(&epoll, &mut clients, fd);
+                    }
                 }
             }
         }
 
         // Whether epoll saw something or its timeout ran out, send every
-        // reply whose time has come.
-        answer_due_clients(&epoll, &mut clients, &mut replies);
+        // reply whose time has come, from the front of the queue: the
+        // first one not due yet ends the walk.
+        let now = Instant::now();
+        while replies.front().is_some_and(|pending| pending.due <= now) {
+            let pending = replies.pop_front().expect("a reply is at the front");
+            answer(&epoll, &mut clients, &mut unsent, pending.fd, pending.reply);
+        }
+        if accept_again.is_some_and(|again| again <= now) {
+            accept_again = None;
+            let event = EpollEvent::new(EpollFlags::EPOLLIN, token(server_sockfd.as_raw_fd()));
+            epoll
+                .add(&server_sockfd, event)
+                .or_fail(|| "cannot watch the listening socket again".to_string())?;
+        }
     }
     // ANCHOR_END: loop
+}
+
+/// The stop signal the signalfd has for us, if any.
+fn stop_signal(signal_fd: &SignalFd) -> Option<Signal> {
+    let info = signal_fd.read_signal().ok()??;
+    let signal = Signal::try_from(i32::try_from(info.ssi_signo).ok()?).ok()?;
+    STOP_SIGNALS.contains(&signal).then_some(signal)
 }
 
 // ANCHOR: add_client
@@ -230,7 +283,7 @@ fn add_client(epoll: &Epoll, clients: &mut Clients, client_sockfd: OwnedFd) {
     let fd = client_sockfd.as_raw_fd();
     // Put the client on the interest list (epoll_ctl ADD): its socket will
     // put itself on the ready list when a byte or a hang-up arrives.
-    if let Err(errno) = epoll.add(&client_sockfd, EpollEvent::new(CLIENT_EVENTS, token(fd))) {
+    if let Err(errno) = epoll.add(&client_sockfd, EpollEvent::new(READING, token(fd))) {
         // Out of kernel memory, or past the per-user limit on watched
         // descriptors (max_user_watches): turn this client away only.
         log(format!(
@@ -246,79 +299,61 @@ fn add_client(epoll: &Epoll, clients: &mut Clients, client_sockfd: OwnedFd) {
 // ANCHOR_END: add_client
 
 // ANCHOR: deadlines
-/// Pretend to work without sleeping: note when the reply is due, at the
-/// back of the queue. Until then epoll does not report this client (it was
-/// reported once, and is disarmed), and epoll_wait's timeout wakes the loop
-/// in time.
-fn schedule_reply(replies: &mut Replies, fd: RawFd, reply: u8, work: Duration) {
-    replies.push_back(Pending {
-        fd,
-        reply,
-        due: Instant::now() + work,
-    });
-}
-
-/// How long epoll_wait may sleep: until the reply at the front of the queue
-/// is due, or for as long as it takes (`NONE`) when no reply is pending.
-fn time_to_nearest_deadline(replies: &Replies) -> EpollTimeout {
-    let Some(nearest) = replies.front() else {
+/// How long epoll_wait may sleep: until `deadline`, or for as long as it
+/// takes (`NONE`) when there is none.
+fn time_until(deadline: Option<Instant>) -> EpollTimeout {
+    let Some(deadline) = deadline else {
         return EpollTimeout::NONE;
     };
-    let wait = nearest.due.saturating_duration_since(Instant::now());
+    let wait = deadline.saturating_duration_since(Instant::now());
     // epoll_wait counts whole milliseconds (select took microseconds):
     // rounded up, so that it does not wake up just before the deadline.
     let millis = wait.as_nanos().div_ceil(1_000_000);
     EpollTimeout::try_from(millis).expect("--work is at most a day")
 }
 
-/// Sends every reply whose deadline has passed, from the front of the
-/// queue: the first reply not yet due ends the walk, since all the others
-/// are due later still.
-fn answer_due_clients(epoll: &Epoll, clients: &mut Clients, replies: &mut Replies) {
-    let now = Instant::now();
-    while replies.front().is_some_and(|pending| pending.due <= now) {
-        let Some(pending) = replies.pop_front() else {
-            break;
-        };
-        let fd = pending.fd;
-        // A client is removed only when epoll reports it, and a client
-        // with a pending reply is not reported: it is always still here.
-        let Some(client_sockfd) = clients.get(&fd) else {
-            continue;
-        };
-        if answer(fd, client_sockfd, pending.reply).is_err()
-            || watch_again(epoll, fd, client_sockfd).is_err()
-        {
+/// Writes a client's reply, without waiting: if its socket has no room
+/// (the client does not read), the reply waits until epoll reports the
+/// socket writable, and the client is not read from meanwhile. Otherwise
+/// the client is armed again for its next byte. A client that has gone is
+/// logged and removed.
+fn answer(epoll: &Epoll, clients: &mut Clients, unsent: &mut Unsent, fd: RawFd, reply: u8) {
+    let Some(client_sockfd) = clients.get(&fd) else {
+        return;
+    };
+    // Said once, at the first try.
+    if unsent.remove(&fd).is_none() {
+        say!("serving client on fd {fd}");
+    }
+    // Rust starts every program with SIGPIPE ignored, so a client that has
+    // gone is an EPIPE (or ECONNRESET) error here; the C server is killed.
+    match write(client_sockfd, &[reply]) {
+        Ok(_) => watch(epoll, clients, fd, READING),
+        Err(Errno::EAGAIN) => {
+            unsent.insert(fd, reply);
+            watch(epoll, clients, fd, WRITING);
+        }
+        Err(errno) => {
+            log(format!("cannot answer client on fd {fd}: {}", errno.desc()));
             remove_client(epoll, clients, fd);
         }
     }
 }
-// ANCHOR_END: deadlines
 
-/// Writes the reply; an error (the client has gone) is logged and returned,
-/// for the caller to remove the client. The same as select-server's.
-fn answer(fd: RawFd, client_sockfd: &OwnedFd, reply: u8) -> Result<(), Errno> {
-    say!("serving client on fd {fd}");
-    // Rust starts every program with SIGPIPE ignored, so a client that has
-    // gone is an EPIPE (or ECONNRESET) error here; the C server is killed.
-    if let Err(errno) = write(client_sockfd, &[reply]) {
-        log(format!("cannot answer client on fd {fd}: {}", errno.desc()));
-        return Err(errno);
-    }
-    Ok(())
-}
-
-/// The reply is sent: arm the client again (epoll_ctl MOD), so that epoll
-/// reports its next byte or its hang-up. A byte that came meanwhile is
-/// reported at once: level-triggered, the socket is still readable.
-fn watch_again(epoll: &Epoll, fd: RawFd, client_sockfd: &OwnedFd) -> Result<(), Errno> {
-    let mut event = EpollEvent::new(CLIENT_EVENTS, token(fd));
+/// Arms a client again (epoll_ctl MOD), for its next byte (READING) or for
+/// room to write (WRITING). A byte that came meanwhile is reported at once:
+/// level-triggered, the socket is still readable.
+fn watch(epoll: &Epoll, clients: &mut Clients, fd: RawFd, what: EpollFlags) {
+    let Some(client_sockfd) = clients.get(&fd) else {
+        return;
+    };
+    let mut event = EpollEvent::new(what, token(fd));
     if let Err(errno) = epoll.modify(client_sockfd, &mut event) {
         log(format!("cannot watch client on fd {fd}: {}", errno.desc()));
-        return Err(errno);
+        remove_client(epoll, clients, fd);
     }
-    Ok(())
 }
+// ANCHOR_END: deadlines
 
 /// Stops watching a client and hangs up.
 fn remove_client(epoll: &Epoll, clients: &mut Clients, fd: RawFd) {

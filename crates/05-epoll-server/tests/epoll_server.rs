@@ -12,11 +12,12 @@ use std::os::unix::net::UnixStream;
 use assert_cmd::cargo::cargo_bin;
 use course_testkit::processes::{self, children_of, threads_of};
 use course_testkit::{Client, DEADLINE, Reply, Server, contract, event_loop, limits, poll_until};
-use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
 /// select's limit, which epoll does not have: descriptors 0 to 1023.
 const FD_SETSIZE: RawFd = 1024;
+
+course_testkit::start_and_stop_tests!("epoll-server", &["--work", "0"]);
 
 /// epoll-server started in its own temporary directory, ready.
 fn start(args: &[&str]) -> Server {
@@ -164,7 +165,7 @@ fn ten_thousand_clients_are_held_at_once_and_all_served() {
     }
     // One process did it all.
     assert_eq!(children_of(pid), []);
-    assert_eq!(threads_of(pid), 2);
+    assert_eq!(threads_of(pid), 1);
 
     // Every client gone, the server holds what it held at the start.
     drop(clients);
@@ -175,59 +176,14 @@ fn ten_thousand_clients_are_held_at_once_and_all_served() {
 
 #[test]
 fn running_out_of_descriptors_neither_kills_nor_spins_the_server() {
-    // 13 descriptors: 0, 1, 2, the listening socket, the epoll instance,
-    // and 8 clients.
+    // 17 descriptors: 0, 1, 2, the lock file, the listening socket, the
+    // signalfd, stdout and stderr opened again (non-blocking), the epoll
+    // instance, and 8 clients.
     event_loop::running_out_of_descriptors_neither_kills_nor_spins_the_server(
         cargo_bin!("epoll-server"),
         "epoll-server",
-        13,
+        17,
     );
-}
-
-#[test]
-fn a_stale_socket_file_is_replaced_and_said_so() {
-    contract::a_stale_socket_file_is_replaced_and_said_so(
-        cargo_bin!("epoll-server"),
-        &["--work", "0"],
-    );
-}
-
-#[test]
-fn a_live_socket_is_not_stolen() {
-    contract::a_live_socket_is_not_stolen(
-        cargo_bin!("epoll-server"),
-        "epoll-server",
-        &["--work", "0"],
-    );
-}
-
-#[test]
-fn a_path_that_is_not_a_socket_is_left_alone_and_the_server_exits_1() {
-    contract::a_file_that_is_not_a_socket_is_never_removed(
-        cargo_bin!("epoll-server"),
-        "epoll-server",
-    );
-}
-
-fn stops_cleanly_on(signal: Signal) {
-    // Stopping works while clients are connected and a reply is pending.
-    contract::stops_cleanly_on(
-        cargo_bin!("epoll-server"),
-        "epoll-server",
-        &[],
-        signal,
-        contract::clients_with_a_pending_reply,
-    );
-}
-
-#[test]
-fn sigterm_removes_the_socket_file_and_exits_0() {
-    stops_cleanly_on(Signal::SIGTERM);
-}
-
-#[test]
-fn sigint_removes_the_socket_file_and_exits_0() {
-    stops_cleanly_on(Signal::SIGINT);
 }
 
 #[test]
@@ -254,5 +210,35 @@ fn help_shows_three_clients_at_once_and_no_descriptor_limit() {
             "terminal 2 $ client1 & client1 & client1 & wait",
             "select stops at 1023",
         ],
+    );
+}
+
+#[test]
+fn a_client_that_never_reads_holds_only_its_own_connection() {
+    event_loop::a_client_that_never_reads_holds_only_its_own_connection(cargo_bin!("epoll-server"));
+}
+
+#[test]
+fn bytes_sent_at_once_are_answered_one_by_one_in_order() {
+    event_loop::bytes_sent_at_once_are_answered_one_by_one_in_order(cargo_bin!("epoll-server"));
+}
+
+#[test]
+fn clients_that_leave_before_their_replies_leave_no_descriptor_behind() {
+    event_loop::clients_that_leave_before_their_replies_leave_no_descriptor_behind(cargo_bin!(
+        "epoll-server"
+    ));
+}
+
+#[test]
+fn stopped_and_continued_it_goes_on_serving() {
+    event_loop::stopped_and_continued_it_goes_on_serving(cargo_bin!("epoll-server"));
+}
+
+#[test]
+fn a_full_stdout_pipe_never_holds_the_server() {
+    event_loop::a_full_stdout_pipe_never_holds_the_server(
+        cargo_bin!("epoll-server"),
+        "epoll-server",
     );
 }
