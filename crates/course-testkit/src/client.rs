@@ -40,6 +40,29 @@ impl Client {
             .unwrap_or_else(|error| panic!("cannot connect to 127.0.0.1:{port}: {error}"))
     }
 
+    /// A client of a server on `address` (`127.0.0.1:9734`, `[::1]:9734`).
+    pub fn tcp_at(address: &str) -> Client {
+        TcpStream::connect(address)
+            .map(Client::Tcp)
+            .unwrap_or_else(|error| panic!("cannot connect to {address}: {error}"))
+    }
+
+    /// Sends `byte` and returns the reply, or `None` if anything went
+    /// wrong (the server went away): for load that a test stops.
+    pub fn try_exchange(&mut self, byte: u8) -> Option<u8> {
+        self.set_read_timeout(DEADLINE);
+        self.stream().write_all(&[byte]).ok()?;
+        let mut reply = [0u8; 1];
+        match self.stream().read(&mut reply) {
+            Ok(1) => Some(reply[0]),
+            _ => None,
+        }
+    }
+
+    pub fn send_all(&mut self, bytes: &[u8]) {
+        self.stream().write_all(bytes).expect("send bytes");
+    }
+
     pub fn send(&mut self, byte: u8) {
         self.stream().write_all(&[byte]).expect("send a byte");
     }

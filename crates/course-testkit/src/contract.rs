@@ -1,24 +1,148 @@
-//! How every server of the course starts and stops: each server's tests
-//! call these, one `#[test]` for each item, so that its test names say what
-//! it guarantees.
+//! How every server of the course starts and stops. [`start_and_stop_tests!`]
+//! writes one `#[test]` for each guarantee into a server's test file, in a
+//! module `start_and_stop`, so that its test names say what it guarantees;
+//! each calls one function here.
 //!
 //! `program` is the server's executable (`cargo_bin!("server1")` in its
 //! tests), `name` the name it gives itself in its messages, `args` what it
-//! is started with.
+//! is started with (`--work 0`, say).
 
 use std::fs;
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::UnixListener;
 use std::path::Path;
 use std::process::Command;
+use std::time::{Duration, SystemTime};
 
 use assert_cmd::assert::Assert;
 use nix::sys::signal::Signal;
 use predicates::prelude::*;
 use tempfile::TempDir;
 
-use crate::server::{SOCKET, Server};
+use crate::processes::{state, threads_of};
+use crate::server::{LOCK, SOCKET, Server};
 use crate::{Client, Reply, Running, poll_until};
+
+/// The signals that stop a server of the course.
+pub const STOP_SIGNALS: [Signal; 4] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+];
+
+/// Writes the start-and-stop tests for the server `$program` (a
+/// `cargo_bin!` name) that calls itself `$name`, started with `$args`.
+#[macro_export]
+macro_rules! start_and_stop_tests {
+    ($program:literal, $args:expr) => {
+        mod start_and_stop {
+            use assert_cmd::cargo::cargo_bin;
+            use nix::sys::signal::Signal;
+            use $crate::contract;
+
+            fn program() -> &'static std::path::Path {
+                cargo_bin!($program)
+            }
+            const ARGS: &[&str] = $args;
+
+            #[test]
+            fn a_stale_socket_file_is_replaced_and_said_so() {
+                contract::a_stale_socket_file_is_replaced_and_said_so(program(), ARGS);
+            }
+            #[test]
+            fn a_second_server_on_the_path_exits_1_and_the_first_goes_on() {
+                contract::a_second_server_on_the_path_exits_1_and_the_first_goes_on(
+                    program(),
+                    $program,
+                    ARGS,
+                );
+            }
+            #[test]
+            fn one_of_two_servers_started_at_once_serves_every_time() {
+                contract::one_of_two_servers_started_at_once_serves_every_time(
+                    program(),
+                    $program,
+                    ARGS,
+                );
+            }
+            #[test]
+            fn another_programs_live_socket_is_left_alone() {
+                contract::another_programs_live_socket_is_left_alone(program(), $program, ARGS);
+            }
+            #[test]
+            fn a_file_or_directory_that_is_not_a_socket_is_never_removed() {
+                contract::a_file_or_directory_that_is_not_a_socket_is_never_removed(
+                    program(),
+                    $program,
+                );
+            }
+            #[test]
+            fn a_lock_file_that_is_not_the_courses_is_never_taken_over() {
+                contract::a_lock_file_that_is_not_the_courses_is_never_taken_over(
+                    program(),
+                    $program,
+                );
+            }
+            #[test]
+            fn sigint_removes_the_socket_file_and_exits_0() {
+                contract::stops_cleanly_on(program(), $program, ARGS, Signal::SIGINT);
+            }
+            #[test]
+            fn sigterm_removes_the_socket_file_and_exits_0() {
+                contract::stops_cleanly_on(program(), $program, ARGS, Signal::SIGTERM);
+            }
+            #[test]
+            fn sighup_removes_the_socket_file_and_exits_0() {
+                contract::stops_cleanly_on(program(), $program, ARGS, Signal::SIGHUP);
+            }
+            #[test]
+            fn sigquit_removes_the_socket_file_and_exits_0() {
+                contract::stops_cleanly_on(program(), $program, ARGS, Signal::SIGQUIT);
+            }
+            #[test]
+            fn a_stop_leaves_a_socket_that_replaced_its_own() {
+                contract::a_stop_leaves_a_socket_that_replaced_its_own(program(), $program, ARGS);
+            }
+            #[test]
+            fn a_stop_leaves_a_file_that_replaced_its_socket() {
+                contract::a_stop_leaves_a_file_that_replaced_its_socket(program(), $program, ARGS);
+            }
+            #[test]
+            fn a_stop_says_its_socket_file_was_already_gone() {
+                contract::a_stop_says_its_socket_file_was_already_gone(program(), $program, ARGS);
+            }
+            #[test]
+            fn stop_signals_at_any_moment_of_a_load_stop_it_cleanly() {
+                contract::stop_signals_at_any_moment_of_a_load_stop_it_cleanly(
+                    program(),
+                    $program,
+                    ARGS,
+                );
+            }
+            #[test]
+            fn every_start_that_runs_out_of_descriptors_fails_cleanly() {
+                contract::every_start_that_runs_out_of_descriptors_fails_cleanly(
+                    program(),
+                    $program,
+                    ARGS,
+                );
+            }
+            #[test]
+            fn it_runs_as_one_thread_asleep_at_rest() {
+                contract::it_runs_as_one_thread_asleep_at_rest(program(), ARGS);
+            }
+            #[test]
+            fn port_0_says_which_port_the_kernel_chose() {
+                contract::port_0_says_which_port_the_kernel_chose(program(), $program, ARGS);
+            }
+            #[test]
+            fn version_names_the_program() {
+                contract::version_names_the_program(program(), $program);
+            }
+        }
+    };
+}
 
 /// `program` run with `args` in `dir` (if any), to its end.
 fn run(program: &Path, dir: Option<&Path>, args: &[&str]) -> Assert {
@@ -29,80 +153,411 @@ fn run(program: &Path, dir: Option<&Path>, args: &[&str]) -> Assert {
     command.args(args).assert()
 }
 
+/// What is left in `dir`, by name, sorted.
+pub fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .expect("read the directory")
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
 /// A socket file that nobody listens on, left by a server that was killed,
 /// is removed, the server says so, and it listens in its place.
 pub fn a_stale_socket_file_is_replaced_and_said_so(program: &Path, args: &[&str]) {
     let dir = TempDir::new().expect("a temporary directory");
     drop(UnixListener::bind(dir.path().join(SOCKET)).expect("bind a socket to leave behind"));
     let mut running = Running::start(program, dir.path(), args);
-    running.expect_stderr_containing("removed stale socket server_socket");
+    running.expect_stderr_containing(
+        "removed stale socket server_socket (nothing was listening on it)",
+    );
     let server = Server::ready(running, dir);
     assert_eq!(server.client().exchange(b'A'), Reply::Byte(b'B'));
 }
 
-/// A second server on the path of one that listens exits 1 and says why;
-/// the first one still owns the path and still answers.
-pub fn a_live_socket_is_not_stolen(program: &Path, name: &str, args: &[&str]) {
+/// The line a server says when another one holds the path.
+fn path_taken(name: &str) -> String {
+    format!(
+        "{name}: another server is running on server_socket (it holds server_socket.lock); stop it first or choose another path with --unix\n"
+    )
+}
+
+/// A second server on the path of one that runs exits 1 and says why; the
+/// first one still owns the path and still answers.
+pub fn a_second_server_on_the_path_exits_1_and_the_first_goes_on(
+    program: &Path,
+    name: &str,
+    args: &[&str],
+) {
     let server = Server::start(program, args);
-    run(program, Some(server.dir()), &[])
+    run(program, Some(server.dir()), args)
+        .code(1)
+        .stdout("")
+        .stderr(path_taken(name));
+    assert_eq!(server.client().exchange(b'A'), Reply::Byte(b'B'));
+    assert_eq!(names_in(server.dir()), [SOCKET, LOCK]);
+}
+
+/// Two servers started at the same moment on one path, 50 times over: each
+/// time exactly one serves, the other exits 1 saying why, and the socket of
+/// the one that serves is never removed.
+pub fn one_of_two_servers_started_at_once_serves_every_time(
+    program: &Path,
+    name: &str,
+    args: &[&str],
+) {
+    for attempt in 1..=50 {
+        let dir = TempDir::new().expect("a temporary directory");
+        let mut both = [
+            Running::start(program, dir.path(), args),
+            Running::start(program, dir.path(), args),
+        ];
+        // The one that loses ends, at once; the other never does.
+        let mut loser = None;
+        poll_until("one of the two servers ends", || {
+            loser = both.iter_mut().position(Running::has_exited);
+            loser.is_some()
+        });
+        let loser = loser.expect("one ended");
+        let [first, second] = both;
+        let (lost, mut won) = if loser == 0 {
+            (first, second)
+        } else {
+            (second, first)
+        };
+        let ended = lost.wait();
+        assert_eq!(ended.status.code(), Some(1), "attempt {attempt}: {ended:?}");
+        assert_eq!(
+            ended.stderr.concat() + "\n",
+            path_taken(name),
+            "attempt {attempt}"
+        );
+        won.expect_stdout("server waiting");
+        assert_eq!(
+            Client::unix(&dir.path().join(SOCKET)).exchange(b'A'),
+            Reply::Byte(b'B'),
+            "attempt {attempt}"
+        );
+        assert!(!won.has_exited(), "attempt {attempt}");
+    }
+}
+
+/// A socket file another program listens on (not a server of the course,
+/// so it holds no lock) is left alone: the server exits 1 and says why.
+pub fn another_programs_live_socket_is_left_alone(program: &Path, name: &str, args: &[&str]) {
+    let dir = TempDir::new().expect("a temporary directory");
+    let listener = UnixListener::bind(dir.path().join(SOCKET)).expect("bind a socket");
+    run(program, Some(dir.path()), args)
         .code(1)
         .stdout("")
         .stderr(format!(
             "{name}: another server is listening on server_socket; stop it first or choose another path with --unix\n"
         ));
-    assert_eq!(server.client().exchange(b'A'), Reply::Byte(b'B'));
+    // Still there, still listening; the lock taken for the check is gone.
+    let _client = Client::unix(&dir.path().join(SOCKET));
+    assert!(listener.accept().is_ok());
+    assert_eq!(names_in(dir.path()), [SOCKET]);
 }
 
-/// A file on the socket's path that is not a socket is never removed: the
-/// server exits 1 and says why.
-pub fn a_file_that_is_not_a_socket_is_never_removed(program: &Path, name: &str) {
+/// A file or a directory on the socket's path is never removed: the server
+/// exits 1 and says why.
+pub fn a_file_or_directory_that_is_not_a_socket_is_never_removed(program: &Path, name: &str) {
     let dir = TempDir::new().expect("a temporary directory");
     let path = dir.path().join(SOCKET);
     fs::write(&path, "my homework\n").expect("write a file");
+    let refused = format!("{name}: server_socket exists and is not a socket; leaving it alone");
     run(program, Some(dir.path()), &[])
         .code(1)
         .stdout("")
-        .stderr(predicate::str::starts_with(format!(
-            "{name}: server_socket exists and is not a socket; leaving it alone"
-        )));
+        .stderr(predicate::str::starts_with(refused.clone()));
     assert_eq!(fs::read_to_string(&path).unwrap(), "my homework\n");
+    assert_eq!(names_in(dir.path()), [SOCKET]);
+
+    fs::remove_file(&path).unwrap();
+    fs::create_dir(&path).unwrap();
+    fs::write(path.join("notes"), "mine\n").unwrap();
+    run(program, Some(dir.path()), &[])
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::starts_with(refused));
+    assert_eq!(fs::read_to_string(path.join("notes")).unwrap(), "mine\n");
 }
 
-/// `signal` stops the server started with `args`: it removes its socket
-/// file, says so, and exits 0. `meanwhile` puts the server in the state it
-/// must stop from (clients connected, say); what it returns is held until
-/// the server has ended.
-pub fn stops_cleanly_on<T>(
+/// A file named like the lock (`server_socket.lock`) that a server of the
+/// course did not write is someone's own: never used, never removed.
+pub fn a_lock_file_that_is_not_the_courses_is_never_taken_over(program: &Path, name: &str) {
+    let dir = TempDir::new().expect("a temporary directory");
+    let lock = dir.path().join(LOCK);
+    fs::write(&lock, "my shopping list\n").expect("write a file");
+    run(program, Some(dir.path()), &[])
+        .code(1)
+        .stdout("")
+        .stderr(format!(
+            "{name}: server_socket.lock exists and is not a lock of this course; leaving it alone (choose another path with --unix)\n"
+        ));
+    assert_eq!(fs::read_to_string(&lock).unwrap(), "my shopping list\n");
+    assert_eq!(names_in(dir.path()), [LOCK]);
+}
+
+/// A server started with `args` and `--work 30`: two clients connected,
+/// one silent, one that sent its byte and waits for its reply, so that a
+/// stop finds it busy (server1 reading the silent one, a forking server's
+/// child at work, an event loop with a reply pending).
+fn busy_server(program: &Path, args: &[&str]) -> (Server, [Client; 2]) {
+    let mut args = args.to_vec();
+    if let Some(work) = args.iter().position(|&arg| arg == "--work") {
+        args.drain(work..work + 2);
+    }
+    args.extend(["--work", "30"]);
+    let server = Server::start(program, &args);
+    let silent = server.client();
+    let mut waiting = server.client();
+    waiting.send(b'A');
+    (server, [silent, waiting])
+}
+
+/// `signal` stops a busy server: it removes its socket file and its lock,
+/// says so in one line, and exits 0. (A forking server's children may go
+/// on: only the server's own line is awaited.)
+pub fn stops_cleanly_on(program: &Path, name: &str, args: &[&str], signal: Signal) {
+    let (server, _clients) = busy_server(program, args);
+    let path = server.socket_path();
+    assert!(fs::symlink_metadata(&path).unwrap().file_type().is_socket());
+    let (mut running, dir) = server.into_parts();
+    running.signal(signal);
+    let line = running.expect_stderr_containing("stopped by");
+    assert_eq!(
+        line,
+        format!("{name}: stopped by {signal}, removed server_socket")
+    );
+    assert_eq!(running.stderr_seen(), [line]);
+    assert_eq!(running.wait_for_exit().code(), Some(0));
+    assert_eq!(names_in(dir.path()), Vec::<String>::new());
+}
+
+/// Stops the server in `server` with SIGTERM and returns its stop line
+/// and its directory, to look at what is left.
+fn stop(server: Server) -> (String, TempDir) {
+    let (mut running, dir) = server.into_parts();
+    running.signal(Signal::SIGTERM);
+    let line = running.expect_stderr_containing("stopped by");
+    assert_eq!(running.wait_for_exit().code(), Some(0));
+    (line, dir)
+}
+
+/// Another socket at the path when the server stops (someone removed the
+/// server's and bound their own): it is left alone, and the stop says so.
+pub fn a_stop_leaves_a_socket_that_replaced_its_own(program: &Path, name: &str, args: &[&str]) {
+    let server = Server::start(program, args);
+    let path = server.socket_path();
+    fs::remove_file(&path).unwrap();
+    let theirs = UnixListener::bind(&path).expect("bind another socket at the path");
+    let (line, dir) = stop(server);
+    assert_eq!(
+        line,
+        format!(
+            "{name}: stopped by SIGTERM; left server_socket alone: it is no longer this server's socket"
+        )
+    );
+    assert_eq!(names_in(dir.path()), [SOCKET]);
+    let _client = Client::unix(&path);
+    assert!(theirs.accept().is_ok());
+}
+
+/// A regular file at the path when the server stops is left alone.
+pub fn a_stop_leaves_a_file_that_replaced_its_socket(program: &Path, name: &str, args: &[&str]) {
+    let server = Server::start(program, args);
+    let path = server.socket_path();
+    fs::remove_file(&path).unwrap();
+    fs::write(&path, "not the server's\n").unwrap();
+    let (line, dir) = stop(server);
+    assert_eq!(
+        line,
+        format!(
+            "{name}: stopped by SIGTERM; left server_socket alone: it is no longer this server's socket"
+        )
+    );
+    assert_eq!(names_in(dir.path()), [SOCKET]);
+    assert_eq!(fs::read_to_string(&path).unwrap(), "not the server's\n");
+}
+
+/// Nothing at the path when the server stops: it says so.
+pub fn a_stop_says_its_socket_file_was_already_gone(program: &Path, name: &str, args: &[&str]) {
+    let server = Server::start(program, args);
+    fs::remove_file(server.socket_path()).unwrap();
+    let (line, dir) = stop(server);
+    assert_eq!(
+        line,
+        format!("{name}: stopped by SIGTERM; server_socket was already gone")
+    );
+    assert_eq!(names_in(dir.path()), Vec::<String>::new());
+}
+
+/// A small pseudo-random sequence (xorshift), seeded from the clock and
+/// printed, so that a failure can be replayed.
+struct Dice(u64);
+
+impl Dice {
+    fn new() -> Dice {
+        let seed = std::env::var("COURSE_TEST_SEED")
+            .ok()
+            .and_then(|seed| seed.parse().ok())
+            .unwrap_or_else(|| {
+                SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map_or(1, |since| since.as_nanos() as u64)
+            })
+            | 1;
+        eprintln!("dice seed (COURSE_TEST_SEED): {seed}");
+        Dice(seed)
+    }
+
+    fn below(&mut self, bound: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % bound
+    }
+}
+
+/// 20 times: clients exchange with the server as fast as they can while a
+/// stop signal, chosen at random, comes at a random moment (in `accept`,
+/// in the middle of a client, in a log line). Each time the server stops
+/// at once, cleanly: exit 0, one stop line, its files gone.
+pub fn stop_signals_at_any_moment_of_a_load_stop_it_cleanly(
     program: &Path,
     name: &str,
     args: &[&str],
-    signal: Signal,
-    meanwhile: impl FnOnce(&mut Server) -> T,
 ) {
-    let mut server = Server::start(program, args);
-    let path = server.socket_path();
-    let _held = meanwhile(&mut server);
-    assert!(fs::symlink_metadata(&path).unwrap().file_type().is_socket());
-    server.running.signal(signal);
-    let ended = server.running.wait();
-    assert_eq!(ended.status.code(), Some(0), "{ended:?}");
-    assert_eq!(
-        ended.stderr,
-        [format!(
-            "{name}: stopped by {signal}, removed server_socket"
-        )]
-    );
-    assert!(!path.exists(), "the socket file is left behind");
+    let mut dice = Dice::new();
+    for attempt in 1..=20 {
+        let server = Server::start(program, args);
+        let path = server.socket_path();
+        let load = std::thread::spawn(move || {
+            // Until the server has gone: then connecting fails.
+            let mut exchanges = 0u32;
+            while let Ok(mut client) = Client::try_unix(&path) {
+                if client.try_exchange(b'A').is_some() {
+                    exchanges += 1;
+                }
+            }
+            exchanges
+        });
+        let signal = STOP_SIGNALS[dice.below(4) as usize];
+        let moment = Duration::from_micros(dice.below(30_000));
+        let (mut running, dir) = server.into_parts();
+        std::thread::sleep(moment);
+        running.signal(signal);
+        let during = format!("attempt {attempt}, {signal} after {moment:?}");
+        let line = running.expect_stderr_containing("stopped by");
+        assert_eq!(
+            line,
+            format!("{name}: stopped by {signal}, removed server_socket"),
+            "{during}"
+        );
+        assert_eq!(running.wait_for_exit().code(), Some(0), "{during}");
+        // A client cut short by the stop may have been logged first.
+        for earlier in running.stderr_seen() {
+            assert!(
+                earlier.starts_with(&format!("{name}: ")),
+                "{during}: {earlier}"
+            );
+        }
+        load.join().expect("the load thread");
+        assert_eq!(names_in(dir.path()), Vec::<String>::new(), "{during}");
+    }
 }
 
-/// For [`stops_cleanly_on`], with an event-driven server: two clients are
-/// connected, one of them waits for its reply.
-pub fn clients_with_a_pending_reply(server: &mut Server) -> [Client; 2] {
-    let (idle, _) = server.connect();
-    let (mut waiting, _) = server.connect();
-    waiting.send(b'A');
-    server.running.expect_stdout("server waiting");
-    [idle, waiting]
+/// Under `ulimit -n N`, N from 4 up (with 3, the dynamic loader cannot
+/// even open the C library), the server either starts and serves,
+/// or fails with exit status 1 and one line, leaving nothing behind: not
+/// its socket file, not its lock, whichever step ran out of descriptors.
+pub fn every_start_that_runs_out_of_descriptors_fails_cleanly(
+    program: &Path,
+    name: &str,
+    args: &[&str],
+) {
+    let program = program.display().to_string();
+    let mut served = false;
+    for open_files in 4..=12 {
+        let dir = TempDir::new().expect("a temporary directory");
+        let mut command = Command::new("sh");
+        command
+            .args([
+                "-c",
+                &format!("ulimit -n {open_files} && exec \"$0\" \"$@\""),
+            ])
+            .arg(&program)
+            .args(args)
+            .current_dir(dir.path());
+        let mut running = Running::spawn(command);
+        let path = dir.path().join(SOCKET);
+        poll_until("the server serves or ends", || {
+            running.has_exited() || Client::try_unix(&path).is_ok()
+        });
+        if running.has_exited() {
+            let ended = running.wait();
+            assert_eq!(
+                ended.status.code(),
+                Some(1),
+                "ulimit -n {open_files}: {ended:?}"
+            );
+            assert_eq!(ended.stderr.len(), 1, "ulimit -n {open_files}: {ended:?}");
+            assert!(ended.stderr[0].starts_with(&format!("{name}: ")));
+            assert_eq!(
+                names_in(dir.path()),
+                Vec::<String>::new(),
+                "ulimit -n {open_files}: {ended:?}"
+            );
+        } else {
+            served = true;
+            running.signal(Signal::SIGTERM);
+            assert_eq!(running.wait().status.code(), Some(0));
+            assert_eq!(names_in(dir.path()), Vec::<String>::new());
+        }
+    }
+    assert!(served, "the server never started, even with 12 descriptors");
+}
+
+/// At rest, waiting for clients, the server is one thread, asleep (`S`).
+pub fn it_runs_as_one_thread_asleep_at_rest(program: &Path, args: &[&str]) {
+    let server = Server::start(program, args);
+    let pid = server.pid();
+    assert_eq!(threads_of(pid), 1);
+    poll_until("the server sleeps", || state(pid) == Some('S'));
+}
+
+/// `--tcp HOST:0` asks the kernel for a free port: the server says which
+/// one on stderr, and answers there. For IPv4 and IPv6 loopback.
+pub fn port_0_says_which_port_the_kernel_chose(program: &Path, name: &str, args: &[&str]) {
+    for (host, shown) in [("127.0.0.1", "127.0.0.1"), ("[::1]", "[::1]")] {
+        if host == "[::1]" && std::net::TcpListener::bind("[::1]:0").is_err() {
+            eprintln!("skipping {host}: no IPv6 loopback here");
+            continue;
+        }
+        let dir = TempDir::new().expect("a temporary directory");
+        let tcp = format!("{host}:0");
+        let all_args: Vec<&str> = args.iter().copied().chain(["--tcp", &tcp]).collect();
+        let mut running = Running::start(program, dir.path(), &all_args);
+        let line = running.expect_stderr_containing("listening on");
+        let port: u16 = line
+            .strip_prefix(&format!("{name}: listening on {shown}:"))
+            .and_then(|rest| rest.strip_suffix(" (port 0: the kernel chose)"))
+            .and_then(|port| port.parse().ok())
+            .unwrap_or_else(|| panic!("no port in {line:?}"));
+        running.expect_stdout("server waiting");
+        let address = format!("{host}:{port}");
+        let mut client = Client::tcp_at(&address);
+        assert_eq!(client.exchange(b'A'), Reply::Byte(b'B'));
+    }
+}
+
+/// `--version` names the program as it is run (`server1 0.1.0`).
+pub fn version_names_the_program(program: &Path, name: &str) {
+    run(program, None, &["--version"])
+        .success()
+        .stdout(format!("{name} 0.1.0\n"));
 }
 
 /// With its stdout sent to a file, the server started with `args` and

@@ -7,7 +7,9 @@
 //! `program` is the server's executable (`cargo_bin!("select-server")` in
 //! its tests), `name` the name it gives itself in its messages.
 
+use std::io::{BufRead, BufReader, ErrorKind, Write};
 use std::os::fd::RawFd;
+use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -18,7 +20,7 @@ use tempfile::TempDir;
 
 use crate::processes::{self, children_of, threads_of};
 use crate::server::{SOCKET, Server};
-use crate::{Client, Reply, Running, free_port};
+use crate::{Client, Reply, Running, free_port, poll_until};
 
 /// The server says when it adds, serves and removes a client, with the
 /// client's descriptor, and nothing else.
@@ -75,8 +77,8 @@ pub fn a_client_makes_several_exchanges_on_one_connection_until_it_hangs_up(
     assert_eq!(client.reply(), Reply::Closed);
 }
 
-/// One process serves three connected clients: no child process, and no
-/// thread besides main and the one that waits for stop signals. `also`
+/// One process, one thread, serves three connected clients: no child
+/// process, no other thread. `also`
 /// checks more about the server's process while all three are connected.
 pub fn one_process_serves_three_connected_clients(program: &Path, also: impl FnOnce(Pid)) {
     let mut server = Server::start(program, &["--work", "0"]);
@@ -88,7 +90,7 @@ pub fn one_process_serves_three_connected_clients(program: &Path, also: impl FnO
     }
     // All three still connected, and nobody else serves them.
     assert_eq!(children_of(pid), []);
-    assert_eq!(threads_of(pid), 2);
+    assert_eq!(threads_of(pid), 1);
     also(pid);
     for (client, _) in &mut clients {
         assert_eq!(client.exchange(b'a'), Reply::Byte(b'b'));
@@ -161,7 +163,9 @@ pub fn over_tcp_a_reset_connection_is_logged_and_removed(program: &Path) {
 }
 
 /// Run out of descriptors (`ulimit -n open_files`, which leaves room for 8
-/// clients beside what the server holds at start), the server neither ends
+/// clients beside what the server holds at start: 0, 1 and 2, the lock
+/// file, the listening socket, the signalfd, and what else the server
+/// opens), the server neither ends
 /// nor spins, serves the clients it holds, and takes the queued ones when
 /// others leave.
 pub fn running_out_of_descriptors_neither_kills_nor_spins_the_server(
@@ -214,4 +218,129 @@ pub fn running_out_of_descriptors_neither_kills_nor_spins_the_server(
         assert_eq!(client.exchange(b'A'), Reply::Byte(b'B'));
     }
     assert!(!server.has_exited());
+}
+
+/// A client that sends 200 KB of requests and never reads a reply: the
+/// server's replies fill its socket, the server waits for it to be
+/// writable without waiting in `write`, and stops reading it meanwhile.
+/// 20 other clients are served all the while.
+pub fn a_client_that_never_reads_holds_only_its_own_connection(program: &Path) {
+    let mut server = Server::start(program, &["--work", "0"]);
+    let flooder = UnixStream::connect(server.socket_path()).expect("connect the flooder");
+    flooder
+        .set_nonblocking(true)
+        .expect("a non-blocking flooder");
+    let requests = [b'A'; 4096];
+    let mut sent = 0;
+    let mut full = false;
+    while sent < 200_000 && !full {
+        match (&flooder).write(&requests) {
+            Ok(count) => sent += count,
+            // Every buffer between us and the server is full: the server
+            // no longer reads us, as it should while our replies wait.
+            Err(error) if error.kind() == ErrorKind::WouldBlock => full = true,
+            Err(error) => panic!("the flooder cannot send: {error}"),
+        }
+    }
+    for round in 0..20 {
+        let mut client = server.client();
+        assert_eq!(client.exchange(b'a'), Reply::Byte(b'b'), "client {round}");
+    }
+    drop(flooder);
+    assert_eq!(server.client().exchange(b'A'), Reply::Byte(b'B'));
+    assert!(!server.running.has_exited());
+}
+
+/// Bytes a client sends at once are answered one at a time, in order: the
+/// next one is read only once the reply to the last one is sent.
+pub fn bytes_sent_at_once_are_answered_one_by_one_in_order(program: &Path) {
+    let mut server = Server::start(program, &["--work", "0.05"]);
+    let (mut client, fd) = server.connect();
+    client.send_all(b"ABC");
+    for expected in [b'B', b'C', b'D'] {
+        assert_eq!(server.next_event(), format!("serving client on fd {fd}"));
+        assert_eq!(client.reply(), Reply::Byte(expected));
+    }
+}
+
+/// 100 clients that each send a byte and leave before their reply: every
+/// reply finds nobody, every client is removed, and the server holds just
+/// the descriptors it held at start.
+pub fn clients_that_leave_before_their_replies_leave_no_descriptor_behind(program: &Path) {
+    let server = Server::start(program, &["--work", "0.2"]);
+    let pid = server.pid();
+    let at_start = processes::descriptor_numbers(pid);
+    for _ in 0..100 {
+        let mut client = server.client();
+        client.send(b'A');
+    }
+    poll_until("every client removed", || {
+        processes::descriptor_numbers(pid) == at_start
+    });
+    assert_eq!(server.client().exchange(b'A'), Reply::Byte(b'B'));
+}
+
+/// Stopped (SIGSTOP, as Ctrl-Z does) and continued (SIGCONT, `fg`), the
+/// server's wait returns early; it waits again and goes on serving.
+pub fn stopped_and_continued_it_goes_on_serving(program: &Path) {
+    let server = Server::start(program, &["--work", "0"]);
+    let pid = server.pid();
+    nix::sys::signal::kill(pid, Signal::SIGSTOP).expect("stop the server");
+    crate::poll_until("the server is stopped", || {
+        processes::state(pid) == Some('T')
+    });
+    nix::sys::signal::kill(pid, Signal::SIGCONT).expect("continue the server");
+    crate::poll_until("the server runs again", || {
+        processes::state(pid) != Some('T')
+    });
+    assert_eq!(server.client().exchange(b'A'), Reply::Byte(b'B'));
+    assert_eq!(server.client().exchange(b'a'), Reply::Byte(b'b'));
+}
+
+/// stdout a pipe that nobody reads (`select-server | less`, paused): 1500
+/// sessions fill it, and all are served; the lines that did not fit are
+/// dropped. Once the pipe is read again, the server says how many.
+pub fn a_full_stdout_pipe_never_holds_the_server(program: &Path, name: &str) {
+    let dir = TempDir::new().expect("a temporary directory");
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    let mut command = Command::new(program);
+    command.args(["--work", "0"]).current_dir(dir.path());
+    let server = Running::spawn_with_stdout(command, writer.into());
+    let path = dir.path().join(SOCKET);
+    crate::poll_until("the server listens", || Client::try_unix(&path).is_ok());
+    for session in 0..1500 {
+        assert_eq!(
+            Client::unix(&path).exchange(b'A'),
+            Reply::Byte(b'B'),
+            "session {session}"
+        );
+    }
+    // Read the pipe from now on, and make the server write again.
+    let (sender, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(reader).lines() {
+            let Ok(line) = line else { break };
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let notice = format!("{name}: ");
+    let mut said = None;
+    crate::poll_until("the server says how many lines it dropped", || {
+        let _ = Client::unix(&path).exchange(b'A');
+        said = lines.try_iter().find(|line| {
+            line.starts_with(&notice) && line.ends_with("line(s) dropped: stdout was full")
+        });
+        said.is_some()
+    });
+    let said = said.expect("found");
+    let count: u64 = said
+        .trim_start_matches(&notice)
+        .split(' ')
+        .next()
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_else(|| panic!("no count in {said:?}"));
+    assert!(count > 0, "{said}");
+    drop(server);
 }

@@ -126,6 +126,25 @@ impl Running {
         }
     }
 
+    /// The stderr lines the test has read so far, in order.
+    pub fn stderr_seen(&self) -> Vec<String> {
+        self.seen_stderr.clone()
+    }
+
+    /// Waits, up to [`DEADLINE`], for the program itself to end (it is then
+    /// reaped), and returns how it ended. Unlike [`Running::wait`], it does
+    /// not wait for its output to end: children may still hold it.
+    pub fn wait_for_exit(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("poll the program") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the program did not end");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
     /// Every stderr line received so far and not read yet.
     fn drain_stderr(&mut self) -> Vec<String> {
         self.seen_stderr.extend(self.stderr.try_iter());

@@ -13,6 +13,9 @@ use crate::{Client, Running};
 /// the directory it runs in.
 pub const SOCKET: &str = "server_socket";
 
+/// The lock file a server keeps beside its socket file while it runs.
+pub const LOCK: &str = "server_socket.lock";
+
 /// A server started in its own temporary directory, ready: it has printed
 /// its first `server waiting`, so it is listening. Dropping it ends the
 /// server (and a forking server's children, see [`Running`]), then removes
@@ -36,6 +39,12 @@ impl Server {
     pub fn ready(mut running: Running, dir: TempDir) -> Server {
         running.expect_stdout("server waiting");
         Server { running, dir }
+    }
+
+    /// The running server and its directory, for a test that ends the
+    /// server itself and then looks at what is left.
+    pub fn into_parts(self) -> (Running, TempDir) {
+        (self.running, self.dir)
     }
 
     /// The directory the server runs in.
