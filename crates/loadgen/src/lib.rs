@@ -13,7 +13,7 @@
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -155,38 +155,106 @@ pub fn cpu_time(pid: u32) -> Option<Duration> {
     Some(Duration::from_nanos(nanos))
 }
 
-/// Runs `one` (which times nothing itself) again and again: untimed for the
-/// warm-up, then timed one by one for `window`. With `server`, also the CPU
-/// time that process used during the timed window.
+/// How long the load client stays with one server before it turns to the
+/// next, when it alternates between servers: short enough that both see
+/// the same machine (the same other load, the same clock speed), long
+/// enough that turning costs little.
+pub const BURST: Duration = Duration::from_millis(20);
+
+/// What one target has had so far, while [`alternate_for`] runs.
+struct Tally {
+    samples: Vec<u64>,
+    elapsed: Duration,
+    /// The server's CPU time over the timed bursts; `None` where not
+    /// watched, or where a reading failed.
+    server_cpu: Option<Duration>,
+}
+
+/// Runs `one` (which times nothing itself) on each of `targets` in turn,
+/// for `burst` each, again and again: untimed for the warm-up, then timed
+/// one by one until every target has had `window` of bursts (each has had
+/// as many bursts as the others). With `servers[i]` (a process id), also
+/// the CPU time that process used during target `i`'s timed bursts. One
+/// measurement per target, in their order.
+///
+/// With one target and a burst as long as the window, that is a plain
+/// measurement: a warm-up, then one timed stretch of `window`.
+fn alternate_for<T>(
+    window: Duration,
+    burst: Duration,
+    targets: &mut [T],
+    servers: &[Option<u32>],
+    mut one: impl FnMut(&mut T) -> io::Result<()>,
+) -> io::Result<Vec<Measured>> {
+    let burst = burst.max(Duration::from_nanos(1));
+    let warm_up = warm_up(window);
+    let warm_burst = burst.min(warm_up);
+    let warm_until = Instant::now() + warm_up;
+    while Instant::now() < warm_until {
+        for target in targets.iter_mut() {
+            let until = Instant::now() + warm_burst;
+            loop {
+                one(target)?;
+                if Instant::now() >= until {
+                    break;
+                }
+            }
+        }
+    }
+    let mut tallies: Vec<Tally> = (0..targets.len())
+        .map(|index| Tally {
+            samples: Vec::new(),
+            elapsed: Duration::ZERO,
+            server_cpu: servers
+                .get(index)
+                .copied()
+                .flatten()
+                .map(|_| Duration::ZERO),
+        })
+        .collect();
+    while tallies.iter().any(|tally| tally.elapsed < window) {
+        for (index, (target, tally)) in targets.iter_mut().zip(&mut tallies).enumerate() {
+            let server = servers.get(index).copied().flatten();
+            let cpu_before = server.and_then(cpu_time);
+            let start = Instant::now();
+            let ended = loop {
+                let began = Instant::now();
+                one(target)?;
+                let ended = Instant::now();
+                tally
+                    .samples
+                    .push(u64::try_from((ended - began).as_nanos()).unwrap_or(u64::MAX));
+                if ended - start >= burst {
+                    break ended;
+                }
+            };
+            tally.elapsed += ended - start;
+            let cpu_after = server.and_then(cpu_time);
+            tally.server_cpu = match (tally.server_cpu, cpu_before, cpu_after) {
+                (Some(sum), Some(before), Some(after)) => Some(sum + after.saturating_sub(before)),
+                _ => None,
+            };
+        }
+    }
+    Ok(tallies
+        .into_iter()
+        .map(|mut tally| Measured {
+            count: tally.samples.len() as u64,
+            elapsed: tally.elapsed,
+            median: median(&mut tally.samples),
+            server_cpu: tally.server_cpu,
+        })
+        .collect())
+}
+
+/// One target, measured for `window` after a warm-up.
 fn repeat_for(
     window: Duration,
     server: Option<u32>,
     mut one: impl FnMut() -> io::Result<()>,
 ) -> io::Result<Measured> {
-    let warm_until = Instant::now() + warm_up(window);
-    while Instant::now() < warm_until {
-        one()?;
-    }
-    let mut samples = Vec::new();
-    let cpu_before = server.and_then(cpu_time);
-    let start = Instant::now();
-    loop {
-        let began = Instant::now();
-        one()?;
-        let ended = Instant::now();
-        samples.push(u64::try_from((ended - began).as_nanos()).unwrap_or(u64::MAX));
-        if ended - start >= window {
-            let cpu_after = server.and_then(cpu_time);
-            return Ok(Measured {
-                count: samples.len() as u64,
-                elapsed: ended - start,
-                median: median(&mut samples),
-                server_cpu: cpu_before
-                    .zip(cpu_after)
-                    .map(|(before, after)| after.saturating_sub(before)),
-            });
-        }
-    }
+    let measured = alternate_for(window, window, &mut [()], &[server], |()| one())?;
+    Ok(measured[0])
 }
 
 /// Sends [`SENT`] and checks that the reply is [`EXPECTED`].
@@ -211,11 +279,25 @@ fn connect(path: &Path) -> io::Result<UnixStream> {
         .map_err(|error| io::Error::new(error.kind(), format!("{}: {error}", path.display())))
 }
 
+/// The burst to alternate with: one target has the whole window.
+fn burst_for(targets: usize, window: Duration, burst: Duration) -> Duration {
+    if targets > 1 { burst } else { window }
+}
+
 /// One client at a time, for `window`: connect, send a byte, read the
 /// reply, close. `bare`: connect, wait for the server to hang up (the end
-/// of the stream), close; the floor, against [`accept_floor`].
-pub fn sessions(path: &Path, window: Duration, bare: bool) -> io::Result<Measured> {
-    repeat_for(window, None, || {
+/// of the stream), close; the floor, against [`accept_floor`]. With more
+/// than one path, the client alternates between them in bursts of `burst`
+/// (see [`BURST`]), and each gets `window`: one measurement per path.
+pub fn sessions(
+    paths: &[PathBuf],
+    window: Duration,
+    burst: Duration,
+    bare: bool,
+) -> io::Result<Vec<Measured>> {
+    let mut targets: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    let burst = burst_for(targets.len(), window, burst);
+    alternate_for(window, burst, &mut targets, &[], |path| {
         let mut stream = connect(path)?;
         if bare {
             let mut byte = [0u8; 1];
@@ -232,24 +314,43 @@ pub fn sessions(path: &Path, window: Duration, bare: bool) -> io::Result<Measure
 
 /// Round trips on one connection among `idle` others that send nothing,
 /// all connected first: the active client sends a byte and waits for the
-/// reply, again and again, for `window`. With `server` (its process id),
-/// also the CPU time the server used for them.
+/// reply, again and again, for `window`. With more than one path, `idle`
+/// clients and an active one connect to each, and the round trips
+/// alternate between the active clients in bursts of `burst`. With
+/// `servers` (their process ids, one per path), also the CPU time each
+/// server used for its round trips.
 pub fn round_trips(
-    path: &Path,
+    paths: &[PathBuf],
     idle: usize,
     window: Duration,
-    server: Option<u32>,
-) -> io::Result<Measured> {
-    raise_open_files_limit(idle + 64)?;
-    let idle: Vec<UnixStream> = (0..idle)
-        .map(|_| connect(path))
-        .collect::<io::Result<_>>()?;
-    let mut active = connect(path)?;
-    // The server accepts in the order clients queued: once the active
+    burst: Duration,
+    servers: &[u32],
+) -> io::Result<Vec<Measured>> {
+    if !servers.is_empty() && servers.len() != paths.len() {
+        return Err(io::Error::other(format!(
+            "{} server process ids for {} servers",
+            servers.len(),
+            paths.len()
+        )));
+    }
+    raise_open_files_limit(paths.len() * (idle + 1) + 64)?;
+    let mut idle_clients: Vec<UnixStream> = Vec::with_capacity(paths.len() * idle);
+    let mut active = Vec::with_capacity(paths.len());
+    for path in paths {
+        for _ in 0..idle {
+            idle_clients.push(connect(path)?);
+        }
+        active.push(connect(path)?);
+    }
+    // Each server accepts in the order its clients queued: once its active
     // client is answered, every idle one has been accepted and is watched.
-    exchange(&mut active)?;
-    let measured = repeat_for(window, server, || exchange(&mut active));
-    drop(idle);
+    for stream in &mut active {
+        exchange(stream)?;
+    }
+    let servers: Vec<Option<u32>> = servers.iter().copied().map(Some).collect();
+    let burst = burst_for(paths.len(), window, burst);
+    let measured = alternate_for(window, burst, &mut active, &servers, exchange);
+    drop(idle_clients);
     measured
 }
 
@@ -462,6 +563,45 @@ mod tests {
         ] {
             assert!(Measured::parse(line).is_err(), "{line:?}");
         }
+    }
+
+    #[test]
+    fn alternating_gives_every_target_its_window_in_bursts() {
+        let window = Duration::from_millis(10);
+        let burst = Duration::from_millis(2);
+        let mut calls = [0u64; 3];
+        let mut targets = [0usize, 1, 2];
+        let pid = std::process::id();
+        let measured = alternate_for(window, burst, &mut targets, &[Some(pid), None], |t| {
+            calls[*t] += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(measured.len(), 3);
+        for (target, measured) in measured.iter().enumerate() {
+            // The loop goes on until each has had its window...
+            assert!(measured.elapsed >= window, "{measured:?}");
+            // ...and counts only the timed calls, not the warm-up's.
+            assert!(measured.count > 0 && measured.count < calls[target]);
+            assert!(measured.median.is_some());
+        }
+        // Only the first target's server is watched.
+        assert!(measured[0].server_cpu.is_some());
+        assert_eq!(measured[1].server_cpu, None);
+        assert_eq!(measured[2].server_cpu, None);
+    }
+
+    #[test]
+    fn a_failure_ends_the_alternation() {
+        let mut targets = [(), ()];
+        let result = alternate_for(
+            Duration::from_millis(5),
+            Duration::from_millis(1),
+            &mut targets,
+            &[],
+            |()| Err(io::Error::other("no server")),
+        );
+        assert_eq!(result.unwrap_err().to_string(), "no server");
     }
 
     #[test]

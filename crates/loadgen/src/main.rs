@@ -1,14 +1,18 @@
 //! `loadgen`: the load client that `cargo xtask bench` runs, one
 //! measurement per run, printing one line (`count=N elapsed_ns=N
-//! median_ns=N`) for the bench to read. Also the kernel's floor: a bare
-//! acceptor, and the echo peer of a socket-pair ping-pong.
+//! median_ns=N server_cpu_ns=N`) per server for the bench to read. Given
+//! two servers (`--unix A --unix B`), it alternates between them in short
+//! bursts, so that both are measured on the same machine at the same
+//! moments. Also the kernel's floor: a bare acceptor, and the echo peer of
+//! a socket-pair ping-pong.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// The sockets course's load client, for `cargo xtask bench` (local sockets only).
 #[derive(Parser)]
@@ -21,28 +25,36 @@ struct Cli {
 enum Task {
     /// One client at a time: connect, send a byte, read the reply, close
     Sessions {
-        /// The server's socket file
-        #[arg(long, value_name = "PATH")]
-        unix: PathBuf,
-        /// Seconds to measure for, after a short warm-up
+        /// The server's socket file; give it again for more servers, and
+        /// the client alternates between them (one line each, in order)
+        #[arg(long, value_name = "PATH", required = true)]
+        unix: Vec<PathBuf>,
+        /// Seconds to measure each server for, after a short warm-up
         #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
         seconds: Duration,
+        /// Seconds with one server before turning to the next
+        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, default_value = "0.02")]
+        burst: Duration,
         /// Send nothing: wait for the server to hang up (against accept-floor)
         #[arg(long)]
         bare: bool,
     },
     /// One active client among N idle ones, round trips on one connection
     RoundTrips {
-        #[arg(long, value_name = "PATH")]
-        unix: PathBuf,
-        /// How many idle clients to connect first
+        /// The server's socket file; give it again for more servers
+        #[arg(long, value_name = "PATH", required = true)]
+        unix: Vec<PathBuf>,
+        /// How many idle clients to connect first, to each server
         #[arg(long, value_name = "N")]
         idle: usize,
         #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
         seconds: Duration,
-        /// The server's process id, to report the CPU time it used
+        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, default_value = "0.02")]
+        burst: Duration,
+        /// The server's process id, to report the CPU time it used; one per
+        /// --unix, in the same order
         #[arg(long, value_name = "PID")]
-        server_pid: Option<u32>,
+        server_pid: Vec<u32>,
     },
     /// K clients at once, each on its own thread: the time until all are served
     Together {
@@ -87,26 +99,49 @@ fn main() -> ExitCode {
         Task::Sessions {
             unix,
             seconds,
+            burst,
             bare,
-        } => loadgen::sessions(&unix, seconds, bare),
+        } => loadgen::sessions(&unix, seconds, burst, bare),
         Task::RoundTrips {
             unix,
             idle,
             seconds,
+            burst,
             server_pid,
-        } => loadgen::round_trips(&unix, idle, seconds, server_pid),
-        Task::Together { unix, clients } => loadgen::together(&unix, clients),
+        } => {
+            if !server_pid.is_empty() && server_pid.len() != unix.len() {
+                Cli::command()
+                    .error(
+                        ErrorKind::WrongNumberOfValues,
+                        format!(
+                            "--server-pid is given {} times and --unix {} times: one pid per server, or none",
+                            server_pid.len(),
+                            unix.len()
+                        ),
+                    )
+                    .exit();
+            }
+            loadgen::round_trips(&unix, idle, seconds, burst, &server_pid)
+        }
+        Task::Together { unix, clients } => {
+            loadgen::together(&unix, clients).map(|measured| vec![measured])
+        }
         Task::PingPong { seconds, peer_cpu } => std::env::current_exe()
-            .and_then(|program| loadgen::ping_pong(&program, seconds, peer_cpu)),
-        Task::ForkFloor { forks } => loadgen::fork_floor(forks),
+            .and_then(|program| loadgen::ping_pong(&program, seconds, peer_cpu))
+            .map(|measured| vec![measured]),
+        Task::ForkFloor { forks } => loadgen::fork_floor(forks).map(|measured| vec![measured]),
         // The peers measure nothing and print nothing (echo's stdout is
         // its socket).
         Task::AcceptFloor { unix } => return exit_status(loadgen::accept_floor(&unix)),
         Task::Echo => return exit_status(loadgen::echo()),
     };
     exit_status(measured.map(|measured| {
-        // A reader that has gone loses the line; no panic.
-        let _ = writeln!(std::io::stdout(), "{}", measured.to_line());
+        let lines: String = measured
+            .iter()
+            .map(|measured| measured.to_line() + "\n")
+            .collect();
+        // A reader that has gone loses the lines; no panic.
+        let _ = std::io::stdout().write_all(lines.as_bytes());
     }))
 }
 

@@ -7,6 +7,8 @@ use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::process::{Child, Command, Output};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use loadgen::Measured;
@@ -21,15 +23,26 @@ fn loadgen(args: &[&str]) -> Output {
         .expect("run loadgen")
 }
 
-/// The measurement loadgen printed, insisting that it succeeded.
-fn measured(args: &[&str]) -> Measured {
+/// The measurements loadgen printed, one line each, insisting that it
+/// succeeded.
+fn measured_all(args: &[&str]) -> Vec<Measured> {
     let output = loadgen(args);
     assert!(
         output.status.success(),
         "loadgen {args:?}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    Measured::parse(String::from_utf8_lossy(&output.stdout).trim()).expect("a measurement line")
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| Measured::parse(line).expect("a measurement line"))
+        .collect()
+}
+
+/// The one measurement loadgen printed.
+fn measured(args: &[&str]) -> Measured {
+    let all = measured_all(args);
+    assert_eq!(all.len(), 1, "loadgen {args:?} printed {all:?}");
+    all[0]
 }
 
 /// A server in a thread of the test: each connection gets a thread that
@@ -49,6 +62,29 @@ fn serve_in_thread(path: &Path, answer: fn(u8) -> u8) {
             });
         }
     });
+}
+
+/// A right server in a thread of the test, as [`serve_in_thread`], that
+/// counts the connections it has accepted.
+fn serve_counting(path: &Path) -> Arc<AtomicUsize> {
+    let listener = UnixListener::bind(path).unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&accepted);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            counter.fetch_add(1, Ordering::SeqCst);
+            std::thread::spawn(move || {
+                let mut byte = [0u8; 1];
+                while let Ok(1) = stream.read(&mut byte) {
+                    if stream.write_all(&[next_byte(byte[0])]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    accepted
 }
 
 fn next_byte(byte: u8) -> u8 {
@@ -134,6 +170,82 @@ fn sessions_round_trips_and_clients_at_once_against_a_right_server() {
 }
 
 #[test]
+fn two_servers_at_once_are_measured_in_turn_one_line_each() {
+    let dir = TempDir::new().unwrap();
+    let (first, second) = (dir.path().join("first"), dir.path().join("second"));
+    let first_accepted = serve_counting(&first);
+    let second_accepted = serve_counting(&second);
+    let (first, second) = (first.display().to_string(), second.display().to_string());
+
+    let sessions = measured_all(&[
+        "sessions",
+        "--unix",
+        &first,
+        "--unix",
+        &second,
+        "--seconds",
+        "0.05",
+        "--burst",
+        "0.005",
+    ]);
+    assert_eq!(sessions.len(), 2);
+    for (measured, accepted) in sessions.iter().zip([&first_accepted, &second_accepted]) {
+        assert!(measured.count > 0, "{sessions:?}");
+        // Every timed session was a connection of its own server's (the
+        // warm-up made some more).
+        assert!(accepted.load(Ordering::SeqCst) as u64 >= measured.count);
+    }
+
+    let before = [&first_accepted, &second_accepted].map(|a| a.load(Ordering::SeqCst));
+    let pid = std::process::id().to_string();
+    let round_trips = measured_all(&[
+        "round-trips",
+        "--unix",
+        &first,
+        "--unix",
+        &second,
+        "--idle",
+        "3",
+        "--seconds",
+        "0.05",
+        "--server-pid",
+        &pid,
+        "--server-pid",
+        &pid,
+    ]);
+    assert_eq!(round_trips.len(), 2);
+    for measured in &round_trips {
+        assert!(measured.count > 0, "{round_trips:?}");
+        assert!(measured.server_cpu.is_some(), "{round_trips:?}");
+    }
+    // Three idle clients and one active one connected to each server, and
+    // each server accepted them all before its active client was answered.
+    for (accepted, before) in [&first_accepted, &second_accepted].iter().zip(before) {
+        assert_eq!(accepted.load(Ordering::SeqCst) - before, 4);
+    }
+}
+
+#[test]
+fn one_server_pid_for_two_servers_is_bad_usage() {
+    let output = loadgen(&[
+        "round-trips",
+        "--unix",
+        "a",
+        "--unix",
+        "b",
+        "--idle",
+        "1",
+        "--seconds",
+        "0.05",
+        "--server-pid",
+        "1",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--server-pid"), "{stderr}");
+}
+
+#[test]
 fn a_wrong_reply_fails_the_measurement_with_one_line() {
     let dir = TempDir::new().unwrap();
     let path = dir.path().join("server");
@@ -177,6 +289,8 @@ fn bad_usage_exits_with_2() {
         &["sessions", "--unix", "s", "--seconds", "soon"],
         &["round-trips", "--unix", "s", "--seconds", "1"],
         &["fork-floor", "--forks", "-1"],
+        &["sessions", "--seconds", "1"],
+        &["sessions", "--unix", "s", "--seconds", "1", "--burst", "0"],
     ] {
         assert_eq!(loadgen(args).status.code(), Some(2), "{args:?}");
     }

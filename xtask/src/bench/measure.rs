@@ -15,7 +15,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tempfile::TempDir;
 
-use super::{Plan, SERVERS, Server};
+use super::{Contender, Metric, PAIRS, Pair, Plan, SERVERS, Server};
 use crate::cleanup::Cleanup;
 
 /// How long a server may take to answer its first client, and how long
@@ -35,6 +35,9 @@ pub struct Round {
     /// Peak resident memory (VmHWM), in KiB.
     pub peak_rss_kib: Vec<(Server, u64)>,
 }
+
+/// One round of the pairs: each pair's two measurements, taken at once.
+pub type PairRound = Vec<(Pair, Measured, Measured)>;
 
 /// The two cores the bench runs on: the load client on one, every server
 /// (and floor peer) on the other, in every measurement. A round trip then
@@ -73,20 +76,44 @@ pub struct Lab {
     cleanup: Cleanup,
     dir: TempDir,
     programs: PathBuf,
+    /// Where the C twins were built, if they were.
+    c_programs: Option<PathBuf>,
     pub cores: Option<Cores>,
     started: Instant,
 }
 
-/// A server (or the bare acceptor) running in the lab.
+/// A server (or the bare acceptor) running in the lab. [`Lab::stop`]
+/// stops it; should the bench fail first, dropping it kills it (and a
+/// forking server's children) and reaps it.
 struct Running {
     name: String,
     child: Child,
     socket: PathBuf,
     stderr: PathBuf,
+    cleanup: Cleanup,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            for child in crate::session::children_of(&self.child.id().to_string()) {
+                if let Ok(child) = child.parse() {
+                    let _ = kill(Pid::from_raw(child), Signal::SIGKILL);
+                }
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        self.cleanup.forget(pid_of(&self.child));
+    }
 }
 
 impl Lab {
-    pub fn new(cleanup: &Cleanup, programs: &Path) -> Result<Lab, String> {
+    pub fn new(
+        cleanup: &Cleanup,
+        programs: &Path,
+        c_programs: Option<&Path>,
+    ) -> Result<Lab, String> {
         let dir = tempfile::Builder::new()
             .prefix("sockets-course-bench-")
             .tempdir()
@@ -99,20 +126,27 @@ impl Lab {
             cleanup: cleanup.clone(),
             dir,
             programs: programs.to_path_buf(),
+            c_programs: c_programs.map(Path::to_path_buf),
             cores,
             started: Instant::now(),
         })
     }
 
-    /// One round of every measurement.
-    pub fn round(&self, plan: &Plan, number: usize) -> Result<Round, String> {
-        let step = |what: &str| {
-            eprintln!(
-                "bench [round {number}/{}, {:>3.0} s] {what}",
-                plan.rounds,
-                self.started.elapsed().as_secs_f64()
-            );
-        };
+    pub fn has_c_twins(&self) -> bool {
+        self.c_programs.is_some()
+    }
+
+    /// Says what is measured next, and when.
+    fn step(&self, number: usize, total: usize, what: &str) {
+        eprintln!(
+            "bench [round {number}/{total}, {:>3.0} s] {what}",
+            self.started.elapsed().as_secs_f64()
+        );
+    }
+
+    /// One round of every measurement but the pairs.
+    pub fn round(&self, plan: &Plan, number: usize, total: usize) -> Result<Round, String> {
+        let step = |what: &str| self.step(number, total, what);
         let window = seconds_arg(plan.window);
 
         step("kernel floor: one-byte ping-pong over a socket pair");
@@ -231,6 +265,103 @@ impl Lab {
         Ok(round)
     }
 
+    /// One round of the pairs: for each, both programs running at once,
+    /// and one load client alternating between them.
+    pub fn pairs(&self, plan: &Plan, number: usize, total: usize) -> Result<PairRound, String> {
+        let mut round = PairRound::new();
+        for pair in PAIRS {
+            let what = match pair.metric() {
+                Metric::Sessions => "one client at a time".to_string(),
+                Metric::RoundTrips => {
+                    format!("one active client among {} idle, each", plan.pair_idle)
+                }
+            };
+            self.step(
+                number,
+                total,
+                &format!(
+                    "{} against {}, at once: {what}",
+                    pair.first.name(),
+                    pair.second.name()
+                ),
+            );
+            let (first, second) = self.pair(plan, pair)?;
+            eprintln!(
+                "        {:.0} against {:.0} {} per second: {:.3}",
+                first.per_second(),
+                second.per_second(),
+                match pair.metric() {
+                    Metric::Sessions => "sessions",
+                    Metric::RoundTrips => "round trips",
+                },
+                first.per_second() / second.per_second()
+            );
+            round.push((pair, first, second));
+        }
+        Ok(round)
+    }
+
+    /// Starts both programs of `pair` (each on its own socket, both on the
+    /// servers' core) and measures them with one load client that turns
+    /// from one to the other every [`loadgen::BURST`].
+    fn pair(&self, plan: &Plan, pair: Pair) -> Result<(Measured, Measured), String> {
+        let first = self.start_contender(pair.first)?;
+        let second = self.start_contender(pair.second)?;
+        let window = seconds_arg(plan.window);
+        let burst = seconds_arg(loadgen::BURST);
+        let sockets = [path_arg(&first.socket), path_arg(&second.socket)];
+        let pids = [first.child.id().to_string(), second.child.id().to_string()];
+        let idle = plan.pair_idle.to_string();
+        let mut args: Vec<&str> = match pair.metric() {
+            Metric::Sessions => vec!["sessions"],
+            Metric::RoundTrips => vec!["round-trips", "--idle", &idle],
+        };
+        for socket in &sockets {
+            args.extend(["--unix", socket]);
+        }
+        args.extend(["--seconds", &window, "--burst", &burst]);
+        if pair.metric() == Metric::RoundTrips {
+            for pid in &pids {
+                args.extend(["--server-pid", pid]);
+            }
+        }
+        let measured = self.loadgen_lines(&args, 2 * plan.window);
+        let stopped = [self.stop(first), self.stop(second)];
+        let measured = measured?;
+        for stopped in stopped {
+            stopped?;
+        }
+        match measured[..] {
+            [first, second] => Ok((first, second)),
+            _ => Err(format!(
+                "loadgen {} printed {} measurements, not 2",
+                args.join(" "),
+                measured.len()
+            )),
+        }
+    }
+
+    /// Starts a Rust server or a C twin with no work, as the pairs run them.
+    fn start_contender(&self, contender: Contender) -> Result<Running, String> {
+        match contender {
+            Contender::Rust(server) => self.start_server(server, Duration::ZERO),
+            Contender::C(_) | Contender::CWithThread => {
+                let programs = self
+                    .c_programs
+                    .as_ref()
+                    .ok_or("the C twins were not built")?;
+                let name = contender.program();
+                // The C twin leaves its socket file behind when it is
+                // stopped, and unlinks it when it starts, as the book's do.
+                let socket = self.dir.path().join(format!("{name}.c.socket"));
+                // PROGRAM SOCKET_PATH WORK_SECONDS
+                let mut command = Command::new(programs.join(name));
+                command.arg(&socket).arg("0");
+                self.start_answering(&contender.name(), command, socket)
+            }
+        }
+    }
+
     /// Starts `server` with `--work`, its stdout thrown away (it prints as
     /// usual, into /dev/null), and waits until it answers a client.
     fn start_server(&self, server: Server, work: Duration) -> Result<Running, String> {
@@ -241,6 +372,17 @@ impl Lab {
             .arg("--unix")
             .arg(&socket)
             .args(["--work", &seconds_arg(work)]);
+        self.start_answering(name, command, socket)
+    }
+
+    /// Runs `command`, a server listening on `socket`, and waits until it
+    /// answers a client as the course's protocol says.
+    fn start_answering(
+        &self,
+        name: &str,
+        command: Command,
+        socket: PathBuf,
+    ) -> Result<Running, String> {
         let running = self.start(name, command, socket)?;
         self.wait_until_ready(running, |stream| {
             stream.write_all(&[loadgen::SENT])?;
@@ -302,6 +444,7 @@ impl Lab {
             child,
             socket,
             stderr,
+            cleanup: self.cleanup.clone(),
         })
     }
 
@@ -383,10 +526,23 @@ impl Lab {
         }
     }
 
-    /// Runs the load client with `args` and reads its measurement. It may
-    /// take `window` and some more; past that it is stopped and the bench
-    /// fails, so that a stuck server cannot hang the bench.
+    /// Runs the load client with `args` and reads its one measurement.
     fn loadgen(&self, args: &[&str], window: Duration) -> Result<Measured, String> {
+        let measured = self.loadgen_lines(args, window)?;
+        match measured[..] {
+            [one] => Ok(one),
+            _ => Err(format!(
+                "loadgen {} printed {} measurements, not 1",
+                args.join(" "),
+                measured.len()
+            )),
+        }
+    }
+
+    /// Runs the load client with `args` and reads its measurements, one a
+    /// line. It may take `window` and some more; past that it is stopped
+    /// and the bench fails, so that a stuck server cannot hang the bench.
+    fn loadgen_lines(&self, args: &[&str], window: Duration) -> Result<Vec<Measured>, String> {
         let mut command = Command::new(self.programs.join("loadgen"));
         command
             .args(args)
@@ -421,7 +577,10 @@ impl Lab {
         if !status.success() {
             return Err(format!("{shown} failed ({status})"));
         }
-        Measured::parse(output.trim()).map_err(|error| format!("{shown}: {error}"))
+        output
+            .lines()
+            .map(|line| Measured::parse(line).map_err(|error| format!("{shown}: {error}")))
+            .collect()
     }
 }
 

@@ -11,16 +11,27 @@
 //!   one-byte ping-pong over a socket pair;
 //! - K clients at once, each needing `--work` seconds: the time until all
 //!   are served, against one `--work` period;
-//! - each server's peak memory (VmHWM).
+//! - each server's peak memory (VmHWM);
+//! - each Rust server against its C twin (xtask/src/bench/c), both running
+//!   at once and one load client alternating between them in bursts of
+//!   20 ms, so that both see the same machine: sessions per second for
+//!   server1 and forking-server, round trips per second among 999 idle
+//!   clients for select-server and epoll-server; and forking-server.c
+//!   against itself with one more thread.
 //!
 //! The load client is `loadgen` (crates/loadgen), a process of its own; the
-//! servers are built in release mode. `--quick` is a short run for CI;
-//! `--record` (a full run) writes the results into the book.
+//! servers are built in release mode, the C twins with the system's C
+//! compiler. `--quick` is a short run for CI; `--record` (a full run)
+//! writes the results into the book. A result that beats the kernel's
+//! floor measured in the same run is not a result: the report says the
+//! machine was too busy, and a full run fails and records nothing.
 
+mod compare;
 mod machine;
 mod measure;
 mod plot;
 mod report;
+mod twins;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -29,7 +40,7 @@ use clap::Args;
 
 use crate::cleanup::Cleanup;
 use crate::workspace_root;
-use measure::{Lab, Round};
+use measure::{Lab, PairRound, Round};
 
 #[derive(Args)]
 pub struct BenchArgs {
@@ -50,7 +61,11 @@ pub struct Plan {
     /// Every measurement is repeated this many times, interleaved; the
     /// median round is reported.
     pub rounds: usize,
-    /// The timed window of each rate measurement, after a warm-up.
+    /// How many rounds of the Rust-against-C pairs, interleaved with the
+    /// others (the last rounds, past `rounds`, are pairs only).
+    pub pair_rounds: usize,
+    /// The timed window of each rate measurement, after a warm-up; in a
+    /// pair, each server's share of the alternating window.
     pub window: Duration,
     /// How many idle clients the active one is among.
     pub idle: [usize; 3],
@@ -60,26 +75,32 @@ pub struct Plan {
     pub work: Duration,
     /// How many bare forks the fork floor times.
     pub forks: u64,
+    /// How many idle clients each server of a round-trip pair holds.
+    pub pair_idle: usize,
 }
 
 const QUICK: Plan = Plan {
     name: "quick",
     rounds: 1,
+    pair_rounds: 1,
     window: Duration::from_millis(250),
     idle: [10, 100, 1000],
     clients: 8,
     work: Duration::from_millis(100),
     forks: 300,
+    pair_idle: 999,
 };
 
 const FULL: Plan = Plan {
     name: "full",
     rounds: 5,
+    pair_rounds: 7,
     window: Duration::from_millis(1000),
     idle: [10, 100, 1000],
     clients: 32,
     work: Duration::from_millis(100),
     forks: 2000,
+    pair_idle: 999,
 };
 
 /// The course's servers, in the order the book meets them.
@@ -117,6 +138,97 @@ impl Server {
     }
 }
 
+/// A program the bench sets against another, both running at once.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Contender {
+    /// A server of the course, in Rust.
+    Rust(Server),
+    /// Its C twin, `xtask/src/bench/c/<program>.c`.
+    C(Server),
+    /// forking-server.c built with `-DEXTRA_THREAD`: one more thread,
+    /// waiting in `sigwait`.
+    CWithThread,
+}
+
+impl Contender {
+    /// The name the report gives it.
+    pub fn name(self) -> String {
+        match self {
+            Contender::Rust(server) => server.program().to_string(),
+            Contender::C(server) => format!("{}.c", server.program()),
+            Contender::CWithThread => "forking-server.c + 1 thread".to_string(),
+        }
+    }
+
+    /// Its program's file name (in target/release, or target/bench-c).
+    pub fn program(self) -> &'static str {
+        match self {
+            Contender::Rust(server) | Contender::C(server) => server.program(),
+            Contender::CWithThread => twins::WITH_THREAD,
+        }
+    }
+
+    /// The design it is: what it is measured on.
+    pub fn server(self) -> Server {
+        match self {
+            Contender::Rust(server) | Contender::C(server) => server,
+            Contender::CWithThread => Server::Forking,
+        }
+    }
+}
+
+/// What a pair is measured on.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Metric {
+    /// Sessions per second, one client at a time.
+    Sessions,
+    /// Round trips per second of one active client among idle ones.
+    RoundTrips,
+}
+
+/// Two programs measured at once, by one load client turning from one to
+/// the other every 20 ms. The report gives `first / second` of their rates.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Pair {
+    pub first: Contender,
+    pub second: Contender,
+}
+
+impl Pair {
+    pub fn metric(self) -> Metric {
+        if self.first.server().keeps_connections() {
+            Metric::RoundTrips
+        } else {
+            Metric::Sessions
+        }
+    }
+}
+
+/// Each Rust server against its C twin, then the C forking server against
+/// itself with one more thread.
+pub const PAIRS: [Pair; 5] = [
+    Pair {
+        first: Contender::Rust(Server::Server1),
+        second: Contender::C(Server::Server1),
+    },
+    Pair {
+        first: Contender::Rust(Server::Forking),
+        second: Contender::C(Server::Forking),
+    },
+    Pair {
+        first: Contender::Rust(Server::Select),
+        second: Contender::C(Server::Select),
+    },
+    Pair {
+        first: Contender::Rust(Server::Epoll),
+        second: Contender::C(Server::Epoll),
+    },
+    Pair {
+        first: Contender::C(Server::Forking),
+        second: Contender::CWithThread,
+    },
+];
+
 /// Where the book keeps the bench's page and plot.
 pub fn book_dir() -> PathBuf {
     workspace_root().join("book/src/bench")
@@ -125,14 +237,23 @@ pub fn book_dir() -> PathBuf {
 pub fn run(args: &BenchArgs) -> Result<(), String> {
     let plan = if args.quick { QUICK } else { FULL };
     let started = Instant::now();
+    // cargo says nothing while it builds (--quiet), for a minute the first
+    // time: say what is going on.
+    eprintln!("bench: building the servers in release mode (a minute the first time)");
     let programs = crate::demo::build_programs_as(true)?;
+    let c_programs = twins::build()?;
     let cleanup = Cleanup::install()?;
-    let lab = Lab::new(&cleanup, &programs)?;
+    let lab = Lab::new(&cleanup, &programs, c_programs.as_deref())?;
 
     eprintln!(
-        "bench: {} run: {} round(s), {:.2} s per measurement, local sockets only",
+        "bench: {} run: {} round(s), {} of Rust against C, {:.2} s per measurement, local sockets only",
         plan.name,
         plan.rounds,
+        if lab.has_c_twins() {
+            plan.pair_rounds
+        } else {
+            0
+        },
         plan.window.as_secs_f64()
     );
     match lab.cores {
@@ -145,16 +266,46 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         ),
     }
     let mut rounds: Vec<Round> = Vec::with_capacity(plan.rounds);
-    for number in 1..=plan.rounds {
-        rounds.push(lab.round(&plan, number)?);
+    let mut pair_rounds: Vec<PairRound> = Vec::with_capacity(plan.pair_rounds);
+    let pair_rounds_planned = if lab.has_c_twins() {
+        plan.pair_rounds
+    } else {
+        0
+    };
+    let total = plan.rounds.max(pair_rounds_planned);
+    for number in 1..=total {
+        if number <= plan.rounds {
+            rounds.push(lab.round(&plan, number, total)?);
+        }
+        if number <= pair_rounds_planned {
+            pair_rounds.push(lab.pairs(&plan, number, total)?);
+        }
     }
     let cores = lab.cores;
     drop(lab);
 
-    let results = report::Results::from_rounds(plan, cores, &rounds);
+    let twins_measured = c_programs.is_some().then_some(pair_rounds.as_slice());
+    let results = report::Results::from_rounds(plan, cores, &rounds, twins_measured);
     let machine = machine::Machine::this_one();
+    let too_busy = results.too_busy();
     println!();
     print!("{}", report::text(&results, &machine));
+    if !too_busy.is_empty() {
+        let warning = compare::too_busy_warning(&too_busy);
+        if !args.quick {
+            return Err(format!(
+                "{warning}{}",
+                if args.record {
+                    " (nothing was recorded)"
+                } else {
+                    ""
+                }
+            ));
+        }
+        // CI runs the quick run on a machine it shares, with one round:
+        // the warning is said, and the run is not failed for it.
+        eprintln!("bench: {warning}");
+    }
     if args.record {
         let dir = book_dir();
         std::fs::create_dir_all(&dir)
@@ -174,6 +325,8 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         started.elapsed().as_secs_f64(),
         if args.record {
             ""
+        } else if args.quick {
+            " (a quick run proves only that the bench runs; `cargo xtask bench` measures)"
         } else {
             " (`cargo xtask bench --record` writes a full run into the book)"
         }
