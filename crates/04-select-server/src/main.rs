@@ -179,7 +179,8 @@ fn serve(args: &Args) -> Result<(), Failure> {
         match select(
             watched.highest + 1,
             &mut readfds,
-            &mut writefds,
+            // No write set at all while every reply went out at once.
+            (!unsent.is_empty()).then_some(&mut writefds),
             None,
             timeout.as_mut(),
         ) {
@@ -191,7 +192,11 @@ fn serve(args: &Args) -> Result<(), Failure> {
         }
         // The book's `for (fd = 0; fd < FD_SETSIZE; fd++) if (FD_ISSET(...))`.
         let readable: Vec<RawFd> = readfds.fds(Some(watched.highest)).map(raw).collect();
-        let writable: Vec<RawFd> = writefds.fds(Some(watched.highest)).map(raw).collect();
+        let writable: Vec<RawFd> = if unsent.is_empty() {
+            Vec::new()
+        } else {
+            writefds.fds(Some(watched.highest)).map(raw).collect()
+        };
         let mut gone = Vec::new();
 
         for fd in readable {

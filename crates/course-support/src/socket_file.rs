@@ -17,11 +17,11 @@
 
 use std::ffi::CString;
 use std::fs::{self, File};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -36,9 +36,10 @@ use crate::endpoint::Endpoint;
 use crate::failure::{Failure, OrFail};
 use crate::output::{log, log_line_from_handler, program};
 
-/// What a lock file of the course starts with, so that a file of the same
-/// name that is someone's own is never taken over, nor removed.
-const LOCK_MARK: &[u8] = b"sockets-course lock\n";
+/// What a lock file of the course holds, so that a file of the same name
+/// that is someone's own is never taken over, nor removed.
+const LOCK_MARK: &[u8] =
+    b"sockets-course lock: a server holds this file locked while it uses the socket beside it\n";
 
 /// The lock file beside the socket file at `path`.
 pub fn lock_path(path: &Path) -> std::path::PathBuf {
@@ -163,11 +164,7 @@ fn take_lock(path: &Path) -> Result<File, Failure> {
         let locked = fstat(&lock).or_fail(|| format!("cannot look at {shown}"))?;
         let there = lstat(&lock_path).ok();
         if there.is_some_and(|there| FileId::of(&there) == FileId::of(&locked)) {
-            lock.set_len(0)
-                .and_then(|()| {
-                    lock.write_all(LOCK_MARK)?;
-                    writeln!(lock, "pid {}", std::process::id())
-                })
+            lock.write_all_at(LOCK_MARK, 0)
                 .or_fail(|| format!("cannot write {shown}"))?;
             return Ok(lock);
         }

@@ -1,5 +1,7 @@
 //! What `/proc` says about a process: its children, their states, its open
-//! descriptors, the CPU time it has used.
+//! descriptors, its threads, the CPU time and memory it has used. The one
+//! reader of `/proc` of the course's tools: the tests, the demo and the
+//! bench all ask here.
 
 use std::fs;
 use std::os::fd::RawFd;
@@ -88,6 +90,20 @@ pub fn open_sockets(pid: Pid) -> Vec<String> {
         .filter_map(|target| target.to_str().map(str::to_string))
         .filter(|target| target.starts_with("socket:"))
         .collect()
+}
+
+/// A process's peak resident memory (`VmHWM` in `/proc/PID/status`), in
+/// KiB; `None` once it is gone.
+pub fn peak_resident_kib(pid: Pid) -> Option<u64> {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// How many threads `pid` has.
