@@ -1,16 +1,18 @@
-//! `cargo xtask demo`: every stage's terminal session, live; `--record`
-//! writes the sessions into the book, `--check` fails if the book's copy
-//! has drifted from what the programs really do.
+//! `cargo xtask demo`: every stage's terminal session, live; `--step`
+//! waits for Enter before each command; `--trace` plays a stage under
+//! strace; `--panes` plays it in tmux, server and clients side by side.
+//! `--record` writes the sessions into the book, `--check` fails if the
+//! book's copy no longer holds for what the programs really do.
 
 use std::fs;
 use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::cleanup::Cleanup;
-use crate::scenarios::{SCENARIOS, Scenario};
-use crate::session::Session;
-use crate::{cargo, diff, run_printed, target_dir, workspace_root};
+use crate::procs::Registry;
+use crate::scenarios::{Play, SCENARIOS, Scenario};
+use crate::session::{Pace, QUIT, Session};
+use crate::{Profile, build_programs, diff, is_named, panes, transcript, workspace_root};
 
 #[derive(Args)]
 pub struct DemoArgs {
@@ -21,11 +23,29 @@ pub struct DemoArgs {
     #[arg(long)]
     list: bool,
 
+    /// Before each command, show it and wait for Enter (q and Enter end
+    /// the demo): for talking a class through it
+    #[arg(long, conflicts_with_all = ["record", "check"])]
+    step: bool,
+
+    /// Play the stage under strace instead: the system calls each program
+    /// makes, as the kernel sees them (strace must be installed)
+    #[arg(long, conflicts_with_all = ["record", "check"])]
+    trace: bool,
+
+    /// Play one stage in tmux, in two panes as in the book's two terminals:
+    /// the server on the left, the clients on the right (tmux must be
+    /// installed)
+    #[arg(long, value_name = "STAGE", conflicts_with_all = ["stage", "record", "check", "trace"])]
+    panes: Option<String>,
+
     /// Write each session's transcript into the book (book/src/transcripts)
     #[arg(long, conflicts_with = "check")]
     record: bool,
 
-    /// Fail, with a diff, if a recorded transcript differs from a new run
+    /// Fail if a recorded transcript no longer holds for a new run (its
+    /// interleaving may differ; its lines, times and each client's story
+    /// may not)
     #[arg(long)]
     check: bool,
 }
@@ -40,89 +60,119 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
         }
         return Ok(());
     }
-    let chosen: Vec<&Scenario> = match &args.stage {
-        None => SCENARIOS.iter().collect(),
-        Some(wanted) => {
-            let found: Vec<_> = SCENARIOS.iter().filter(|s| s.is_named(wanted)).collect();
-            if found.is_empty() {
-                return Err(format!(
-                    "no stage {wanted:?}; `cargo xtask demo --list` lists them"
-                ));
-            }
-            found
-        }
-    };
-
-    let programs = build_programs()?;
-    let cleanup = Cleanup::install()?;
-    // Socket files get the mode a learner with the usual umask sees.
-    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+    if let Some(stage) = &args.panes {
+        let scenario = chosen(Some(stage))?[0];
+        return panes::run(scenario, &build_programs(Profile::Debug)?);
+    }
+    let chosen = chosen(args.stage.as_ref())?;
+    let programs = build_programs(Profile::Debug)?;
+    let registry = Registry::install()?;
+    let strict = args.record || args.check;
+    let pace = if args.step { Pace::Step } else { Pace::Run };
 
     let mut drifted = Vec::new();
-    for scenario in chosen {
-        println!(
-            "\n=== {} {}: {} ===\n",
-            scenario.id, scenario.name, scenario.about
-        );
-        let mut session = Session::new(&cleanup, &programs)?;
-        (scenario.play)(&mut session)?;
-        let transcript = session.transcript();
-        drop(session);
-        let file = transcripts_dir().join(
-            scenario
-                .transcript_file()
-                .trim_start_matches("transcripts/"),
-        );
-        if args.record {
-            fs::create_dir_all(transcripts_dir())
-                .and_then(|()| fs::write(&file, &transcript))
-                .map_err(|error| format!("cannot write {}: {error}", file.display()))?;
-            println!("\nxtask: recorded {}", file.display());
-        } else if args.check {
-            let recorded = fs::read_to_string(&file).unwrap_or_default();
-            if recorded != transcript {
-                eprintln!(
-                    "\nxtask: {} has drifted (- recorded, + this run):",
-                    file.display()
-                );
-                eprint!("{}", diff::lines(&recorded, &transcript));
-                drifted.push(file.display().to_string());
+    let mut sessions = 0;
+    for scenario in &chosen {
+        let plays: Vec<(bool, Play)> = match scenario.trace {
+            _ if !strict && !args.trace => vec![(false, scenario.play)],
+            Some(trace) if !strict => vec![(true, trace)],
+            None if !strict => {
+                return Err(format!(
+                    "stage {} has no traced session; --list lists the stages",
+                    scenario.id
+                ));
+            }
+            Some(trace) => vec![(false, scenario.play), (true, trace)],
+            None => vec![(false, scenario.play)],
+        };
+        for (traced, play) in plays {
+            println!(
+                "\n=== {} {}{}: {} ===\n",
+                scenario.id,
+                scenario.name,
+                if traced { ", under strace" } else { "" },
+                scenario.about
+            );
+            let mut session = Session::new(&registry, &programs, pace, strict)?;
+            match play(&mut session) {
+                Err(quit) if quit == QUIT => {
+                    drop(session);
+                    println!("\nxtask: demo ended at your request; nothing is left behind");
+                    return Ok(());
+                }
+                result => result?,
+            }
+            sessions += 1;
+            let transcript = session.transcript();
+            drop(session);
+            let file = book_dir().join(scenario.transcript_file(traced));
+            if args.record {
+                write(&file, &transcript)?;
+                println!("\nxtask: recorded {}", file.display());
+            } else if args.check {
+                let recorded = fs::read_to_string(&file).unwrap_or_default();
+                let differences = transcript::differences(&recorded, &transcript);
+                if !differences.is_empty() {
+                    eprintln!(
+                        "\nxtask: {} no longer holds for this run:\n  {}\n(- recorded, + this run):",
+                        file.display(),
+                        differences.join("\n  ")
+                    );
+                    eprint!("{}", diff::lines(&recorded, &transcript));
+                    drifted.push(file.display().to_string());
+                }
             }
         }
     }
-    if drifted.is_empty() {
-        if args.check {
-            println!("\nxtask: every transcript matches this run");
-        }
-        Ok(())
-    } else {
-        Err(format!(
+    if !drifted.is_empty() {
+        return Err(format!(
             "{} transcript(s) drifted: {}; run `cargo xtask demo --record` if the change is intended",
             drifted.len(),
             drifted.join(", ")
-        ))
+        ));
     }
-}
-
-/// Where the book keeps the recorded sessions.
-pub fn transcripts_dir() -> PathBuf {
-    workspace_root().join("book/src/transcripts")
-}
-
-/// Builds the course's programs and returns the directory they are in.
-fn build_programs() -> Result<PathBuf, String> {
-    build_programs_as(false)
-}
-
-/// Builds the course's programs, optimised with `release` (for the bench)
-/// or as `cargo build` does, and returns the directory they are in.
-pub fn build_programs_as(release: bool) -> Result<PathBuf, String> {
-    let mut build = cargo();
-    build.arg("build");
-    if release {
-        build.arg("--release");
+    let leftovers = registry.leftovers_count();
+    if leftovers != 0 {
+        return Err(format!(
+            "{leftovers} process(es) or directories were left behind"
+        ));
     }
-    build.args(["--bins", "--quiet"]);
-    run_printed(build)?;
-    Ok(target_dir().join(if release { "release" } else { "debug" }))
+    println!(
+        "\nxtask: {sessions} session(s) of {} stage(s) ran{}; every process they started has ended, every temporary directory is gone",
+        chosen.len(),
+        if args.check {
+            ", and every recorded transcript still holds"
+        } else {
+            ""
+        }
+    );
+    Ok(())
+}
+
+/// The stages `wanted` names, or all of them.
+fn chosen(wanted: Option<&String>) -> Result<Vec<&'static Scenario>, String> {
+    let Some(wanted) = wanted else {
+        return Ok(SCENARIOS.iter().collect());
+    };
+    let found: Vec<_> = SCENARIOS
+        .iter()
+        .filter(|scenario| is_named(wanted, scenario.id, scenario.name))
+        .collect();
+    if found.is_empty() {
+        return Err(format!(
+            "no stage {wanted:?}; `cargo xtask demo --list` lists them"
+        ));
+    }
+    Ok(found)
+}
+
+fn write(file: &std::path::Path, text: &str) -> Result<(), String> {
+    fs::create_dir_all(book_dir().join("transcripts"))
+        .and_then(|()| fs::write(file, text))
+        .map_err(|error| format!("cannot write {}: {error}", file.display()))
+}
+
+/// Where the book's sources are.
+fn book_dir() -> PathBuf {
+    workspace_root().join("book/src")
 }

@@ -5,12 +5,14 @@
 
 mod bench;
 mod book;
-mod cleanup;
 mod demo;
 mod diff;
 mod exercise;
+mod panes;
+mod procs;
 mod scenarios;
 mod session;
+mod transcript;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -30,18 +32,24 @@ enum Task {
     Demo(demo::DemoArgs),
     /// Build the book into book/book (installing mdbook if needed), or serve it
     Book(book::BookArgs),
-    /// Classroom exercises: list, start, check, hint, reset (and verify, for authors)
+    /// Classroom exercises: list, start, check, hint, reset; grade a class (verify, for authors)
     Exercise(exercise::ExerciseArgs),
     /// Measure every server side by side against the kernel's floor
     Bench(bench::BenchArgs),
+    /// The narrow pane of `demo --panes` (run by it, in tmux)
+    #[command(hide = true)]
+    DemoPanesDriver { stage: String, socket: String },
 }
 
 fn main() -> ExitCode {
-    let result = match Cli::parse().task {
+    let cli = Cli::parse();
+    keep_inherited_descriptors_to_ourselves();
+    let result = match cli.task {
         Task::Demo(args) => demo::run(&args),
         Task::Book(args) => book::run(&args),
         Task::Exercise(args) => exercise::run(&args),
         Task::Bench(args) => bench::run(&args),
+        Task::DemoPanesDriver { stage, socket } => panes::drive(&stage, &socket),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -49,6 +57,29 @@ fn main() -> ExitCode {
             eprintln!("xtask: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Marks every descriptor xtask was started with, beyond stdin, stdout and
+/// stderr, close-on-exec: a terminal's or an editor's stray descriptors
+/// would otherwise show up in every program the demo starts (in `ls -l
+/// /proc/PID/fd`, say).
+#[allow(unsafe_code)] // Descriptors xtask did not open have no owner to borrow from.
+fn keep_inherited_descriptors_to_ourselves() {
+    use nix::fcntl::{FcntlArg, FdFlag, fcntl};
+    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let numbers: Vec<i32> = entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&fd| fd > 2)
+        .collect();
+    for fd in numbers {
+        // SAFETY: /proc listed fd as open (or it was read_dir's own, now
+        // closed, and fcntl just fails with EBADF); nothing closes it
+        // during this call, made before xtask starts a thread.
+        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        let _ = fcntl(borrowed, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
     }
 }
 
@@ -73,6 +104,44 @@ fn cargo() -> Command {
     let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     command.current_dir(workspace_root());
     command
+}
+
+/// Whether `wanted` names a stage or an exercise of this `id` and `name`:
+/// the id (`02`, `01a`), the id without its leading zero (`2`, `1a`), the
+/// name, or both (`02-server1`).
+pub fn is_named(wanted: &str, id: &str, name: &str) -> bool {
+    let bare = |text: &str| text.trim_start_matches('0').to_string();
+    wanted == name
+        || bare(wanted) == bare(id)
+        || wanted == format!("{id}-{name}")
+        || bare(wanted) == bare(&format!("{id}-{name}"))
+}
+
+/// How the course's programs are built.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// As `cargo build` does: what the demo runs.
+    Debug,
+    /// Optimised: what the bench measures.
+    Release,
+}
+
+/// Builds the course's programs and returns the directory they are in.
+pub fn build_programs(profile: Profile) -> Result<PathBuf, String> {
+    let mut build = cargo();
+    build.arg("build");
+    if profile == Profile::Release {
+        println!("xtask: building the programs in release mode (a minute the first time)");
+        build.arg("--release");
+    } else {
+        println!("xtask: building the course's programs (quick once they are built)");
+    }
+    build.args(["--bins", "--quiet"]);
+    run_printed(build)?;
+    Ok(target_dir().join(match profile {
+        Profile::Debug => "debug",
+        Profile::Release => "release",
+    }))
 }
 
 /// Prints a command, runs it with inherited output, and fails if it fails.

@@ -1,8 +1,13 @@
 //! Each stage's terminal session: the book's sessions, played for real.
+//! Every step has a name, its anchor in the transcript, by which the book
+//! includes it; what the book says about a step is in the chapter.
 
 use nix::sys::signal::Signal;
 
-use crate::session::{Normalise, Session, Step};
+use crate::session::{Normalise, Session, Settle, Step};
+
+/// A session's script: its steps, played in a session.
+pub type Play = fn(&mut Session) -> Result<(), String>;
 
 /// A stage's session, as `cargo xtask demo` lists it.
 pub struct Scenario {
@@ -10,20 +15,16 @@ pub struct Scenario {
     pub id: &'static str,
     pub name: &'static str,
     pub about: &'static str,
-    pub play: fn(&mut Session) -> Result<(), String>,
+    pub play: Play,
+    /// The kernel's view: the session again under strace (`--trace`).
+    pub trace: Option<Play>,
 }
 
 impl Scenario {
     /// Where the book keeps its recorded transcript, under book/src.
-    pub fn transcript_file(&self) -> String {
-        format!("transcripts/{}-{}.txt", self.id, self.name)
-    }
-
-    pub fn is_named(&self, wanted: &str) -> bool {
-        let wanted = wanted.trim_start_matches('0');
-        [self.id, self.name, &format!("{}-{}", self.id, self.name)]
-            .iter()
-            .any(|name| name.trim_start_matches('0') == wanted)
+    pub fn transcript_file(&self, traced: bool) -> String {
+        let trace = if traced { "-trace" } else { "" };
+        format!("transcripts/{}-{}{trace}.txt", self.id, self.name)
     }
 }
 
@@ -33,67 +34,118 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "client-fails",
         about: "client1 with no server to talk to",
         play: client_fails,
+        trace: Some(client_fails_traced),
     },
     Scenario {
         id: "02",
         name: "server1",
         about: "server1 in the background, its socket file, clients served in turn",
         play: server1,
+        trace: Some(server1_traced),
     },
     Scenario {
         id: "02n",
         name: "network",
         about: "server1 and client1 over TCP on port 9734, and byte order",
         play: network,
+        trace: None,
     },
     Scenario {
         id: "03",
         name: "forking-server",
         about: "three slow clients: server1 takes them in turn, forking-server all at once",
         play: forking_server,
+        trace: Some(forking_server_traced),
     },
     Scenario {
         id: "04",
         name: "select-server",
         about: "one process, three slow clients: the book's blocking loop, then deadlines",
         play: select_server,
+        trace: Some(select_server_traced),
     },
     Scenario {
         id: "05",
         name: "epoll-server",
         about: "one process, epoll, three slow clients answered together",
         play: epoll_server,
+        trace: Some(epoll_server_traced),
     },
 ];
 
-fn client_fails(session: &mut Session) -> Result<(), String> {
-    session.comment("No server is running yet, so there is no socket to connect to.");
-    session.step(Step::run(&["client1"]))?;
-    session.echo_status();
-    Ok(())
+const WAITING: &str = "server waiting";
+
+fn client_fails(s: &mut Session) -> Result<(), String> {
+    s.narrate("No server is running yet, so there is no socket to connect to.");
+    s.step(Step::run("no-server", &["client1"]))?;
+    s.echo_status("exit-status")
 }
 
-fn server1(session: &mut Session) -> Result<(), String> {
-    session.start_job(&["server1"], 1)?;
-    session.comment("The server named its socket: a file of type s (socket), shown with =.");
-    session.step(Step::run(&["ls", "-lF", "server_socket"]).normalise(Normalise::LsLong))?;
-    session.comment("Waiting in accept, the server sleeps (S) and uses no CPU time.");
-    session.ps(1)?;
-    session.step(Step::run(&["client1"]).job_lines(1))?;
-    session.comment("Three clients at once: the server takes them one after another.");
-    session.step(Step::together(&["client1"], 3).job_lines(3))?;
-    session.comment("Stopping the server removes its socket file.");
-    session.stop_job(1, Signal::SIGTERM)?;
-    session.step(Step::run(&["ls", "-lF", "server_socket"]).normalise(Normalise::LsLong))?;
+fn server1(s: &mut Session) -> Result<(), String> {
+    s.narrate("The mode new files get: the usual umask, 022.");
+    s.step(Step::umask("umask", 0o022))?;
+    s.step(Step::job("start", &["server1"]).settle(Settle::Lines(WAITING, 1)))?;
+    s.narrate("The server named its socket: a file of type s (socket), shown with =.");
+    socket_file(s, "socket-file")?;
+    s.narrate("Waiting in accept, the server sleeps (S), one thread, and uses no CPU time.");
+    let pid = s.job_pid(1).to_string();
+    s.step(
+        Step::run("asleep", &["ps", "-o", "pid,stat,time,args", "-p", &pid])
+            .normalise(Normalise::Ps(&[7, -4, 8])),
+    )?;
+    s.step(Step::run("one-client", &["client1"]).settle(Settle::Lines(WAITING, 1)))?;
+    s.narrate("Three clients at once: the server takes them one after another.");
+    s.step(Step::together("three-clients", &["client1"], 3).settle(Settle::Lines(WAITING, 3)))?;
+    s.narrate("Stopping the server removes its socket file.");
+    s.step(Step::kill("stop", 1, Signal::SIGTERM))?;
+    s.step(Step::run("gone", &["ls", "-lF", "server_socket"]).normalise(Normalise::LsLong))?;
 
-    session.comment("With a second of work per client, the queue shows: [Ns] is when a line came.");
-    session.start_job(&["server1", "--work", "1"], 1)?;
-    session.step(Step::together(&["client1"], 3).job_lines(3).timed())?;
-    session.stop_job(1, Signal::SIGINT)?;
-    Ok(())
+    s.narrate("The socket file's mode comes from the umask, as any file's does.");
+    s.step(Step::umask("umask-077", 0o077))?;
+    s.step(Step::job("start-077", &["server1"]).settle(Settle::Lines(WAITING, 1)))?;
+    socket_file(s, "socket-file-077")?;
+    s.step(Step::kill("stop-077", 1, Signal::SIGTERM))?;
+    s.step(Step::umask("umask-back", 0o022))?;
+
+    s.narrate("A server killed with SIGKILL cannot clean up: its socket file stays.");
+    s.step(Step::job("start-to-kill", &["server1"]).settle(Settle::Lines(WAITING, 1)))?;
+    s.step(Step::kill("sigkill", 1, Signal::SIGKILL))?;
+    s.step(
+        Step::run(
+            "left-behind",
+            &["ls", "-lF", "server_socket", "server_socket.lock"],
+        )
+        .normalise(Normalise::LsLong),
+    )?;
+    s.step(Step::run("refused", &["client1"]))?;
+    s.step(Step::job("stale-removed", &["server1"]).settle(Settle::Lines(WAITING, 1)))?;
+    s.step(Step::kill("stop-after-stale", 1, Signal::SIGTERM))?;
+
+    s.narrate("accept makes a new socket for each client: the server holds two now.");
+    s.step(Step::job("slow-start", &["server1", "--work", "1"]).settle(Settle::Lines(WAITING, 1)))?;
+    s.step(Step::job("held-client", &["client1"]))?;
+    let pid = s.job_pid(1);
+    s.wait_until("server1 holds the client's socket", || {
+        course_testkit::processes::open_sockets(pid).len() == 2
+    })?;
+    let fds = format!("/proc/{pid}/fd");
+    s.step(Step::run("descriptors", &["ls", "-l", &fds]).normalise(Normalise::LsLong))?;
+    s.step(Step::wait("held-client-served", &[2]).settle(Settle::Lines(WAITING, 1)))?;
+    s.narrate("A second of work per client: [Ns] is when each line came.");
+    s.step(
+        Step::together("queue", &["client1"], 3)
+            .settle(Settle::Lines(WAITING, 3))
+            .timed(),
+    )?;
+    s.step(Step::kill("ctrl-c", 1, Signal::SIGINT))
 }
 
-fn network(session: &mut Session) -> Result<(), String> {
+/// `ls -lF server_socket`, as step `name`.
+fn socket_file(s: &mut Session, name: &'static str) -> Result<(), String> {
+    s.step(Step::run(name, &["ls", "-lF", "server_socket"]).normalise(Normalise::LsLong))
+}
+
+fn network(s: &mut Session) -> Result<(), String> {
     const BOOK_PORT: u16 = 9734;
     let port = if std::net::TcpListener::bind(("127.0.0.1", BOOK_PORT)).is_ok() {
         BOOK_PORT
@@ -102,123 +154,256 @@ fn network(session: &mut Session) -> Result<(), String> {
             .and_then(|listener| listener.local_addr())
             .map_err(|error| format!("cannot find a free port: {error}"))?
             .port();
-        session.note_live(&format!(
+        s.narrate(&format!(
             "port {BOOK_PORT} is taken here: using port {free} instead"
         ));
         free
     };
     // The book shows the book's port, whichever one this run used.
-    session.substitute(port.to_string(), BOOK_PORT.to_string());
-    session.substitute(format!("{port:04X}"), format!("{BOOK_PORT:04X}"));
-    session.substitute(format!("0x{port:04x}"), format!("0x{BOOK_PORT:04x}"));
+    s.stand_in(port.to_string(), BOOK_PORT.to_string());
+    s.stand_in(format!("{port:04X}"), format!("{BOOK_PORT:04X}"));
+    s.stand_in(format!("0x{port:04x}"), format!("0x{BOOK_PORT:04x}"));
     let swapped = port.swap_bytes();
-    session.substitute(
+    s.stand_in(
         format!("0x{swapped:04x}"),
         format!("0x{:04x}", BOOK_PORT.swap_bytes()),
     );
-    session.substitute(swapped.to_string(), BOOK_PORT.swap_bytes().to_string());
+    s.stand_in(swapped.to_string(), BOOK_PORT.swap_bytes().to_string());
 
     let address = format!("127.0.0.1:{port}");
-    session.start_job(&["server1", "--tcp", &address], 1)?;
-    session.step(Step::run(&["client1", "--tcp", &address]).job_lines(1))?;
-
-    session.comment("The kernel's table of TCP sockets: ours listens (state 0A) on 127.0.0.1,");
-    session.comment("written as the hex of its bytes, and on port 9734, written in hex too.");
+    s.step(Step::job("start", &["server1", "--tcp", &address]).settle(Settle::Lines(WAITING, 1)))?;
+    s.step(Step::run("client", &["client1", "--tcp", &address]).settle(Settle::Lines(WAITING, 1)))?;
+    s.narrate(
+        "The kernel's table of TCP sockets: ours listens (state 0A) on 127.0.0.1:9734, in hex.",
+    );
     let pattern = format!("$2 ~ /:{port:04X}$/ && $4 == \"0A\" {{print $2, $4}}");
-    session.step(
-        Step::run(&["awk", &pattern, "/proc/net/tcp"])
+    s.step(
+        Step::run("proc-net-tcp", &["awk", &pattern, "/proc/net/tcp"])
             .shown_as(&format!("awk '{pattern}' /proc/net/tcp")),
     )?;
     let hex = format!("0x{port:04x}");
-    session
-        .step(Step::run(&["printf", "%d\\n", &hex]).shown_as(&format!("printf '%d\\n' {hex}")))?;
-
-    session.comment("A port travels high byte first (network byte order). The book's client2");
-    session.comment("stored 9734 without htons, so a little-endian machine sent its bytes");
-    session.comment("swapped, and the kernel read another port:");
-    let swapped = format!("0x{swapped:04x}");
-    session.step(
-        Step::run(&["printf", "%d\\n", &swapped]).shown_as(&format!("printf '%d\\n' {swapped}")),
+    s.step(
+        Step::run("port-in-hex", &["printf", "%d\\n", &hex])
+            .shown_as(&format!("printf '%d\\n' {hex}")),
     )?;
-    session.stop_job(1, Signal::SIGTERM)?;
-    Ok(())
-}
-
-fn forking_server(session: &mut Session) -> Result<(), String> {
-    session.comment("server1, a second of work per client, three clients at once:");
-    session.comment("one answer a second. [Ns] is when a line came.");
-    session.start_job(&["server1", "--work", "1"], 1)?;
-    session.step(Step::together(&["client1"], 3).job_lines(3).timed())?;
-    session.stop_job(1, Signal::SIGTERM)?;
-
-    session.comment("forking-server forks a child per client: all three answered together.");
-    session.start_job(&["forking-server", "--work", "1"], 1)?;
-    session.step(Step::together(&["client1"], 3).job_lines(3).timed())?;
-
-    session.comment("While they work, the children are there to see: copies of the server,");
-    session.comment("each asleep in its one second of work, their parent the server.");
-    let clients = session.start_jobs_together(&["client1"], 3)?;
-    session.ps_children(1, 3)?;
-    session.wait_jobs(&clients, 3)?;
-    session.stop_job(1, Signal::SIGTERM)?;
-    Ok(())
-}
-
-fn select_server(session: &mut Session) -> Result<(), String> {
-    session.comment("(the book shows descriptor numbers as N: they change from run to run)");
-    session.comment("The book's server5 works inside its select loop: one client at a time.");
-    session.start_job(&["select-server", "--work", "1", "--blocking-work"], 1)?;
-    three_slow_clients(session)?;
-    session.comment("By default each client gets a deadline instead, and select waits until");
-    session.comment("the nearest one: the three are answered together, by one process.");
-    session.start_job(&["select-server", "--work", "1"], 1)?;
-    three_slow_clients(session)
-}
-
-fn epoll_server(session: &mut Session) -> Result<(), String> {
-    session.comment("(the book shows descriptor numbers as N: they change from run to run)");
-    session.comment("select-server's loop with epoll: the kernel keeps the watched descriptors");
-    session.comment("and hands back only the ready ones. Three clients, a second of work each,");
-    session.comment("answered together by one process, with deadlines as in select-server.");
-    session.start_job(&["epoll-server", "--work", "1"], 1)?;
-    session.comment("The kernel's side: descriptor 4 (after stdin, stdout, stderr and the");
-    session.comment("listening socket) is the epoll instance, which holds the watch list.");
-    let epoll_fd = format!("/proc/{}/fd/4", session.job_pid(1));
-    session.step(Step::run(&["readlink", &epoll_fd]))?;
-    three_slow_clients(session)
-}
-
-/// Runs three clients at once against the event-driven server running as
-/// job 1 (select-server and its kind), then stops it. Its lines race the
-/// clients', so they are shown after them, sorted, without the `server
-/// waiting`s.
-fn three_slow_clients(session: &mut Session) -> Result<(), String> {
-    session.hide_job_line(
-        1,
-        "server waiting",
-        "(how many `server waiting` lines come depends on timing: left out below)",
+    s.narrate(
+        "The book's client2 stored 9734 without htons: a little-endian machine sent it swapped.",
     );
-    session.step(
-        Step::together(&["client1"], 3)
-            .job_lines(9)
-            .timed()
-            .job_lines_sorted_by(by_event_then_fd)
-            .normalise(Normalise::FdNumbers),
+    let swapped = format!("0x{swapped:04x}");
+    s.step(
+        Step::run("swapped", &["printf", "%d\\n", &swapped])
+            .shown_as(&format!("printf '%d\\n' {swapped}")),
     )?;
-    session.stop_job(1, Signal::SIGTERM)
+    s.step(Step::kill("stop", 1, Signal::SIGTERM))
 }
 
-/// select-server's lines in a stable order: by event (adding, serving,
-/// removing), then by descriptor.
-fn by_event_then_fd(line: &str) -> String {
-    let event = ["adding", "serving", "removing"]
-        .iter()
-        .position(|event| line.starts_with(event))
-        .unwrap_or(3);
-    let fd: u32 = line
-        .rsplit(' ')
-        .next()
-        .and_then(|fd| fd.parse().ok())
-        .unwrap_or(0);
-    format!("{event} {fd:>10}")
+fn forking_server(s: &mut Session) -> Result<(), String> {
+    s.narrate("server1, a second of work per client, three clients at once: one answer a second.");
+    s.step(Step::job("server1", &["server1", "--work", "1"]).settle(Settle::Lines(WAITING, 1)))?;
+    s.step(
+        Step::together("server1-queue", &["client1"], 3)
+            .settle(Settle::Lines(WAITING, 3))
+            .timed(),
+    )?;
+    s.step(Step::kill("server1-stop", 1, Signal::SIGTERM))?;
+
+    s.narrate("forking-server forks a child per client: all three answered together.");
+    s.step(
+        Step::job("start", &["forking-server", "--work", "1"]).settle(Settle::Lines(WAITING, 1)),
+    )?;
+    s.step(
+        Step::together("together", &["client1"], 3)
+            .settle(Settle::Lines(WAITING, 3))
+            .timed(),
+    )?;
+    s.narrate("While they work, the children are there to see, their parent the server.");
+    s.step(Step::jobs("clients", &["client1"], 3).settle(Settle::Lines(WAITING, 3)))?;
+    children(s, "children")?;
+    s.step(Step::wait("clients-done", &[2, 3, 4]))?;
+    s.step(Step::kill("stop", 1, Signal::SIGTERM))
+}
+
+/// `ps --ppid` of job 1: its children, with stand-in pids, as step `name`.
+fn children(s: &mut Session, name: &'static str) -> Result<(), String> {
+    let parent = s.job_pid(1);
+    let mut children = course_testkit::processes::children_of(parent);
+    children.sort();
+    for child in children {
+        s.stand_in_pid(child);
+    }
+    let parent = parent.to_string();
+    s.step(
+        Step::run(name, &["ps", "-o", "pid,ppid,stat,args", "--ppid", &parent])
+            .normalise(Normalise::Ps(&[7, 7, -4])),
+    )
+}
+
+fn select_server(s: &mut Session) -> Result<(), String> {
+    s.narrate("The book's server5 works inside its select loop: one client at a time.");
+    s.step(
+        Step::job(
+            "blocking",
+            &["select-server", "--work", "1", "--blocking-work"],
+        )
+        .settle(Settle::Lines(WAITING, 1)),
+    )?;
+    three_slow_clients(s, "blocking-clients")?;
+    s.step(Step::kill("blocking-stop", 1, Signal::SIGTERM))?;
+    s.narrate("By default each client gets a deadline, and select waits for the nearest one.");
+    s.step(
+        Step::job("start", &["select-server", "--work", "1"]).settle(Settle::Lines(WAITING, 1)),
+    )?;
+    three_slow_clients(s, "together")?;
+    s.narrate("One process: no children to show.");
+    children(s, "no-children")?;
+    s.step(Step::kill("stop", 1, Signal::SIGTERM))
+}
+
+fn epoll_server(s: &mut Session) -> Result<(), String> {
+    s.narrate("select-server's loop with epoll: the kernel keeps the watched descriptors.");
+    s.step(Step::job("start", &["epoll-server", "--work", "1"]).settle(Settle::Lines(WAITING, 1)))?;
+    s.narrate("The server's descriptors: its socket, the signalfd, the epoll instance.");
+    let fds = format!("/proc/{}/fd", s.job_pid(1));
+    s.step(Step::run("descriptors", &["ls", "-l", &fds]).normalise(Normalise::LsLong))?;
+    three_slow_clients(s, "together")?;
+    s.step(Step::kill("stop", 1, Signal::SIGTERM))
+}
+
+/// Three clients at once against the event-driven server that is job 1,
+/// as step `name`: it ends when the server has removed them all.
+fn three_slow_clients(s: &mut Session, name: &'static str) -> Result<(), String> {
+    s.step(
+        Step::together(name, &["client1"], 3)
+            .settle(Settle::ClientsGone)
+            .timed(),
+    )
+}
+
+// The kernel's view: each session again, its system calls recorded by
+// strace into a file, then shown from the first `socket` call on (what
+// comes before is the dynamic loader and the C library starting up).
+
+/// Shows `file` from its first `socket(` call on, as step `name`.
+fn show_trace(s: &mut Session, name: &'static str, file: &str) -> Result<(), String> {
+    let script = "/socket(/,$p";
+    s.step(
+        Step::run(name, &["sed", "-n", script, file])
+            .shown_as(&format!("sed -n '{script}' {file}"))
+            .normalise(Normalise::Strace),
+    )
+}
+
+fn client_fails_traced(s: &mut Session) -> Result<(), String> {
+    if !s.tool("strace")? {
+        return Ok(());
+    }
+    s.step(Step::run(
+        "strace",
+        &[
+            "strace",
+            "-o",
+            "client1.trace",
+            "-e",
+            "trace=socket,connect,read,write,close",
+            "client1",
+        ],
+    ))?;
+    show_trace(s, "trace", "client1.trace")
+}
+
+fn server1_traced(s: &mut Session) -> Result<(), String> {
+    if !s.tool("strace")? {
+        return Ok(());
+    }
+    s.step(
+        Step::job(
+            "strace-server",
+            &[
+                "strace",
+                "-o",
+                "server1.trace",
+                "-e",
+                "trace=socket,bind,listen,accept,read,write,close",
+                "server1",
+            ],
+        )
+        .settle(Settle::Lines(WAITING, 1)),
+    )?;
+    s.step(
+        Step::run(
+            "strace-client",
+            &[
+                "strace",
+                "-o",
+                "client1.trace",
+                "-e",
+                "trace=socket,connect,read,write,close",
+                "client1",
+            ],
+        )
+        .settle(Settle::Lines(WAITING, 1)),
+    )?;
+    s.step(Step::kill_traced("stop", 1))?;
+    show_trace(s, "server-trace", "server1.trace")?;
+    show_trace(s, "client-trace", "client1.trace")
+}
+
+fn forking_server_traced(s: &mut Session) -> Result<(), String> {
+    if !s.tool("strace")? {
+        return Ok(());
+    }
+    s.step(
+        Step::job(
+            "strace-server",
+            &[
+                "strace",
+                "-f",
+                "-o",
+                "forking-server.trace",
+                "-e",
+                "trace=socket,accept,clone,clone3,close,read,write,exit_group",
+                "forking-server",
+                "--work",
+                "0",
+            ],
+        )
+        .settle(Settle::Lines(WAITING, 1)),
+    )?;
+    s.step(Step::run("client", &["client1"]).settle(Settle::Lines(WAITING, 1)))?;
+    s.step(Step::kill_traced("stop", 1))?;
+    show_trace(s, "trace", "forking-server.trace")
+}
+
+fn select_server_traced(s: &mut Session) -> Result<(), String> {
+    event_loop_traced(
+        s,
+        "select-server",
+        "trace=socket,select,accept4,read,write,close",
+    )
+}
+
+fn epoll_server_traced(s: &mut Session) -> Result<(), String> {
+    event_loop_traced(
+        s,
+        "epoll-server",
+        "trace=socket,epoll_create1,epoll_ctl,epoll_wait,accept4,read,write,close",
+    )
+}
+
+/// An event-driven server under strace, one client, then its trace.
+fn event_loop_traced(s: &mut Session, server: &str, calls: &str) -> Result<(), String> {
+    if !s.tool("strace")? {
+        return Ok(());
+    }
+    let file = format!("{server}.trace");
+    s.step(
+        Step::job(
+            "strace-server",
+            &["strace", "-o", &file, "-e", calls, server, "--work", "0"],
+        )
+        .settle(Settle::Lines(WAITING, 1)),
+    )?;
+    s.step(Step::run("client", &["client1"]).settle(Settle::ClientsGone))?;
+    s.step(Step::kill_traced("stop", 1))?;
+    show_trace(s, "trace", &file)
 }

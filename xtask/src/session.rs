@@ -1,28 +1,37 @@
-//! A terminal session, played for real: each command is shown on a `$ `
-//! line and run in the session's own temporary directory, and its real
-//! output follows. Programs started with `&` are jobs, as in a shell; their
-//! output is shown at the points where each step says how many of their
-//! lines it waits for, so that a session always reads the same.
+//! A terminal session, played for real: each step's command is shown on a
+//! `$ ` line and run in the session's own temporary directory, with the
+//! course's programs on its path.
 //!
-//! Every line is printed live and also kept, normalised, for the book:
-//! process ids, dates, user and group names, temporary paths and ports that
-//! change from run to run are replaced by stable stand-ins.
+//! Every program the session starts, in the background (`&`, a job) or
+//! not, writes its stdout and stderr into one pipe, as every program in a
+//! terminal writes into the terminal: its lines come out of it in the very
+//! order they were written, server and clients mixed. A step ends when its
+//! commands have ended and the jobs have said what the step waits for
+//! (`server waiting` three times, say); a marker the session writes into
+//! the pipe after the commands end tells when all of their output is in.
+//!
+//! Every line is shown live and kept for the book with what cannot repeat
+//! from run to run (process ids, dates, user names, temporary paths,
+//! socket inodes, a port chosen because the usual one was taken) replaced
+//! by stable stand-ins. Each step is kept between `# ANCHOR: name` and
+//! `# ANCHOR_END: name` lines, so that the book includes it on its own.
 
-use std::io::{BufRead, BufReader};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, PipeWriter, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use tempfile::TempDir;
 
-use crate::cleanup::Cleanup;
+use crate::procs::{Group, Registry};
 
-/// The course's programs, run from the build directory under their own names.
-const COURSE_PROGRAMS: [&str; 5] = [
+/// The course's programs, run from the build directory under their own
+/// names.
+pub const COURSE_PROGRAMS: [&str; 5] = [
     "client1",
     "server1",
     "forking-server",
@@ -33,105 +42,152 @@ const COURSE_PROGRAMS: [&str; 5] = [
 /// How long a step waits for output that must come before it gives up.
 const DEADLINE: Duration = Duration::from_secs(30);
 
-/// A line of output and when it arrived.
+/// The first stand-in process id: the book's pids are 23385, 23386, ...
+const FIRST_STAND_IN_PID: u32 = 23385;
+
+/// A line of output and when it came out of the pipe.
 struct Line {
     at: Instant,
     text: String,
 }
 
-/// A program started in the background with `&`.
-struct Job {
-    number: usize,
-    shown: String,
-    child: Child,
-    lines: Receiver<Line>,
-    /// A line this job repeats a number of times that depends on timing,
-    /// left out of the session from some point on.
-    hidden: Option<&'static str>,
-}
-
-impl Job {
-    /// The job's next line, if one has come, passing over hidden ones.
-    fn try_next(&self) -> Option<Line> {
-        self.lines
-            .try_iter()
-            .find(|line| Some(line.text.as_str()) != self.hidden)
-    }
+/// What a step waits for from the jobs, once its own commands have ended.
+#[derive(Clone, Copy)]
+pub enum Settle {
+    /// Nothing: the commands' own output is the step's.
+    Nothing,
+    /// This many more lines that are `line` (`server waiting`).
+    Lines(&'static str, usize),
+    /// An event-driven server has removed every client it added in this
+    /// step and is waiting again: its last line is `server waiting`.
+    ClientsGone,
 }
 
 /// How a step's recorded lines are made stable.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Normalise {
-    /// Only the session's substitutions (pids, paths, ports).
+    /// Only the session's stand-ins (pids, paths, ports).
     Plain,
     /// `ls -l` lines: owner and group become `you`, the date `<date>`.
     LsLong,
-    /// `... on fd 5` becomes `... on fd N`: which number a client gets
-    /// depends on which clients have gone by the time it is accepted.
-    FdNumbers,
+    /// `ps` lines, realigned in columns of these widths (negative: left).
+    Ps(&'static [isize]),
+    /// strace lines: what differs from run to run in a signal's details.
+    Strace,
 }
 
-/// One step: commands started together, shown on one `$ ` line.
-pub struct Step<'a> {
+/// What a step does.
+enum Action {
+    /// Commands started together, waited for; the shell's `&`...`wait`.
+    Run(Vec<Vec<String>>),
+    /// A program started in the background: `program &`.
+    Job(Vec<String>),
+    /// Background programs started together, not waited for.
+    Jobs(Vec<String>, usize),
+    /// `wait %N ...`: these jobs end by themselves.
+    Wait(Vec<usize>),
+    /// `kill -SIGNAL %N`: the job is stopped, and its end shown.
+    Kill(usize, Signal),
+    /// `kill PID` of the one program job N runs (strace's), then the
+    /// job's end.
+    KillTraced(usize),
+    /// `umask MODE`: the mode new files are created with, from now on.
+    Umask(u32),
+}
+
+/// One step of a session: what it does, how it is shown, and when it ends.
+pub struct Step {
+    /// Its anchor in the transcript, for the book to include it by.
+    pub name: &'static str,
     shown: String,
-    commands: Vec<Vec<&'a str>>,
-    job_lines: usize,
+    action: Action,
+    settle: Settle,
     timed: bool,
     normalise: Normalise,
-    job_lines_sorted_by: Option<fn(&str) -> String>,
 }
 
-impl<'a> Step<'a> {
+impl Step {
+    fn new(name: &'static str, shown: String, action: Action) -> Step {
+        Step {
+            name,
+            shown,
+            action,
+            settle: Settle::Nothing,
+            timed: false,
+            normalise: Normalise::Plain,
+        }
+    }
+
     /// One command, shown as typed.
-    pub fn run(argv: &[&'a str]) -> Step<'a> {
-        Step {
-            shown: argv.join(" "),
-            commands: vec![argv.to_vec()],
-            job_lines: 0,
-            timed: false,
-            normalise: Normalise::Plain,
-            job_lines_sorted_by: None,
-        }
+    pub fn run(name: &'static str, argv: &[&str]) -> Step {
+        Step::new(name, argv.join(" "), Action::Run(vec![owned(argv)]))
     }
 
-    /// `copies` of one command started at once: `cmd & cmd & cmd & wait`.
-    pub fn together(argv: &[&'a str], copies: usize) -> Step<'a> {
-        let one = argv.join(" ");
-        Step {
-            shown: format!("{}wait", format!("{one} & ").repeat(copies)),
-            commands: vec![argv.to_vec(); copies],
-            job_lines: 0,
-            timed: false,
-            normalise: Normalise::Plain,
-            job_lines_sorted_by: None,
-        }
+    /// `copies` of one command at once: `cmd & cmd & cmd & wait`.
+    pub fn together(name: &'static str, argv: &[&str], copies: usize) -> Step {
+        let shown = format!("{}wait", format!("{} & ", argv.join(" ")).repeat(copies));
+        Step::new(name, shown, Action::Run(vec![owned(argv); copies]))
     }
 
-    /// Also wait for, and show after the command's own output, this many
-    /// lines from the background jobs.
-    pub fn job_lines(mut self, count: usize) -> Self {
-        self.job_lines = count;
+    /// A program in the background: `program &`, job 1, 2, ...
+    pub fn job(name: &'static str, argv: &[&str]) -> Step {
+        Step::new(
+            name,
+            format!("{} &", argv.join(" ")),
+            Action::Job(owned(argv)),
+        )
+    }
+
+    /// `copies` of a program in the background at once, as jobs.
+    pub fn jobs(name: &'static str, argv: &[&str], copies: usize) -> Step {
+        let shown = format!("{} &", argv.join(" "));
+        let shown = vec![shown; copies].join(" ");
+        Step::new(name, shown, Action::Jobs(owned(argv), copies))
+    }
+
+    /// `wait %N ...`.
+    pub fn wait(name: &'static str, jobs: &[usize]) -> Step {
+        let shown: Vec<String> = jobs.iter().map(|job| format!("%{job}")).collect();
+        Step::new(
+            name,
+            format!("wait {}", shown.join(" ")),
+            Action::Wait(jobs.to_vec()),
+        )
+    }
+
+    /// `kill %N` (SIGTERM) or `kill -INT %N`.
+    pub fn kill(name: &'static str, job: usize, signal: Signal) -> Step {
+        let flag = match signal {
+            Signal::SIGTERM => String::new(),
+            other => format!("-{} ", other.as_str().trim_start_matches("SIG")),
+        };
+        Step::new(
+            name,
+            format!("kill {flag}%{job}"),
+            Action::Kill(job, signal),
+        )
+    }
+
+    /// `kill PID`: SIGTERM to the program that job `job` (strace) runs;
+    /// strace ends with it.
+    pub fn kill_traced(name: &'static str, job: usize) -> Step {
+        Step::new(name, String::new(), Action::KillTraced(job))
+    }
+
+    /// `umask 077`.
+    pub fn umask(name: &'static str, mode: u32) -> Step {
+        Step::new(name, format!("umask {mode:03o}"), Action::Umask(mode))
+    }
+
+    /// What the step waits for from the jobs.
+    pub fn settle(mut self, settle: Settle) -> Self {
+        self.settle = settle;
         self
     }
 
-    /// Prefix each line with the whole seconds since the step started, and
-    /// order the lines by them.
+    /// Prefix each line with the whole seconds since the step started.
     pub fn timed(mut self) -> Self {
         self.timed = true;
-        self
-    }
-
-    /// Show the jobs' lines after all of the commands' lines, without a
-    /// time, in the order of `key`: for a server whose lines race each
-    /// other and its clients, so that the session reads the same each time.
-    pub fn job_lines_sorted_by(mut self, key: fn(&str) -> String) -> Self {
-        self.job_lines_sorted_by = Some(key);
-        self
-    }
-
-    /// Show the command line as `shown` (with the shell quoting it needs).
-    pub fn shown_as(mut self, shown: &str) -> Self {
-        self.shown = shown.to_string();
         self
     }
 
@@ -139,139 +195,69 @@ impl<'a> Step<'a> {
         self.normalise = normalise;
         self
     }
+
+    /// Show the command line as `shown` (with the quoting a shell needs).
+    pub fn shown_as(mut self, shown: &str) -> Self {
+        self.shown = shown.to_string();
+        self
+    }
+}
+
+fn owned(argv: &[&str]) -> Vec<String> {
+    argv.iter().map(|arg| arg.to_string()).collect()
+}
+
+/// How the session goes from one step to the next.
+#[derive(Clone, Copy)]
+pub enum Pace {
+    /// At once.
+    Run,
+    /// Before each command, show it and wait for Enter (`q` ends).
+    Step,
+}
+
+/// A background program: `[N] PID`.
+struct Job {
+    number: usize,
+    shown: String,
+    group: Group,
 }
 
 pub struct Session {
-    cleanup: Cleanup,
+    registry: Registry,
+    /// Recording or checking: a missing tool is an error, not a skip.
+    strict: bool,
     dir: TempDir,
     programs: PathBuf,
-    recorded: Vec<String>,
-    substitutions: Vec<(String, String)>,
+    pace: Pace,
+    /// The write end of the session's pipe, for its own markers.
+    pipe: PipeWriter,
+    lines: Receiver<Line>,
+    markers: usize,
     jobs: Vec<Job>,
-    pids_seen: usize,
+    recorded: Vec<String>,
+    /// Live text and what the book shows in its place.
+    stand_ins: Vec<(String, String)>,
+    pids_seen: u32,
+    inodes_seen: BTreeMap<String, String>,
     last_status: Option<ExitStatus>,
 }
+
+/// What ended a session early: the instructor typed `q` in step mode.
+pub const QUIT: &str = "quit";
 
 impl Session {
     /// A session in a fresh temporary directory, running the course's
     /// programs from `programs` (the build's output directory).
-    pub fn new(cleanup: &Cleanup, programs: &Path) -> Result<Session, String> {
-        let dir = tempfile::Builder::new()
-            .prefix("sockets-course-demo-")
-            .tempdir()
-            .map_err(|error| format!("cannot create a temporary directory: {error}"))?;
-        cleanup.remove_later(dir.path().to_path_buf());
-        let substitutions = vec![(dir.path().display().to_string(), "/tmp/demo".to_string())];
-        Ok(Session {
-            cleanup: cleanup.clone(),
-            dir,
-            programs: programs.to_path_buf(),
-            recorded: Vec::new(),
-            substitutions,
-            jobs: Vec::new(),
-            pids_seen: 0,
-            last_status: None,
-        })
-    }
-
-    /// From now on, record `live` as `recorded` (a port chosen because the
-    /// usual one was taken, say).
-    pub fn substitute(&mut self, live: impl Into<String>, recorded: impl Into<String>) {
-        let live = live.into();
-        let recorded = recorded.into();
-        if live != recorded {
-            self.substitutions.push((live, recorded));
-        }
-    }
-
-    /// The session's transcript, normalised, as the book shows it.
-    pub fn transcript(&self) -> String {
-        let mut text = self.recorded.join("\n");
-        text.push('\n');
-        text
-    }
-
-    /// Shows a line live and records its normalised form.
-    fn say(&mut self, live: &str, recorded: &str) {
-        println!("{live}");
-        let recorded = self.substituted(recorded);
-        self.recorded.push(recorded);
-    }
-
-    fn substituted(&self, text: &str) -> String {
-        let mut text = text.to_string();
-        for (from, to) in &self.substitutions {
-            text = replace_word(&text, from, to);
-        }
-        text
-    }
-
-    /// Shows a line of `ps` output live; records it with stand-in pids,
-    /// realigned in columns of `widths` (negative: left-aligned), since a
-    /// stand-in pid may be wider or narrower than the real one.
-    fn say_ps(&mut self, line: &str, widths: &[isize]) {
-        println!("{line}");
-        let line = normalise_ps(&self.substituted(line));
-        let columns: Vec<String> = line
-            .split_whitespace()
-            .enumerate()
-            .map(|(index, field)| match widths.get(index) {
-                Some(&width) if width < 0 => format!("{field:<w$}", w = width.unsigned_abs()),
-                Some(&width) => format!("{field:>w$}", w = width.unsigned_abs()),
-                None => field.to_string(),
-            })
-            .collect();
-        self.recorded.push(columns.join(" ").trim_end().to_string());
-    }
-
-    fn say_same(&mut self, line: &str) {
-        self.say(line, line);
-    }
-
-    /// A shell comment that explains what comes next.
-    pub fn comment(&mut self, text: &str) {
-        self.say_same(&format!("# {text}"));
-    }
-
-    /// A note shown live only (what differs from machine to machine).
-    pub fn note_live(&self, text: &str) {
-        println!("# {text}");
-    }
-
-    fn command(&self, argv: &[&str]) -> Command {
-        let (program, args) = argv.split_first().expect("a command has a program");
-        let mut command = if COURSE_PROGRAMS.contains(program) {
-            let mut command = Command::new(self.programs.join(program));
-            command.arg0(program);
-            command
-        } else {
-            Command::new(program)
-        };
-        command
-            .args(args)
-            .current_dir(self.dir.path())
-            // Messages and dates in one language, whoever runs the demo.
-            .env("LC_ALL", "C")
-            .stdin(Stdio::null());
-        command
-    }
-
-    /// Starts a command with stdout and stderr in one pipe, so that its
-    /// lines keep the order it wrote them in.
-    fn start(&self, argv: &[&str]) -> Result<(Child, Receiver<Line>), String> {
-        let mut command = self.command(argv);
-        let (reader, writer) =
+    pub fn new(
+        registry: &Registry,
+        programs: &Path,
+        pace: Pace,
+        strict: bool,
+    ) -> Result<Session, String> {
+        let dir = registry.temp_dir("sockets-course-demo-")?;
+        let (reader, pipe) =
             std::io::pipe().map_err(|error| format!("cannot create a pipe: {error}"))?;
-        let writer_for_stderr = writer
-            .try_clone()
-            .map_err(|error| format!("cannot duplicate a pipe: {error}"))?;
-        command.stdout(writer).stderr(writer_for_stderr);
-        let child = self
-            .cleanup
-            .spawn(&mut command)
-            .map_err(|error| format!("cannot run {}: {error}", argv.join(" ")))?;
-        // Our copies of the pipe's write end must go, or it never ends.
-        drop(command);
         let (sender, lines) = channel();
         std::thread::spawn(move || {
             for text in BufReader::new(reader).lines() {
@@ -285,129 +271,54 @@ impl Session {
                 }
             }
         });
-        Ok((child, lines))
-    }
-
-    /// Starts a program in the background, as `program &` does, and shows
-    /// its first `first_lines` lines.
-    pub fn start_job(&mut self, argv: &[&str], first_lines: usize) -> Result<(), String> {
-        self.say_same(&format!("$ {} &", argv.join(" ")));
-        let (child, lines) = self.start(argv)?;
-        self.add_job(argv, child, lines);
-        let lines = self.job_output(first_lines)?;
-        for (_, line) in lines {
-            self.say_same(&line.text);
-        }
-        Ok(())
-    }
-
-    /// From now on, leave `line` out of job `number`'s output, and say so.
-    pub fn hide_job_line(&mut self, number: usize, line: &'static str, why: &str) {
-        self.comment(why);
-        self.jobs
-            .iter_mut()
-            .find(|job| job.number == number)
-            .expect("the scenario names a running job")
-            .hidden = Some(line);
-    }
-
-    /// Starts `copies` of a program in the background at once, as
-    /// `cmd & cmd & cmd &` does, and returns their job numbers.
-    pub fn start_jobs_together(
-        &mut self,
-        argv: &[&str],
-        copies: usize,
-    ) -> Result<Vec<usize>, String> {
-        self.say_same(&format!(
-            "$ {}",
-            format!("{} & ", argv.join(" ")).repeat(copies).trim_end()
-        ));
-        let mut numbers = Vec::new();
-        for _ in 0..copies {
-            let (child, lines) = self.start(argv)?;
-            numbers.push(self.add_job(argv, child, lines));
-        }
-        Ok(numbers)
-    }
-
-    /// Registers a started program as a job and shows `[N] pid`.
-    fn add_job(&mut self, argv: &[&str], child: Child, lines: Receiver<Line>) -> usize {
-        let number = self.jobs.iter().map(|job| job.number).max().unwrap_or(0) + 1;
-        let pid = child.id().to_string();
-        self.stand_in_pid(&pid);
-        self.say_same(&format!("[{number}] {pid}"));
-        self.jobs.push(Job {
-            number,
-            shown: argv.join(" "),
-            child,
+        let stand_ins = vec![(dir.path().display().to_string(), "/tmp/demo".to_string())];
+        Ok(Session {
+            registry: registry.clone(),
+            strict,
+            dir,
+            programs: programs.to_path_buf(),
+            pace,
+            pipe,
             lines,
-            hidden: None,
-        });
-        number
-    }
-
-    /// Records `pid` as the next stand-in pid, the same in every run.
-    fn stand_in_pid(&mut self, pid: &str) {
-        self.pids_seen += 1;
-        self.substitute(pid.to_string(), format!("{}", 23384 + self.pids_seen));
-    }
-
-    /// Waits (without showing anything) until job `number` has `count`
-    /// child processes, then shows them with `ps`.
-    pub fn ps_children(&mut self, number: usize, count: usize) -> Result<(), String> {
-        let parent = self.job_pid(number).to_string();
-        let deadline = Instant::now() + DEADLINE;
-        let mut children = children_of(&parent);
-        while children.len() < count {
-            if Instant::now() > deadline {
-                return Err(format!("job {number} never had {count} children"));
-            }
-            std::thread::sleep(Duration::from_millis(5));
-            children = children_of(&parent);
-        }
-        children.sort_by_key(|pid| pid.parse::<u32>().unwrap_or(0));
-        for child in &children {
-            self.stand_in_pid(child);
-        }
-        let argv = ["ps", "-o", "pid,ppid,stat,args", "--ppid", &parent];
-        self.show_ps(&argv, &[7, 7, -4], || {
-            let header = format!("{:>7} {:>7} {:<4} COMMAND\n", "PID", "PPID", "STAT");
-            let rows: Result<String, String> = children
-                .iter()
-                .map(|pid| ps_row_from_proc(pid, true))
-                .collect();
-            Ok(header + &rows?)
+            markers: 0,
+            jobs: Vec::new(),
+            recorded: Vec::new(),
+            stand_ins,
+            pids_seen: 0,
+            inodes_seen: BTreeMap::new(),
+            last_status: None,
         })
     }
 
-    /// `wait %2 %3 ...`: waits for those jobs to end, shows their output,
-    /// then `job_lines` lines from the jobs still running.
-    pub fn wait_jobs(&mut self, numbers: &[usize], job_lines: usize) -> Result<(), String> {
-        let shown: Vec<String> = numbers.iter().map(|number| format!("%{number}")).collect();
-        self.say_same(&format!("$ wait {}", shown.join(" ")));
-        let mut lines = Vec::new();
-        for &number in numbers {
-            let index = self.jobs.iter().position(|job| job.number == number);
-            let mut job = self
-                .jobs
-                .remove(index.expect("the scenario names a running job"));
-            self.reap(&mut job.child)?;
-            lines.extend(job.lines.iter().map(|line| line.text));
+    /// From now on, record `live` as `recorded` (a port chosen because the
+    /// usual one was taken, say).
+    pub fn stand_in(&mut self, live: impl Into<String>, recorded: impl Into<String>) {
+        let live = live.into();
+        let recorded = recorded.into();
+        if live != recorded {
+            self.stand_ins.push((live, recorded));
         }
-        lines.extend(
-            self.job_output(job_lines)?
-                .into_iter()
-                .map(|(_, line)| line.text),
-        );
-        for line in lines {
-            self.say_same(&line);
-        }
-        Ok(())
     }
 
-    /// The process id of job `number`.
-    pub fn job_pid(&self, number: usize) -> Pid {
-        Pid::from_raw(self.job(number).child.id() as i32)
+    /// The session's transcript, as the book includes it.
+    pub fn transcript(&self) -> String {
+        let mut text = self.recorded.join("\n");
+        text.push('\n');
+        text
+    }
+
+    /// A note shown live only, between steps: what the next step shows.
+    pub fn narrate(&self, text: &str) {
+        if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+            println!("\x1b[2m# {text}\x1b[0m");
+        } else {
+            println!("# {text}");
+        }
+    }
+
+    /// The process id of job `number`, as the session knows it live.
+    pub fn job_pid(&self, number: usize) -> nix::unistd::Pid {
+        self.job(number).group.pid()
     }
 
     fn job(&self, number: usize) -> &Job {
@@ -417,204 +328,395 @@ impl Session {
             .expect("the scenario names a running job")
     }
 
-    /// Waits for `count` lines from the background jobs.
-    fn job_output(&mut self, count: usize) -> Result<Vec<(usize, Line)>, String> {
-        let deadline = Instant::now() + DEADLINE;
-        let mut lines = Vec::new();
-        while lines.len() < count {
-            let mut got_one = false;
-            for job in &self.jobs {
-                if let Some(line) = job.try_next() {
-                    lines.push((job.number, line));
-                    got_one = true;
-                }
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "waited for {count} lines from the background jobs and got {}: {:?}",
-                    lines.len(),
-                    lines.iter().map(|(_, line)| &line.text).collect::<Vec<_>>()
-                ));
-            }
-            if !got_one {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        }
-        // A job's lines arrive in order; keep jobs apart, in job order.
-        lines.sort_by_key(|(number, _)| *number);
-        Ok(lines)
+    /// Records `pid` as the next stand-in pid, the same in every run.
+    pub fn stand_in_pid(&mut self, pid: impl ToString) {
+        let stand_in = FIRST_STAND_IN_PID + self.pids_seen;
+        self.pids_seen += 1;
+        self.stand_in(pid.to_string(), stand_in.to_string());
     }
 
-    /// Runs a step: shows the command line, runs the commands, waits for
-    /// them and for the background lines the step expects, and shows it all.
-    pub fn step(&mut self, step: Step) -> Result<(), String> {
-        self.say_same(&format!("$ {}", step.shown));
-        let started = Instant::now();
-        let mut running = Vec::new();
-        for argv in &step.commands {
-            running.push(self.start(argv)?);
+    fn command(&self, argv: &[String]) -> Command {
+        let (program, args) = argv.split_first().expect("a command has a program");
+        let mut command = if COURSE_PROGRAMS.contains(&program.as_str()) {
+            let mut command = Command::new(self.programs.join(program));
+            command.arg0(program);
+            command
+        } else {
+            Command::new(program)
+        };
+        command
+            .args(args)
+            .current_dir(self.dir.path())
+            // Messages and dates in one language, whoever runs the demo.
+            .env("LC_ALL", "C")
+            .env("PATH", self.path_with_programs())
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// PATH with the course's programs first, so that `strace server1`
+    /// finds them too.
+    fn path_with_programs(&self) -> std::ffi::OsString {
+        let mut path = self.programs.clone().into_os_string();
+        if let Some(rest) = std::env::var_os("PATH") {
+            path.push(":");
+            path.push(rest);
         }
-        // Lines are ordered by (second, key, source, arrival): the commands'
-        // sources come before the jobs'; the key is empty but for sorted
-        // job lines, which come last (second None) with no time shown.
-        let mut shown = Vec::new();
-        let mut status = None;
-        for (source, (mut child, lines)) in running.into_iter().enumerate() {
-            for line in lines.iter() {
-                let second = step
-                    .timed
-                    .then(|| whole_seconds(line.at.saturating_duration_since(started)));
-                shown.push((
-                    second.or(Some(0)),
-                    String::new(),
-                    source,
-                    shown.len(),
-                    line.text,
-                ));
+        path
+    }
+
+    /// Starts a command writing into the session's pipe.
+    fn start(&self, argv: &[String]) -> Result<Group, String> {
+        let mut command = self.command(argv);
+        let clone = || {
+            self.pipe
+                .try_clone()
+                .map_err(|error| format!("cannot share the session's pipe: {error}"))
+        };
+        command.stdout(clone()?).stderr(clone()?);
+        self.registry
+            .spawn(&mut command)
+            .map_err(|error| format!("cannot run {}: {error}", argv.join(" ")))
+    }
+
+    /// Writes a marker into the pipe, after every line written so far.
+    fn write_marker(&mut self) -> Result<String, String> {
+        self.markers += 1;
+        let marker = format!("\u{1}xtask marker {}", self.markers);
+        // One write, so that no other program's line can land inside it.
+        self.pipe
+            .write_all(format!("{marker}\n").as_bytes())
+            .map_err(|error| format!("cannot write into the session's pipe: {error}"))?;
+        Ok(marker)
+    }
+
+    /// Plays a step: shows the command line, does it, and shows and
+    /// records what came out, in the order it came.
+    pub fn step(&mut self, mut step: Step) -> Result<(), String> {
+        let traced = match step.action {
+            Action::KillTraced(job) => {
+                let parent = self.job_pid(job);
+                let traced = course_testkit::processes::children_of(parent)
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| format!("job {job} runs no program"))?;
+                self.stand_in_pid(traced);
+                step.shown = format!("kill {traced}");
+                Some(traced)
             }
-            status = Some(self.reap(&mut child)?);
+            _ => None,
+        };
+        if let Pace::Step = self.pace {
+            print!("\x1b[2m(Enter runs the next command, q and Enter end the demo)\x1b[0m ");
+            print!("\n$ {}", step.shown);
+            std::io::stdout()
+                .flush()
+                .map_err(|error| error.to_string())?;
+            let mut answer = String::new();
+            std::io::stdin()
+                .read_line(&mut answer)
+                .map_err(|error| format!("cannot read the terminal: {error}"))?;
+            if answer.trim() == "q" {
+                return Err(QUIT.to_string());
+            }
+        } else {
+            println!("$ {}", step.shown);
         }
-        for (number, line) in self.job_output(step.job_lines)? {
-            let source = step.commands.len() + number;
-            let (second, key) = match step.job_lines_sorted_by {
-                Some(key) => (None, key(&line.text)),
-                None => (
-                    step.timed
-                        .then(|| whole_seconds(line.at.saturating_duration_since(started)))
-                        .or(Some(0)),
-                    String::new(),
+        self.recorded.push(format!("# ANCHOR: {}", step.name));
+        let shown = self.substituted(&format!("$ {}", step.shown));
+        self.recorded.push(shown);
+        let started = Instant::now();
+        let mut output = Vec::new();
+        match &step.action {
+            Action::Run(commands) => {
+                let mut running = Vec::new();
+                for argv in commands {
+                    running.push(self.start(argv)?);
+                }
+                for mut group in running {
+                    self.last_status = Some(group.wait()?);
+                }
+                output = self.until_marker()?;
+            }
+            Action::Job(argv) => {
+                let number = self.add_job(argv)?;
+                let line = format!("[{number}] {}", self.job_pid(number));
+                self.show(&line, &line);
+            }
+            Action::Jobs(argv, copies) => {
+                let mut numbers = Vec::new();
+                for _ in 0..*copies {
+                    numbers.push(self.add_job(argv)?);
+                }
+                for number in numbers {
+                    let line = format!("[{number}] {}", self.job_pid(number));
+                    self.show(&line, &line);
+                }
+            }
+            Action::Wait(numbers) => {
+                for number in numbers {
+                    let index = self.job_index(*number);
+                    let mut job = self.jobs.remove(index);
+                    self.last_status = Some(job.group.wait()?);
+                }
+                output = self.until_marker()?;
+            }
+            Action::Kill(number, _) | Action::KillTraced(number) => {
+                let index = self.job_index(*number);
+                let mut job = self.jobs.remove(index);
+                match (&step.action, traced) {
+                    (Action::Kill(_, signal), _) => job.group.signal(*signal)?,
+                    (_, Some(traced)) => nix::sys::signal::kill(traced, Signal::SIGTERM)
+                        .map_err(|errno| format!("cannot signal {traced}: {}", errno.desc()))?,
+                    _ => unreachable!("a traced program was found above"),
+                }
+                let status = job.group.wait()?;
+                output = self.until_marker()?;
+                let how = match status.code() {
+                    Some(0) => "Done".to_string(),
+                    Some(code) => format!("Exit {code}"),
+                    None => "Killed".to_string(),
+                };
+                output.push(Line {
+                    at: Instant::now(),
+                    text: format!("[{}]+  {how:<24}{}", job.number, job.shown),
+                });
+            }
+            Action::Umask(mode) => {
+                nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(*mode));
+            }
+        }
+        output.extend(self.settled(step.settle, &output)?);
+        for line in output {
+            let text = match step.timed {
+                true => format!(
+                    "[{}s] {}",
+                    whole_seconds(line.at.saturating_duration_since(started)),
+                    line.text
                 ),
+                false => line.text,
             };
-            shown.push((second, key, source, shown.len(), line.text));
+            let recorded = self.normalised(&text, step.normalise);
+            self.show(&text, &recorded);
         }
-        // None (sorted job lines) after every second.
-        shown.sort_by_key(|(second, key, source, arrival, _)| {
-            (second.is_none(), *second, key.clone(), *source, *arrival)
-        });
-        for (second, _, _, _, text) in shown {
-            let live = match second {
-                Some(second) if step.timed => format!("[{second}s] {text}"),
-                _ => text,
-            };
-            let recorded = match step.normalise {
-                Normalise::Plain => live.clone(),
-                Normalise::LsLong => normalise_ls_long(&live),
-                Normalise::FdNumbers => normalise_fd_numbers(&live),
-            };
-            self.say(&live, &recorded);
-        }
-        self.last_status = status;
+        self.recorded.push(format!("# ANCHOR_END: {}", step.name));
         Ok(())
     }
 
-    fn reap(&self, child: &mut Child) -> Result<ExitStatus, String> {
-        let status = child
-            .wait()
-            .map_err(|error| format!("cannot wait for a command: {error}"))?;
-        self.cleanup.forget(Pid::from_raw(child.id() as i32));
-        Ok(status)
+    fn job_index(&self, number: usize) -> usize {
+        self.jobs
+            .iter()
+            .position(|job| job.number == number)
+            .expect("the scenario names a running job")
+    }
+
+    /// Starts a program as the next job and gives its pid a stand-in.
+    fn add_job(&mut self, argv: &[String]) -> Result<usize, String> {
+        let group = self.start(argv)?;
+        let number = self.jobs.iter().map(|job| job.number).max().unwrap_or(0) + 1;
+        self.stand_in_pid(group.pid());
+        self.jobs.push(Job {
+            number,
+            shown: argv.join(" "),
+            group,
+        });
+        Ok(number)
+    }
+
+    /// Shows a line live and records its stable form.
+    fn show(&mut self, live: &str, recorded: &str) {
+        println!("{live}");
+        let recorded = self.substituted(recorded);
+        self.recorded.push(recorded);
+    }
+
+    fn substituted(&self, text: &str) -> String {
+        let mut text = text.to_string();
+        for (from, to) in &self.stand_ins {
+            text = replace_word(&text, from, to);
+        }
+        text
+    }
+
+    fn normalised(&mut self, text: &str, normalise: Normalise) -> String {
+        let text = self.stable_inodes(text);
+        match normalise {
+            Normalise::Plain => text,
+            Normalise::LsLong => normalise_ls_long(&text),
+            Normalise::Ps(widths) => realign(&self.substituted(&text), widths),
+            Normalise::Strace => {
+                let text = normalise_strace(&text);
+                self.stand_in_strace_pids(&text);
+                self.substituted(&text)
+            }
+        }
+    }
+
+    /// `strace -f` starts each line with the process's id, and shows
+    /// `clone(...) = PID`: each new one gets the next stand-in.
+    fn stand_in_strace_pids(&mut self, line: &str) {
+        let leading = line
+            .split(' ')
+            .next()
+            .filter(|word| word.parse::<u32>().is_ok());
+        let cloned = line
+            .contains("clone")
+            .then(|| line.rsplit("= ").next())
+            .flatten()
+            .filter(|word| word.parse::<u32>().is_ok());
+        for pid in leading.into_iter().chain(cloned) {
+            if !self.stand_ins.iter().any(|(live, _)| live == pid) {
+                self.stand_in_pid(pid);
+            }
+        }
+    }
+
+    /// `socket:[4711]` and `pipe:[815]`: an inode number the kernel chose
+    /// becomes a stand-in, the same for the same inode all session long.
+    fn stable_inodes(&mut self, text: &str) -> String {
+        let mut result = String::new();
+        let mut rest = text;
+        while let Some(start) = ["socket:[", "pipe:["]
+            .iter()
+            .filter_map(|kind| rest.find(kind).map(|at| (at, kind.len())))
+            .min()
+        {
+            let (at, len) = start;
+            let Some(end) = rest[at + len..].find(']') else {
+                break;
+            };
+            let inode = &rest[at + len..at + len + end];
+            let next = 1000 + self.inodes_seen.len() + 1;
+            let stand_in = self
+                .inodes_seen
+                .entry(inode.to_string())
+                .or_insert_with(|| next.to_string())
+                .clone();
+            result.push_str(&rest[..at + len]);
+            result.push_str(&stand_in);
+            rest = &rest[at + len + end..];
+        }
+        result.push_str(rest);
+        result
+    }
+
+    /// Every line up to a marker written now: all the output of commands
+    /// that have ended, and whatever the jobs wrote meanwhile.
+    fn until_marker(&mut self) -> Result<Vec<Line>, String> {
+        let marker = self.write_marker()?;
+        let mut lines = Vec::new();
+        loop {
+            let line = self.next_line(&format!("the end of a step's output ({marker})"))?;
+            if line.text == marker {
+                return Ok(lines);
+            }
+            lines.push(line);
+        }
+    }
+
+    fn next_line(&self, waiting_for: &str) -> Result<Line, String> {
+        match self.lines.recv_timeout(DEADLINE) {
+            Ok(line) => Ok(line),
+            Err(RecvTimeoutError::Timeout) => {
+                Err(format!("waited {} s for {waiting_for}", DEADLINE.as_secs()))
+            }
+            Err(RecvTimeoutError::Disconnected) => Err("the session's pipe closed".to_string()),
+        }
+    }
+
+    /// The jobs' lines that `settle` waits for, after `so_far`.
+    fn settled(&mut self, settle: Settle, so_far: &[Line]) -> Result<Vec<Line>, String> {
+        let mut more: Vec<Line> = Vec::new();
+        let done = |lines: &[&Line]| match settle {
+            Settle::Nothing => true,
+            Settle::Lines(wanted, count) => {
+                lines.iter().filter(|line| line.text == wanted).count() >= count
+            }
+            Settle::ClientsGone => clients_gone(lines),
+        };
+        loop {
+            let all: Vec<&Line> = so_far.iter().chain(&more).collect();
+            if done(&all) {
+                return Ok(more);
+            }
+            more.push(self.next_line("what the step waits for from the jobs")?);
+        }
     }
 
     /// `echo $?`: the exit status of the last command.
-    pub fn echo_status(&mut self) {
-        self.say_same("$ echo $?");
+    pub fn echo_status(&mut self, name: &'static str) -> Result<(), String> {
         let code = match self.last_status {
             Some(status) => status
                 .code()
                 .map_or("signal".to_string(), |code| code.to_string()),
             None => "0".to_string(),
         };
-        self.say_same(&code);
+        let step = Step::run(name, &["echo", &code]).shown_as("echo $?");
+        self.step(step)
     }
 
-    /// Shows what state job `number`'s process is in, as `ps` does: `S`
-    /// (asleep, waiting for something) and how much CPU time it has used.
-    pub fn ps(&mut self, number: usize) -> Result<(), String> {
-        let pid = self.job_pid(number).to_string();
-        let argv = ["ps", "-o", "pid,stat,time,args", "-p", &pid];
-        self.show_ps(&argv, &[7, -4, 8], || {
-            let header = format!("{:>7} {:<4} {:>8} COMMAND\n", "PID", "STAT", "TIME");
-            Ok(header + &ps_row_from_proc(&pid, false)?)
-        })
-    }
-
-    /// Runs `ps` with `argv` and shows its output in columns of `widths`
-    /// (see say_ps); where ps is not installed, `from_proc` makes the same
-    /// columns from /proc.
-    fn show_ps(
-        &mut self,
-        argv: &[&str],
-        widths: &[isize],
-        from_proc: impl FnOnce() -> Result<String, String>,
-    ) -> Result<(), String> {
-        self.say_same(&format!("$ {}", argv.join(" ")));
-        let output = match self.command(argv).stderr(Stdio::null()).output() {
-            Ok(output) if output.status.success() => {
-                String::from_utf8_lossy(&output.stdout).into_owned()
-            }
-            _ => {
-                self.note_live("(ps is not installed here: the same columns, read from /proc)");
-                from_proc()?
-            }
-        };
-        for line in output.lines() {
-            self.say_ps(line, widths);
+    /// Whether `tool` (strace, say) is installed. A live demo says how to
+    /// get it and goes on without the steps that need it; a recording
+    /// cannot do without it.
+    pub fn tool(&self, tool: &str) -> Result<bool, String> {
+        let found = std::env::var_os("PATH")
+            .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()));
+        if found {
+            return Ok(true);
         }
-        Ok(())
+        let how = format!(
+            "{tool} is not installed here: install it with the system's package manager \
+             (Debian, Ubuntu: `sudo apt-get install {tool}`; Fedora: `sudo dnf install {tool}`)"
+        );
+        if self.strict {
+            return Err(format!("{how}; the book's transcripts need it"));
+        }
+        self.narrate(&format!("{how}; skipping what needs it"));
+        Ok(false)
     }
 
-    /// Sends `signal` to job `number` (`kill %N`), waits for it to end and
-    /// shows its last lines and how it ended.
-    pub fn stop_job(&mut self, number: usize, signal: Signal) -> Result<(), String> {
-        let flag = match signal {
-            Signal::SIGTERM => String::new(),
-            other => format!("-{} ", other.as_str().trim_start_matches("SIG")),
-        };
-        self.say_same(&format!("$ kill {flag}%{number}"));
-        let pid = self.job_pid(number);
-        kill(pid, signal)
-            .map_err(|errno| format!("cannot signal job {number}: {}", errno.desc()))?;
-        let index = self.jobs.iter().position(|job| job.number == number);
-        let job = self
-            .jobs
-            .remove(index.expect("the scenario names a running job"));
-        let mut child = job.child;
-        let status = self.reap(&mut child)?;
-        // The job's pipe ends when the job and all its children are gone.
+    /// Waits, showing nothing, until `condition` holds (the server holds
+    /// its client's socket, say), or fails naming `what`.
+    pub fn wait_until(&self, what: &str, condition: impl Fn() -> bool) -> Result<(), String> {
         let deadline = Instant::now() + DEADLINE;
-        loop {
-            match job
-                .lines
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            {
-                Ok(line) if Some(line.text.as_str()) == job.hidden => {}
-                Ok(line) => self.say_same(&line.text),
-                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                    return Err(format!("job {number}'s output never ended"));
-                }
+        while !condition() {
+            if Instant::now() > deadline {
+                return Err(format!("gave up waiting: {what}"));
             }
+            std::thread::sleep(Duration::from_millis(5));
         }
-        let how = match status.code() {
-            Some(0) => "Done".to_string(),
-            Some(code) => format!("Exit {code}"),
-            None => "Killed".to_string(),
-        };
-        self.say_same(&format!("[{}]+  {how:<24}{}", job.number, job.shown));
         Ok(())
     }
 }
 
 impl Drop for Session {
-    /// Whatever happened, no job outlives its session.
+    /// Whatever happened, no job outlives its session (dropping a group
+    /// kills it).
     fn drop(&mut self) {
-        for job in &mut self.jobs {
-            let _ = job.child.kill();
-            let _ = job.child.wait();
-            self.cleanup.forget(Pid::from_raw(job.child.id() as i32));
-        }
-        self.cleanup.forget_directory(self.dir.path());
+        self.jobs.clear();
+        self.registry.forget_directory(&self.dir);
     }
+}
+
+/// Whether an event-driven server has removed every client it added and
+/// said `server waiting` since the last removal.
+fn clients_gone(lines: &[&Line]) -> bool {
+    let mut open = 0i64;
+    let mut added = false;
+    let mut waiting_after_last = false;
+    for line in lines {
+        if line.text.starts_with("adding client on fd ") {
+            open += 1;
+            added = true;
+            waiting_after_last = false;
+        } else if line.text.starts_with("removing client on fd ") {
+            open -= 1;
+            waiting_after_last = false;
+        } else if line.text == "server waiting" {
+            waiting_after_last = true;
+        }
+    }
+    added && open == 0 && waiting_after_last
 }
 
 /// A duration rounded to whole seconds, as the timed steps show it.
@@ -652,89 +754,55 @@ fn normalise_ls_long(line: &str) -> String {
     }
     let name = fields[8..].join(" ");
     format!(
-        "{} {} you you {} <date> {name}",
+        "{} {} you you {:>2} <date> {name}",
         fields[0], fields[1], fields[4]
     )
 }
 
-/// `serving client on fd 5` becomes `serving client on fd N`.
-fn normalise_fd_numbers(line: &str) -> String {
-    match line.rsplit_once(" on fd ") {
-        Some((before, fd)) if fd.chars().all(|c| c.is_ascii_digit()) => {
-            format!("{before} on fd N")
+/// A line of `ps` in columns of `widths` (negative: left-aligned), since a
+/// stand-in pid may be wider or narrower than the real one.
+fn realign(line: &str, widths: &[isize]) -> String {
+    let columns: Vec<String> = line
+        .split_whitespace()
+        .enumerate()
+        .map(|(index, field)| match widths.get(index) {
+            Some(&width) if width < 0 => format!("{field:<w$}", w = width.unsigned_abs()),
+            Some(&width) => format!("{field:>w$}", w = width.unsigned_abs()),
+            None => field.to_string(),
+        })
+        .collect();
+    columns.join(" ").trim_end().to_string()
+}
+
+/// What strace shows that differs from run to run: who sent a signal
+/// (`si_pid=4242, si_uid=1000` becomes `si_pid=<xtask>, si_uid=<you>`),
+/// where a new thread of the C library keeps its id (`child_tidptr=0x7f..`
+/// becomes `child_tidptr=<address>`), and the bytes of a signal read from
+/// a signalfd, which hold the sender's pid (`read(5, "\17\0..."..., 128)`
+/// becomes `read(5, <siginfo>, 128)`).
+fn normalise_strace(line: &str) -> String {
+    let mut line = line.to_string();
+    for (field, stand_in, ends) in [
+        ("si_pid=", "<xtask>", ','),
+        ("si_uid=", "<you>", '}'),
+        ("child_tidptr=", "<address>", ')'),
+    ] {
+        if let Some(at) = line.find(field) {
+            let start = at + field.len();
+            let end = line[start..]
+                .find([ends, ','])
+                .map_or(line.len(), |end| start + end);
+            line.replace_range(start..end, stand_in);
         }
-        _ => line.to_string(),
     }
-}
-
-/// Drops `ps`'s `+` flag (in the terminal's foreground process group),
-/// which says only whether the demo ran in a terminal; the columns stay
-/// where they were.
-fn normalise_ps(line: &str) -> String {
-    let is_state = |field: &str| {
-        let mut letters = field.chars();
-        letters.next().is_some_and(|c| "DIRSTtWXZ".contains(c))
-            && letters.all(|c| "<NLsl+".contains(c))
-    };
-    let mut result = String::with_capacity(line.len());
-    for (index, piece) in line.split_inclusive(' ').enumerate() {
-        let field = piece.trim_end();
-        // The state is never the first column (the pid is).
-        if index > 0 && is_state(field) && field.contains('+') {
-            result.push_str(&piece.replacen('+', " ", 1));
-        } else {
-            result.push_str(piece);
-        }
+    if line.ends_with(", 128) = 128")
+        && let Some(start) = line.find("read(").map(|at| at + 5)
+        && let Some(comma) = line[start..].find(", ").map(|at| start + at + 2)
+        && let Some(end) = line.rfind(", 128)")
+    {
+        line.replace_range(comma..end, "<siginfo>");
     }
-    result
-}
-
-/// The fields of /proc/PID/stat after the command name, which is in
-/// parentheses and may hold spaces: the state is the first.
-fn proc_stat_fields(pid: &str) -> Option<Vec<String>> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    Some(after_name.split_whitespace().map(str::to_string).collect())
-}
-
-/// The processes whose parent is `parent`.
-pub fn children_of(parent: &str) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
-        .filter(|name| name.chars().all(|c| c.is_ascii_digit()))
-        .filter(|pid| proc_stat_fields(pid).is_some_and(|fields| fields[1] == parent))
-        .collect()
-}
-
-/// One row of `ps -o pid,stat,time,args` (or, `with_parent`,
-/// `pid,ppid,stat,args`), read from /proc for a machine without ps: the
-/// state letter, with `l` for a process with threads.
-fn ps_row_from_proc(pid: &str, with_parent: bool) -> Result<String, String> {
-    let fields = proc_stat_fields(pid).ok_or_else(|| format!("process {pid} is gone"))?;
-    // Counting from the state field: ppid 1, utime 11, stime 12, threads 17.
-    let number = |index: usize| fields[index].parse::<u64>().unwrap_or(0);
-    let state = format!("{}{}", fields[0], if number(17) > 1 { "l" } else { "" });
-    let args = std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map_err(|error| format!("cannot read /proc/{pid}/cmdline: {error}"))?
-        .split(|&byte| byte == 0)
-        .filter(|part| !part.is_empty())
-        .map(|part| String::from_utf8_lossy(part).into_owned())
-        .collect::<Vec<_>>()
-        .join(" ");
-    if with_parent {
-        return Ok(format!("{pid:>7} {:>7} {state:<4} {args}\n", fields[1]));
-    }
-    let seconds = (number(11) + number(12)) / 100;
-    let time = format!(
-        "{:02}:{:02}:{:02}",
-        seconds / 3600,
-        seconds / 60 % 60,
-        seconds % 60
-    );
-    Ok(format!("{pid:>7} {state:<4} {time:>8} {args}\n"))
+    line
 }
 
 #[cfg(test)]
@@ -758,39 +826,56 @@ mod tests {
     fn ls_lines_lose_owner_and_date() {
         assert_eq!(
             normalise_ls_long("srwxr-xr-x 1 ann staff 0 Nov 25 13:17 server_socket="),
-            "srwxr-xr-x 1 you you 0 <date> server_socket="
+            "srwxr-xr-x 1 you you  0 <date> server_socket="
         );
         let error = "ls: cannot access 'server_socket': No such file or directory";
         assert_eq!(normalise_ls_long(error), error);
     }
 
     #[test]
-    fn descriptor_numbers_become_n() {
+    fn strace_lines_lose_who_sent_a_signal() {
         assert_eq!(
-            normalise_fd_numbers("adding client on fd 4"),
-            "adding client on fd N"
+            normalise_strace(
+                "--- SIGTERM {si_signo=SIGTERM, si_code=SI_USER, si_pid=812, si_uid=0} ---"
+            ),
+            "--- SIGTERM {si_signo=SIGTERM, si_code=SI_USER, si_pid=<xtask>, si_uid=<you>} ---"
         );
         assert_eq!(
-            normalise_fd_numbers("char from server = B"),
-            "char from server = B"
+            normalise_strace(r#"read(5, "\17\0\0\0\0\0"..., 128) = 128"#),
+            "read(5, <siginfo>, 128) = 128"
+        );
+        assert_eq!(
+            normalise_strace("clone(child_stack=NULL, flags=SIGCHLD, child_tidptr=0x7f2a) = 31193"),
+            "clone(child_stack=NULL, flags=SIGCHLD, child_tidptr=<address>) = 31193"
         );
     }
 
+    fn lines(texts: &[&str]) -> Vec<Line> {
+        texts
+            .iter()
+            .map(|text| Line {
+                at: Instant::now(),
+                text: text.to_string(),
+            })
+            .collect()
+    }
+
     #[test]
-    fn ps_lines_lose_the_foreground_flag() {
-        assert_eq!(
-            normalise_ps("  23385 Sl+  00:00:00 server1"),
-            "  23385 Sl   00:00:00 server1"
-        );
-        assert_eq!(
-            normalise_ps("  23387   23386 S+   forking-server --work 1"),
-            "  23387   23386 S    forking-server --work 1"
-        );
-        for unchanged in [
-            "    PID STAT     TIME COMMAND",
-            "  23385 S    00:00:00 server1",
-        ] {
-            assert_eq!(normalise_ps(unchanged), unchanged);
-        }
+    fn clients_are_gone_once_each_added_one_is_removed_and_the_server_waits() {
+        let all = lines(&[
+            "adding client on fd 8",
+            "server waiting",
+            "adding client on fd 9",
+            "removing client on fd 8",
+            "server waiting",
+        ]);
+        let refs: Vec<&Line> = all.iter().collect();
+        assert!(!clients_gone(&refs));
+        let more = lines(&["removing client on fd 9"]);
+        let refs: Vec<&Line> = all.iter().chain(&more).collect();
+        assert!(!clients_gone(&refs));
+        let last = lines(&["server waiting"]);
+        let refs: Vec<&Line> = all.iter().chain(&more).chain(&last).collect();
+        assert!(clients_gone(&refs));
     }
 }

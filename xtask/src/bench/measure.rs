@@ -6,17 +6,17 @@ use std::fs;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use loadgen::Measured;
 use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
-use nix::sys::signal::{Signal, kill};
+use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use tempfile::TempDir;
 
 use super::{Contender, Metric, PAIRS, Pair, Plan, SERVERS, Server};
-use crate::cleanup::Cleanup;
+use crate::procs::{Group, Registry};
 
 /// How long a server may take to answer its first client, and how long
 /// past its window the load client may run, before the bench gives up.
@@ -73,7 +73,7 @@ fn pin(pid: Pid, cpu: usize) -> Result<(), String> {
 /// The place measurements happen: a temporary directory for the sockets,
 /// the built programs, and the cores.
 pub struct Lab {
-    cleanup: Cleanup,
+    registry: Registry,
     dir: TempDir,
     programs: PathBuf,
     /// Where the C twins were built, if they were.
@@ -84,46 +84,26 @@ pub struct Lab {
 
 /// A server (or the bare acceptor) running in the lab. [`Lab::stop`]
 /// stops it; should the bench fail first, dropping it kills it (and a
-/// forking server's children) and reaps it.
+/// forking server's children: its process group) and reaps it.
 struct Running {
     name: String,
-    child: Child,
+    group: Group,
     socket: PathBuf,
     stderr: PathBuf,
-    cleanup: Cleanup,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            for child in crate::session::children_of(&self.child.id().to_string()) {
-                if let Ok(child) = child.parse() {
-                    let _ = kill(Pid::from_raw(child), Signal::SIGKILL);
-                }
-            }
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-        self.cleanup.forget(pid_of(&self.child));
-    }
 }
 
 impl Lab {
     pub fn new(
-        cleanup: &Cleanup,
+        registry: &Registry,
         programs: &Path,
         c_programs: Option<&Path>,
     ) -> Result<Lab, String> {
-        let dir = tempfile::Builder::new()
-            .prefix("sockets-course-bench-")
-            .tempdir()
-            .map_err(|error| format!("cannot create a temporary directory: {error}"))?;
-        cleanup.remove_later(dir.path().to_path_buf());
+        let dir = registry.temp_dir("sockets-course-bench-")?;
         // This thread starts every load client, which inherits its core.
         // Where the system does not let us choose, nothing is pinned.
         let cores = Cores::pick().filter(|cores| pin(Pid::from_raw(0), cores.client).is_ok());
         Ok(Lab {
-            cleanup: cleanup.clone(),
+            registry: registry.clone(),
             dir,
             programs: programs.to_path_buf(),
             c_programs: c_programs.map(Path::to_path_buf),
@@ -205,7 +185,7 @@ impl Lab {
             progress_sessions(&sessions);
             round.sessions.push((server, sessions));
             if server.keeps_connections() {
-                let pid = running.child.id().to_string();
+                let pid = running.group.pid().to_string();
                 for idle in plan.idle {
                     step(&format!(
                         "{}: one active client among {idle} idle",
@@ -229,7 +209,7 @@ impl Lab {
                     round.round_trips.push((server, idle, measured));
                 }
             }
-            let peak = peak_rss_kib(running.child.id())?;
+            let peak = peak_rss_kib(running.group.pid())?;
             round.peak_rss_kib.push((server, peak));
             self.stop(running)?;
         }
@@ -255,7 +235,7 @@ impl Lab {
                 "        all served in {:.3} s",
                 measured.elapsed.as_secs_f64()
             );
-            let peak = peak_rss_kib(running.child.id())?;
+            let peak = peak_rss_kib(running.group.pid())?;
             if let Some((_, kib)) = round.peak_rss_kib.iter_mut().find(|(s, _)| *s == server) {
                 *kib = (*kib).max(peak);
             }
@@ -310,7 +290,10 @@ impl Lab {
         let window = seconds_arg(plan.window);
         let burst = seconds_arg(loadgen::BURST);
         let sockets = [path_arg(&first.socket), path_arg(&second.socket)];
-        let pids = [first.child.id().to_string(), second.child.id().to_string()];
+        let pids = [
+            first.group.pid().to_string(),
+            second.group.pid().to_string(),
+        ];
         let idle = plan.pair_idle.to_string();
         let mut args: Vec<&str> = match pair.metric() {
             Metric::Sessions => vec!["sessions"],
@@ -429,22 +412,21 @@ impl Lab {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr_file);
-        let child = self
-            .cleanup
+        let group = self
+            .registry
             .spawn(&mut command)
             .map_err(|error| format!("cannot start {name}: {error}"))?;
         // Its main thread, which serves (and forks: children inherit it).
         // This fails only for a program that has already ended, which
         // wait_until_ready reports.
         if let Some(cores) = self.cores {
-            let _ = pin(pid_of(&child), cores.server);
+            let _ = pin(group.pid(), cores.server);
         }
         Ok(Running {
             name: name.to_string(),
-            child,
+            group,
             socket,
             stderr,
-            cleanup: self.cleanup.clone(),
         })
     }
 
@@ -471,8 +453,7 @@ impl Lab {
                     }
                 };
             }
-            if let Ok(Some(status)) = running.child.try_wait() {
-                self.cleanup.forget(pid_of(&running.child));
+            if let Some(status) = running.group.try_wait() {
                 return Err(format!(
                     "{} ended before it listened ({status}): {}",
                     running.name,
@@ -493,23 +474,11 @@ impl Lab {
     /// Stops a server with SIGTERM (as Ctrl-C would), reaps it, and fails
     /// if it said anything on stderr besides its goodbye.
     fn stop(&self, mut running: Running) -> Result<(), String> {
-        let pid = pid_of(&running.child);
-        let _ = kill(pid, Signal::SIGTERM);
+        let _ = running.group.signal(Signal::SIGTERM);
         let deadline = Instant::now() + PATIENCE;
-        loop {
-            match running.child.try_wait() {
-                Ok(Some(_)) => break,
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                _ => {
-                    let _ = running.child.kill();
-                    let _ = running.child.wait();
-                    break;
-                }
-            }
+        while running.group.try_wait().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
         }
-        self.cleanup.forget(pid);
         let said = fs::read_to_string(&running.stderr).unwrap_or_default();
         let unexpected: Vec<&str> = said
             .lines()
@@ -551,27 +520,22 @@ impl Lab {
             .stdout(Stdio::piped());
         let shown = format!("loadgen {}", args.join(" "));
         let mut child = self
-            .cleanup
+            .registry
             .spawn(&mut command)
             .map_err(|error| format!("cannot run {shown}: {error}"))?;
         let deadline = Instant::now() + window + PATIENCE;
         let status = loop {
             match child.try_wait() {
-                Ok(Some(status)) => break status,
-                Ok(None) if Instant::now() < deadline => {
+                Some(status) => break status,
+                None if Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(2));
                 }
-                _ => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    self.cleanup.forget(pid_of(&child));
-                    return Err(format!("{shown} did not finish in time"));
-                }
+                // Dropping it kills it.
+                None => return Err(format!("{shown} did not finish in time")),
             }
         };
-        self.cleanup.forget(pid_of(&child));
         let mut output = String::new();
-        if let Some(mut stdout) = child.stdout.take() {
+        if let Some(mut stdout) = child.take_stdout() {
             let _ = stdout.read_to_string(&mut output);
         }
         if !status.success() {
@@ -586,22 +550,13 @@ impl Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        self.cleanup.forget_directory(self.dir.path());
+        self.registry.forget_directory(&self.dir);
     }
 }
 
-fn pid_of(child: &Child) -> Pid {
-    Pid::from_raw(i32::try_from(child.id()).expect("a pid fits in an i32"))
-}
-
-/// A process's peak resident memory, `VmHWM` in `/proc/PID/status`, in KiB.
-fn peak_rss_kib(pid: u32) -> Result<u64, String> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status"))
-        .map_err(|error| format!("cannot read /proc/{pid}/status: {error}"))?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+/// A server's peak resident memory, in KiB.
+fn peak_rss_kib(pid: Pid) -> Result<u64, String> {
+    course_testkit::processes::peak_resident_kib(pid)
         .ok_or_else(|| format!("/proc/{pid}/status has no VmHWM"))
 }
 

@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 
-use crate::cleanup::Cleanup;
+use crate::procs::Registry;
 use crate::workspace_root;
 use measure::{Lab, PairRound, Round};
 
@@ -239,11 +239,10 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
     let started = Instant::now();
     // cargo says nothing while it builds (--quiet), for a minute the first
     // time: say what is going on.
-    eprintln!("bench: building the servers in release mode (a minute the first time)");
-    let programs = crate::demo::build_programs_as(true)?;
+    let programs = crate::build_programs(crate::Profile::Release)?;
     let c_programs = twins::build()?;
-    let cleanup = Cleanup::install()?;
-    let lab = Lab::new(&cleanup, &programs, c_programs.as_deref())?;
+    let registry = Registry::install()?;
+    let lab = Lab::new(&registry, &programs, c_programs.as_deref())?;
 
     eprintln!(
         "bench: {} run: {} round(s), {} of Rust against C, {:.2} s per measurement, local sockets only",

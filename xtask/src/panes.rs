@@ -1,0 +1,219 @@
+//! `cargo xtask demo --panes STAGE`: the stage in tmux, as the book's two
+//! terminals: the server in the left pane, the clients in the right one,
+//! each a real shell in the same temporary directory with the course's
+//! programs on its path. A narrow pane below shows the next command and
+//! types it into its pane when the instructor presses Enter.
+//!
+//! tmux runs on a socket of its own (`tmux -L sockets-course-PID`), apart
+//! from any tmux of the user's. However the demo ends (the last command,
+//! `q`, Ctrl-C), that tmux server is killed: its panes' programs get
+//! SIGHUP (the servers of the course stop on it and remove their socket
+//! files), and the temporary directory is removed.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::procs::Registry;
+use crate::scenarios::Scenario;
+use crate::shown;
+
+/// Which of the two terminals a command is typed into.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pane {
+    Server,
+    Clients,
+}
+
+/// Ctrl-C, typed into a pane.
+const CTRL_C: &str = "C-c";
+
+/// What is typed in each stage, in order.
+fn script(stage: &str) -> &'static [(Pane, &'static str)] {
+    use Pane::{Clients, Server};
+    match stage {
+        "01" => &[(Clients, "client1"), (Clients, "echo $?")],
+        "02" => &[
+            (Server, "server1"),
+            (Clients, "ls -lF server_socket"),
+            (Clients, "client1"),
+            (Clients, "client1 & client1 & client1 & wait"),
+            (Server, CTRL_C),
+            (Clients, "ls -lF server_socket"),
+        ],
+        "02n" => &[
+            (Server, "server1 --tcp 127.0.0.1:9734"),
+            (Clients, "client1 --tcp 127.0.0.1:9734"),
+            (Server, CTRL_C),
+        ],
+        "03" => &[
+            (Server, "forking-server"),
+            (Clients, "client1 & client1 & client1 & wait"),
+            (
+                Clients,
+                "client1 & client1 & client1 & sleep 1; ps -o pid,ppid,stat,args --ppid \"$(pgrep -x forking-server)\"; wait",
+            ),
+            (Server, CTRL_C),
+        ],
+        "04" => &[
+            (Server, "select-server --work 2 --blocking-work"),
+            (Clients, "client1 & client1 & client1 & wait"),
+            (Server, CTRL_C),
+            (Server, "select-server --work 2"),
+            (Clients, "client1 & client1 & client1 & wait"),
+            (Server, CTRL_C),
+        ],
+        _ => &[
+            (Server, "epoll-server --work 2"),
+            (Clients, "client1 & client1 & client1 & wait"),
+            (Clients, "ls -l /proc/\"$(pgrep -x epoll-server)\"/fd"),
+            (Server, CTRL_C),
+        ],
+    }
+}
+
+pub fn run(scenario: &Scenario, programs: &Path) -> Result<(), String> {
+    if !std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join("tmux").is_file()))
+    {
+        return Err(
+            "tmux is not installed here: install it with the system's package manager \
+             (Debian, Ubuntu: `sudo apt-get install tmux`; Fedora: `sudo dnf install tmux`), \
+             or run `cargo xtask demo --step` instead"
+                .to_string(),
+        );
+    }
+    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        return Err("--panes shows tmux in this terminal: run it in a terminal".to_string());
+    }
+    let registry = Registry::install()?;
+    let dir = registry.temp_dir("sockets-course-panes-")?;
+    let socket = format!("sockets-course-{}", std::process::id());
+    let tmux = |args: &[&str]| {
+        let mut command = Command::new("tmux");
+        command.args(["-L", &socket]).args(args);
+        command
+    };
+    let path = format!(
+        "{}:{}",
+        programs.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let shell = format!("env PATH='{path}' PS1='$ ' sh");
+    let dir_arg = dir.path().display().to_string();
+    let driver = format!(
+        "'{}' demo-panes-driver {} {socket}; tmux -L {socket} kill-server",
+        std::env::current_exe()
+            .map_err(|error| format!("cannot find xtask itself: {error}"))?
+            .display(),
+        scenario.id
+    );
+    for args in [
+        &[
+            "new-session",
+            "-d",
+            "-s",
+            "demo",
+            "-x",
+            "160",
+            "-y",
+            "45",
+            "-c",
+            &dir_arg,
+            &shell,
+        ][..],
+        &[
+            "split-window",
+            "-h",
+            "-t",
+            "demo:0.0",
+            "-c",
+            &dir_arg,
+            &shell,
+        ],
+        &[
+            "split-window",
+            "-v",
+            "-f",
+            "-l",
+            "4",
+            "-t",
+            "demo:0",
+            "-c",
+            &dir_arg,
+            &driver,
+        ],
+        &[
+            "select-pane",
+            "-t",
+            "demo:0.0",
+            "-T",
+            "terminal 1: the server",
+        ],
+        &[
+            "select-pane",
+            "-t",
+            "demo:0.1",
+            "-T",
+            "terminal 2: the clients",
+        ],
+        &[
+            "select-pane",
+            "-t",
+            "demo:0.2",
+            "-T",
+            "xtask: Enter types the next command",
+        ],
+        &["set-option", "-t", "demo", "pane-border-status", "top"],
+        &["set-option", "-t", "demo", "status", "off"],
+    ] {
+        succeed(tmux(args))?;
+    }
+    println!("xtask: tmux, two terminals: {}", scenario.about);
+    // Attached here, in this terminal, until the driver kills the server.
+    let attached = tmux(&["attach-session", "-t", "demo"]).status();
+    let _ = tmux(&["kill-server"]).status();
+    attached.map_err(|error| format!("cannot attach to tmux: {error}"))?;
+    drop(dir);
+    println!("xtask: the panes demo is over; nothing is left behind");
+    Ok(())
+}
+
+/// Runs a tmux command; fails, saying what it ran, if it fails.
+fn succeed(mut command: Command) -> Result<(), String> {
+    let status = command
+        .status()
+        .map_err(|error| format!("cannot run {}: {error}", shown(&command)))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{} failed ({status})", shown(&command)))
+    }
+}
+
+/// The narrow pane's program: shows each next command, types it into its
+/// pane on Enter, ends on `q` or after the last one.
+pub fn drive(stage: &str, socket: &str) -> Result<(), String> {
+    for &(pane, keys) in script(stage) {
+        let (target, name) = match pane {
+            Pane::Server => ("demo:0.0", "terminal 1"),
+            Pane::Clients => ("demo:0.1", "terminal 2"),
+        };
+        let shown_keys = if keys == CTRL_C { "Ctrl-C" } else { keys };
+        print!("\n{name}: {shown_keys}   (Enter types it, q and Enter end) ");
+        std::io::Write::flush(&mut std::io::stdout()).map_err(|error| error.to_string())?;
+        let mut answer = String::new();
+        if std::io::stdin().read_line(&mut answer).unwrap_or(0) == 0 || answer.trim() == "q" {
+            return Ok(());
+        }
+        let mut send = Command::new("tmux");
+        send.args(["-L", socket, "send-keys", "-t", target, keys]);
+        if keys != CTRL_C {
+            send.arg("Enter");
+        }
+        succeed(send)?;
+    }
+    print!("\nThat was the last command. Enter ends the demo. ");
+    std::io::Write::flush(&mut std::io::stdout()).map_err(|error| error.to_string())?;
+    let _ = std::io::stdin().read_line(&mut String::new());
+    Ok(())
+}
