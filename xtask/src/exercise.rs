@@ -1,24 +1,27 @@
 //! `cargo xtask exercise`: the classroom exercises. A student starts one
 //! (a copy of its starter in `my-exercises/`, a crate of the workspace),
 //! checks it (build, the exercise's checks against the program, clippy),
-//! asks for hints, and may start over. `verify`, for authors, insists that
-//! every starter fails its checks and every solution passes them.
+//! asks for hints, and may start over. An instructor grades a clone
+//! (`grade`: a table, JSON or JUnit XML, live and offline). `verify`, for
+//! authors, insists that every starter fails its checks and every solution
+//! passes them, the same way in every run.
 //!
 //! An exercise lives in `exercises/<id>-<name>/`: `README.md` (the task),
 //! `hint-1.md`, `hint-2.md`, ..., `starter/` and `solution/`. Its checks are
 //! in the `exercise-checks` crate (exercises/checks).
 
+mod report;
 mod verify;
 
-use std::collections::hash_map::DefaultHasher;
 use std::fs;
-use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
-use clap::{Args, Subcommand};
-use exercise_checks::{EXERCISES, Exercise, Outcome, run_checks};
+use clap::{Args, Subcommand, ValueEnum};
+use exercise_checks::{EXERCISES, Exercise, run_checks};
 
-use crate::{cargo, run_printed, target_dir, workspace_root};
+use crate::{cargo, run_printed, shown, target_dir, workspace_root};
+use report::{CLIPPY, CheckResult, Graded, Status};
 
 #[derive(Args)]
 pub struct ExerciseArgs {
@@ -26,34 +29,82 @@ pub struct ExerciseArgs {
     action: Action,
 }
 
+/// An exercise is named by its id (`01a`, or `1a` as the demo takes
+/// stages) or its name (`patient-client`).
 #[derive(Subcommand)]
 enum Action {
     /// List every exercise, its stage, and how far you are with it
     List,
     /// Copy an exercise's starter into my-exercises/ and show the task
     Start {
-        /// The exercise: its id (01a) or name (patient-client)
+        /// The exercise: its id (01a, or 1a) or name (patient-client)
         exercise: String,
     },
     /// Build your crate, run the exercise's checks against it, run clippy
     Check {
-        /// The exercise: its id (01a) or name (patient-client)
+        /// The exercise: its id (01a, or 1a) or name (patient-client)
         exercise: String,
     },
     /// Show one of the exercise's hints (the first unless you say which)
     Hint {
-        /// The exercise: its id (01a) or name (patient-client)
+        /// The exercise: its id (01a, or 1a) or name (patient-client)
         exercise: String,
         /// Which hint, from 1
         number: Option<usize>,
     },
     /// Put the starter back; your work is moved to my-exercises-backups/
     Reset {
-        /// The exercise: its id (01a) or name (patient-client)
+        /// The exercise: its id (01a, or 1a) or name (patient-client)
         exercise: String,
     },
-    /// For authors: every starter fails a check, every solution passes all
-    Verify,
+    /// Grade every exercise crate in my-exercises/: a table, JSON or JUnit XML
+    ///
+    /// Live and offline: each crate is built, checked and linted now. Exits
+    /// with status 0 only when every started exercise passes.
+    #[command(after_help = "\
+Each started exercise is built (offline), checked and linted with clippy,
+as `check` does; clippy counts as a check (\"clippy has nothing to say\").
+The JSON report has one entry for every exercise of the course (or each one
+named), with its id, status (passed, failed, does-not-build or not-started)
+and checks (name, passed, message). The JUnit report has one testsuite per
+exercise and one testcase per check, with a failure for each failed check
+(skipped, for an exercise not started). Progress goes to stderr, so that
+stdout holds the report alone:
+
+  cargo xtask exercise grade --format junit > grades.xml")]
+    Grade {
+        /// Only these exercises (ids, as 01a or 1a, or names); every exercise
+        /// of the course by default
+        exercises: Vec<String>,
+        /// How to report
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// For authors: every starter fails the checks it must (the same way in
+    /// every run), every solution passes them all and clippy
+    Verify {
+        /// Only these exercises (ids, as 01a or 1a, or names); all of them by
+        /// default
+        exercises: Vec<String>,
+        /// How many times to run each starter's and solution's checks:
+        /// every run must give the same outcomes and messages
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+        runs: u32,
+        /// Show each starter's report, as a student would see it
+        #[arg(long)]
+        show: bool,
+    },
+}
+
+/// How `grade` reports.
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    /// A table, one line per exercise
+    Text,
+    /// One JSON document: {"exercises": [{"id", "status", "checks": [...]}]}
+    Json,
+    /// JUnit XML: a testsuite per exercise, a testcase per check
+    Junit,
 }
 
 pub fn run(args: &ExerciseArgs) -> Result<(), String> {
@@ -67,8 +118,25 @@ pub fn run(args: &ExerciseArgs) -> Result<(), String> {
         Action::Check { exercise } => check(&course, find(exercise)?),
         Action::Hint { exercise, number } => hint(&course, find(exercise)?, number.unwrap_or(1)),
         Action::Reset { exercise } => reset(&course, find(exercise)?),
-        Action::Verify => verify::run(&course),
+        Action::Grade { exercises, format } => grade(&course, &chosen(exercises)?, *format),
+        Action::Verify {
+            exercises,
+            runs,
+            show,
+        } => verify::run(&course, &chosen(exercises)?, *runs, *show),
     }
+}
+
+/// The exercises named, in the course's order; all of them if none is.
+fn chosen(wanted: &[String]) -> Result<Vec<&'static Exercise>, String> {
+    let named: Vec<&'static Exercise> = wanted
+        .iter()
+        .map(|wanted| find(wanted))
+        .collect::<Result<_, _>>()?;
+    Ok(EXERCISES
+        .iter()
+        .filter(|exercise| named.is_empty() || named.iter().any(|named| named.id == exercise.id))
+        .collect())
 }
 
 fn find(wanted: &str) -> Result<&'static Exercise, String> {
@@ -120,6 +188,25 @@ impl Course {
             .unwrap_or(path)
             .display()
             .to_string()
+    }
+
+    /// Marks a pass, to be shown by `list` while the files do not change,
+    /// or takes the mark away.
+    fn record(&self, graded: &Graded) {
+        let mark = self.mark(graded.exercise);
+        if graded.status == Status::Passed {
+            let work = self.work_dir(graded.exercise);
+            let written =
+                fs::create_dir_all(&self.marks).and_then(|()| fs::write(&mark, fingerprint(&work)));
+            if let Err(error) = written {
+                eprintln!(
+                    "xtask: cannot record the pass in {}: {error}",
+                    mark.display()
+                );
+            }
+        } else {
+            let _ = fs::remove_file(mark);
+        }
     }
 
     fn status(&self, exercise: &Exercise) -> &'static str {
@@ -223,7 +310,7 @@ fn read(path: &Path) -> Result<String, String> {
     fs::read_to_string(path).map_err(|error| format!("cannot read {}: {error}", path.display()))
 }
 
-fn check(course: &Course, exercise: &Exercise) -> Result<(), String> {
+fn check(course: &Course, exercise: &'static Exercise) -> Result<(), String> {
     let work = course.work_dir(exercise);
     if !work.is_dir() {
         return Err(format!(
@@ -236,82 +323,150 @@ fn check(course: &Course, exercise: &Exercise) -> Result<(), String> {
     run_printed(build).map_err(|error| {
         format!("{error}: your crate does not build yet; the compiler says why, above")
     })?;
-    let program = target_dir().join("debug").join(exercise.name);
     println!(
-        "xtask: checking {} ({}), {} checks",
+        "xtask: checking {} ({}), {} checks and clippy",
         course.shown(&work),
         exercise.title,
         exercise.checks.len()
     );
-    let outcomes = run_checks(exercise.checks, &program);
-    print!("{}", report(exercise, &outcomes));
-    let failed = outcomes.iter().filter(|outcome| !outcome.passed()).count();
+    let outcomes = run_checks(exercise.checks, &program_of(exercise));
 
     let mut clippy = cargo();
-    clippy.args([
-        "clippy",
-        "--quiet",
-        "--package",
-        exercise.name,
-        "--",
-        "-D",
-        "warnings",
-    ]);
+    clippy.args(["clippy", "--quiet", "--package", exercise.name]);
+    clippy.args(["--", "-D", "warnings"]);
     let clippy_passes = run_printed(clippy).is_ok();
-    println!(
-        "  {}  clippy has nothing to say{}",
-        if clippy_passes { "PASS" } else { "FAIL" },
-        if clippy_passes {
-            ""
+    let clippy = CheckResult {
+        name: CLIPPY.to_string(),
+        passed: clippy_passes,
+        message: if clippy_passes {
+            String::new()
         } else {
-            " (its warnings are above)"
-        }
-    );
+            "its warnings are above".to_string()
+        },
+    };
 
-    if failed > 0 || !clippy_passes {
-        let _ = fs::remove_file(course.mark(exercise));
-        return Err(format!(
-            "{}: {failed} of {} checks failed{}; not done yet",
+    let graded = Graded::built(exercise, &outcomes, clippy);
+    print!("{}", report::text(&graded));
+    course.record(&graded);
+    if graded.status == Status::Passed {
+        println!(
+            "{}: every check passes, and clippy too. Well done!",
+            exercise.id
+        );
+        Ok(())
+    } else {
+        let failed = graded.checks.len() - graded.passed_count();
+        Err(format!(
+            "{}: {failed} of {} checks failed (clippy counts as one); not done yet",
             exercise.id,
-            outcomes.len(),
-            if clippy_passes {
-                ""
-            } else {
-                ", and clippy has warnings"
-            }
-        ));
+            graded.checks.len(),
+        ))
     }
-    fs::create_dir_all(&course.marks)
-        .and_then(|()| fs::write(course.mark(exercise), fingerprint(&work)))
-        .map_err(|error| format!("cannot record the pass: {error}"))?;
-    println!(
-        "{}: every check passes, and clippy too. Well done!",
-        exercise.id
-    );
-    Ok(())
 }
 
-/// One line per check, PASS or FAIL; under each failure, why, and which
-/// hint to read.
-fn report(exercise: &Exercise, outcomes: &[Outcome]) -> String {
-    let mut report = String::new();
-    for outcome in outcomes {
-        match &outcome.failure {
-            None => report.push_str(&format!("  PASS  {}\n", outcome.check.name)),
-            Some(why) => {
-                report.push_str(&format!("  FAIL  {}\n", outcome.check.name));
-                for line in why.lines() {
-                    report.push_str(&format!("        {line}\n"));
-                }
-                report.push_str(&format!(
-                    "        read hint {n}: cargo xtask exercise hint {} {n}\n",
-                    exercise.id,
-                    n = outcome.check.hint
-                ));
-            }
+/// Where cargo puts an exercise's program, built from the student's crate.
+fn program_of(exercise: &Exercise) -> PathBuf {
+    target_dir().join("debug").join(exercise.name)
+}
+
+/// Grades `exercises` and prints the report in `format` on stdout (what
+/// it runs goes to stderr). Fails when a started exercise does not pass.
+fn grade(course: &Course, exercises: &[&'static Exercise], format: Format) -> Result<(), String> {
+    let graded: Vec<Graded> = exercises
+        .iter()
+        .map(|exercise| grade_one(course, exercise))
+        .collect();
+    print!(
+        "{}",
+        match format {
+            Format::Text => report::table(&graded),
+            Format::Json => report::json(&graded),
+            Format::Junit => report::junit(&graded),
         }
+    );
+    let failing: Vec<&str> = graded
+        .iter()
+        .filter(|graded| !matches!(graded.status, Status::NotStarted | Status::Passed))
+        .map(|graded| graded.exercise.id)
+        .collect();
+    if failing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "not every started exercise passes yet: {}",
+            failing.join(", ")
+        ))
     }
-    report
+}
+
+/// Builds, checks and lints one student's crate, offline, its output
+/// captured: what `check` does, without the noise.
+fn grade_one(course: &Course, exercise: &'static Exercise) -> Graded {
+    let work = course.work_dir(exercise);
+    if !work.is_dir() {
+        return Graded::not_started(exercise);
+    }
+    eprintln!(
+        "xtask: grading {} ({})",
+        course.shown(&work),
+        exercise.title
+    );
+    let mut build = cargo();
+    build.args(["build", "--offline", "--package", exercise.name]);
+    build.args(["--message-format", "short", "--color", "never"]);
+    if let Err(errors) = captured(build) {
+        let graded = Graded::does_not_build(exercise, &errors);
+        course.record(&graded);
+        return graded;
+    }
+    let outcomes = run_checks(exercise.checks, &program_of(exercise));
+    let mut clippy = cargo();
+    clippy.args(["clippy", "--offline", "--package", exercise.name]);
+    clippy.args(["--message-format", "short", "--color", "never"]);
+    clippy.args(["--", "-D", "warnings"]);
+    let clippy = match captured(clippy) {
+        Ok(()) => CheckResult {
+            name: CLIPPY.to_string(),
+            passed: true,
+            message: String::new(),
+        },
+        Err(warnings) => CheckResult {
+            name: CLIPPY.to_string(),
+            passed: false,
+            message: format!("clippy says:\n{warnings}"),
+        },
+    };
+    let graded = Graded::built(exercise, &outcomes, clippy);
+    course.record(&graded);
+    graded
+}
+
+/// Runs a cargo command with its output captured; on failure, its first
+/// lines of diagnostics (`path:line:column: error: ...` in the short
+/// message format), or its last lines when there are none.
+fn captured(mut command: Command) -> Result<(), String> {
+    eprintln!("xtask: running {}", shown(&command));
+    let output = command
+        .output()
+        .map_err(|error| format!("cannot run {}: {error}", shown(&command)))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let diagnostics: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.contains(": error") || line.contains(": warning"))
+        .collect();
+    let lines: Vec<&str> = if diagnostics.is_empty() {
+        let all: Vec<&str> = stderr
+            .lines()
+            .filter(|line| !line.trim().is_empty())
+            .collect();
+        all[all.len().saturating_sub(5)..].to_vec()
+    } else {
+        diagnostics.into_iter().take(10).collect()
+    };
+    Err(lines.join("\n"))
 }
 
 /// Every hint of an exercise, in order: `hint-1.md`, `hint-2.md`, ...
@@ -381,17 +536,44 @@ fn backup(course: &Course, exercise: &Exercise, work: &Path) -> Result<PathBuf, 
 }
 
 /// What a crate's files hold, as one number: a pass is marked with it, and
-/// holds while the files do not change.
+/// holds while the files do not change. FNV-1a over each file's path and
+/// contents, each preceded by its length: the same number from every
+/// toolchain (std's `DefaultHasher` may change between Rust releases).
 fn fingerprint(dir: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
     let mut files = Vec::new();
     collect_files(dir, &mut files);
     files.sort();
-    let mut hasher = DefaultHasher::new();
+    let mut hash = Fnv1a::new();
     for file in files {
-        file.strip_prefix(dir).unwrap_or(&file).hash(&mut hasher);
-        fs::read(&file).unwrap_or_default().hash(&mut hasher);
+        let name = file
+            .strip_prefix(dir)
+            .unwrap_or(&file)
+            .as_os_str()
+            .as_bytes();
+        let contents = fs::read(&file).unwrap_or_default();
+        for bytes in [name, &contents] {
+            hash.write(&(bytes.len() as u64).to_le_bytes());
+            hash.write(bytes);
+        }
     }
-    format!("{:016x}", hasher.finish())
+    format!("fnv1a64:{:016x}", hash.0)
+}
+
+/// The 64-bit FNV-1a hash (Fowler, Noll, Vo), byte by byte.
+struct Fnv1a(u64);
+
+impl Fnv1a {
+    fn new() -> Fnv1a {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 ^= u64::from(byte);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
 }
 
 fn collect_files(dir: &Path, files: &mut Vec<PathBuf>) {
@@ -411,6 +593,8 @@ fn collect_files(dir: &Path, files: &mut Vec<PathBuf>) {
 mod tests {
     use super::*;
 
+    use exercise_checks::Outcome;
+    use report::parse;
     use tempfile::TempDir;
 
     /// A course with the real exercises and a temporary workspace root.
@@ -507,17 +691,239 @@ mod tests {
             },
             Outcome {
                 check: &exercise.checks[1],
-                failure: Some("no stderr line contains \"trying again\"\nstderr: []".into()),
+                failure: Some("ran: patient-client --wait 10\nexpected: `trying again`".into()),
             },
         ];
-        let report = report(exercise, &outcomes);
+        let clippy = CheckResult {
+            name: CLIPPY.to_string(),
+            passed: true,
+            message: String::new(),
+        };
+        let graded = Graded::built(exercise, &outcomes, clippy);
+        assert_eq!(graded.status, Status::Failed);
         let expected = format!(
-            "  PASS  {}\n  FAIL  {}\n        no stderr line contains \"trying again\"\n        \
-             stderr: []\n        read hint {n}: cargo xtask exercise hint 01a {n}\n",
+            "  PASS  {}\n  FAIL  {}\n        ran: patient-client --wait 10\n        \
+             expected: `trying again`\n        read hint {n}: cargo xtask exercise hint 01a {n}\n  \
+             PASS  clippy has nothing to say\n",
             exercise.checks[0].name,
             exercise.checks[1].name,
             n = exercise.checks[1].hint
         );
-        assert_eq!(report, expected);
+        assert_eq!(report::text(&graded), expected);
+    }
+
+    #[test]
+    fn a_pass_mark_is_the_same_from_every_toolchain() {
+        // FNV-1a's published test values.
+        for (input, expected) in [
+            ("", 0xcbf2_9ce4_8422_2325_u64),
+            ("a", 0xaf63_dc4c_8601_ec8c),
+            ("foobar", 0x8594_4171_f739_67e8),
+        ] {
+            let mut hash = Fnv1a::new();
+            hash.write(input.as_bytes());
+            assert_eq!(hash.0, expected, "{input:?}");
+        }
+        // A crate's fingerprint is fixed by its files alone.
+        let dir = TempDir::new().unwrap();
+        fs::create_dir(dir.path().join("src")).unwrap();
+        fs::write(dir.path().join("src/main.rs"), "fn main() {}\n").unwrap();
+        fs::write(dir.path().join("Cargo.toml"), "[package]\n").unwrap();
+        assert_eq!(fingerprint(dir.path()), "fnv1a64:cca052868d3f9492");
+    }
+
+    #[test]
+    fn ids_are_taken_as_the_demo_takes_stages() {
+        let named = chosen(&["5b".to_string(), "1a".to_string(), "03c".to_string()]).unwrap();
+        let ids: Vec<&str> = named.iter().map(|exercise| exercise.id).collect();
+        assert_eq!(ids, ["01a", "03c", "05b"]);
+        assert_eq!(chosen(&[]).unwrap().len(), EXERCISES.len());
+        assert!(
+            chosen(&["6a".to_string()])
+                .err()
+                .is_some_and(|error| error.contains("no exercise"))
+        );
+    }
+
+    /// The lines of `check`'s report, as (name, passed, message): what the
+    /// grade reports must agree with.
+    fn as_check_reports_it(text: &str) -> Vec<(String, bool, String)> {
+        let mut checks: Vec<(String, bool, String)> = Vec::new();
+        for line in text.lines() {
+            if let Some(name) = line.strip_prefix("  PASS  ") {
+                checks.push((name.to_string(), true, String::new()));
+            } else if let Some(name) = line.strip_prefix("  FAIL  ") {
+                checks.push((name.to_string(), false, String::new()));
+            } else {
+                let line = line
+                    .strip_prefix("        ")
+                    .expect("an indented message line");
+                let message = &mut checks.last_mut().expect("a check first").2;
+                if !message.is_empty() {
+                    message.push('\n');
+                }
+                message.push_str(line);
+            }
+        }
+        checks
+    }
+
+    /// Grades 01b's starter and solution as `grade` does, with clippy's
+    /// verdict given (a failing one for the starter, with characters that
+    /// need escaping), and insists that each JSON and JUnit report loads,
+    /// is complete, and says what `check` says.
+    #[test]
+    fn grade_reports_load_as_json_and_junit_and_agree_with_check() {
+        let exercise = exercise_checks::find("01b").expect("exercise 01b");
+        let mut build = cargo();
+        build.args(["build", "--quiet"]);
+        build.args([
+            "--package",
+            "line-client-starter",
+            "--package",
+            "line-client-solution",
+        ]);
+        run_printed(build).unwrap();
+        let programs = target_dir().join("debug");
+        let clippy = |passed: bool| CheckResult {
+            name: CLIPPY.to_string(),
+            passed,
+            message: if passed {
+                String::new()
+            } else {
+                "clippy says:\nsrc/main.rs:7:5: warning: `<T>` & \"T\" \u{1b}[0m".to_string()
+            },
+        };
+        let starter = Graded::built(
+            exercise,
+            &run_checks(exercise.checks, &programs.join("line-client-starter")),
+            clippy(false),
+        );
+        let solution = Graded::built(
+            exercise,
+            &run_checks(exercise.checks, &programs.join("line-client-solution")),
+            clippy(true),
+        );
+        assert_eq!(starter.status, Status::Failed);
+        assert_eq!(solution.status, Status::Passed);
+
+        for graded in [&starter, &solution] {
+            let checked = as_check_reports_it(&report::text(graded));
+            assert_eq!(checked.len(), exercise.checks.len() + 1);
+
+            let document = report::json(std::slice::from_ref(graded));
+            let parsed =
+                parse::json(&document).unwrap_or_else(|error| panic!("{error}:\n{document}"));
+            let [entry] = parsed.array("exercises") else {
+                panic!("one exercise: {document}");
+            };
+            assert_eq!(entry.str("id"), "01b");
+            assert_eq!(entry.str("status"), graded.status.as_str());
+            let from_json: Vec<(String, bool, String)> = entry
+                .array("checks")
+                .iter()
+                .map(|check| {
+                    (
+                        check.str("name").to_string(),
+                        check.bool("passed"),
+                        check.str("message").replace('\u{1b}', "\\u{1b}"),
+                    )
+                })
+                .collect();
+            assert_eq!(
+                from_json,
+                checked
+                    .iter()
+                    .map(|(name, passed, message)| (
+                        name.clone(),
+                        *passed,
+                        message.replace('\u{1b}', "\\u{1b}")
+                    ))
+                    .collect::<Vec<_>>()
+            );
+
+            let document = report::junit(std::slice::from_ref(graded));
+            let root = parse::xml(&document).unwrap_or_else(|error| panic!("{error}:\n{document}"));
+            assert_eq!(root.name, "testsuites");
+            let suites: Vec<_> = root.children_named("testsuite").collect();
+            let [suite] = suites.as_slice() else {
+                panic!("one testsuite: {document}");
+            };
+            let failed = checked.iter().filter(|(_, passed, _)| !passed).count();
+            assert_eq!(suite.attribute("tests"), checked.len().to_string());
+            assert_eq!(suite.attribute("failures"), failed.to_string());
+            assert_eq!(root.attribute("failures"), failed.to_string());
+            let cases: Vec<_> = suite.children_named("testcase").collect();
+            assert_eq!(cases.len(), checked.len());
+            for (case, (name, passed, message)) in cases.iter().zip(&checked) {
+                assert_eq!(case.attribute("name"), name);
+                assert_eq!(case.attribute("classname"), "01b-line-client");
+                let failures: Vec<_> = case.children_named("failure").collect();
+                if *passed {
+                    assert!(failures.is_empty(), "{document}");
+                } else {
+                    let [failure] = failures.as_slice() else {
+                        panic!("one failure for {name:?}: {document}");
+                    };
+                    assert_eq!(failure.text, message.replace('\u{1b}', "\\u{1b}"));
+                    assert_eq!(
+                        failure.attribute("message"),
+                        message.lines().next().unwrap().replace('\u{1b}', "\\u{1b}")
+                    );
+                }
+            }
+        }
+    }
+
+    /// A report on the whole course: one entry for every exercise, those
+    /// not started and those that do not build included.
+    #[test]
+    fn a_report_has_an_entry_for_every_exercise() {
+        let graded: Vec<Graded> = EXERCISES
+            .iter()
+            .map(|exercise| match exercise.id {
+                "02a" => Graded::does_not_build(exercise, "src/main.rs:3:1: error: expected item"),
+                _ => Graded::not_started(exercise),
+            })
+            .collect();
+        let parsed = parse::json(&report::json(&graded)).unwrap();
+        let entries = parsed.array("exercises");
+        assert_eq!(entries.len(), EXERCISES.len());
+        for (entry, exercise) in entries.iter().zip(EXERCISES) {
+            assert_eq!(entry.str("id"), exercise.id);
+            let expected = if exercise.id == "02a" {
+                "does-not-build"
+            } else {
+                "not-started"
+            };
+            assert_eq!(entry.str("status"), expected);
+            let checks = entry.array("checks");
+            assert_eq!(checks.len(), exercise.checks.len() + 1);
+            assert!(checks.iter().all(|check| !check.bool("passed")));
+            assert_eq!(checks.last().unwrap().str("name"), CLIPPY);
+        }
+
+        let root = parse::xml(&report::junit(&graded)).unwrap();
+        let suites: Vec<_> = root.children_named("testsuite").collect();
+        assert_eq!(suites.len(), EXERCISES.len());
+        let broken = suites
+            .iter()
+            .find(|suite| suite.attribute("name") == "02a upper-server")
+            .unwrap();
+        assert_eq!(broken.attribute("failures"), broken.attribute("tests"));
+        let fresh = suites
+            .iter()
+            .find(|suite| suite.attribute("name") == "01a patient-client")
+            .unwrap();
+        assert_eq!(fresh.attribute("skipped"), fresh.attribute("tests"));
+        assert_eq!(fresh.attribute("failures"), "0");
+        assert!(
+            fresh
+                .children_named("testcase")
+                .all(|case| case.children_named("skipped").count() == 1)
+        );
+
+        let table = report::table(&graded);
+        assert!(table.contains("0 of 1 started exercises pass"), "{table}");
     }
 }

@@ -4,17 +4,23 @@
 //! message, when the program does not do what the exercise asks. Each
 //! check names the hint that helps with it.
 //!
-//! A check is written like a test, with the course's test kit: it panics
-//! to fail. [`run_checks`] runs an exercise's checks side by side, each in
-//! a thread of its own, and turns their panics into [`Outcome`]s. `cargo
-//! xtask exercise` builds the program and reports.
+//! A check panics to fail, with a report that names the command line it
+//! ran, what it expected and what came, and the first lines of the
+//! program's output ([`harness`]). Its deadlines follow from the arguments
+//! it gives the program, so a wrong program fails in seconds, and its
+//! report is the same on every run: [`run_checks`] runs an exercise's
+//! checks side by side, each in a thread of its own, and turns their
+//! panics into [`Outcome`]s, with whatever differs from run to run (a
+//! temporary directory, a port, a process id) replaced by a placeholder.
+//! `cargo xtask exercise` builds the program and reports.
 
+pub mod harness;
 mod network;
-mod programs;
 mod stage01;
 mod stage02;
 mod stage03;
 mod stage04;
+mod stage05;
 
 use std::path::Path;
 use std::sync::Once;
@@ -27,7 +33,8 @@ pub struct Exercise {
     pub id: &'static str,
     /// The name of the student's package and program, `patient-client`.
     pub name: &'static str,
-    /// The chapter it belongs to: `01`, `02`, `02n` (network sockets), `03`, `04`.
+    /// The chapter it belongs to: `01`, `02`, `02n` (network sockets), `03`,
+    /// `04`, `05`.
     pub stage: &'static str,
     /// What the program is, in a few words.
     pub title: &'static str,
@@ -40,9 +47,14 @@ impl Exercise {
         format!("{}-{}", self.id, self.name)
     }
 
-    /// Whether `wanted` names this exercise: its id, its name, or both.
+    /// Whether `wanted` names this exercise: its id, its name, or both,
+    /// with or without the id's leading zero, as the demo takes stages
+    /// (`1a` is `01a`).
     pub fn is_named(&self, wanted: &str) -> bool {
-        [self.id, self.name].contains(&wanted) || wanted == self.dir_name()
+        let wanted = wanted.trim_start_matches('0');
+        [self.id.to_string(), self.name.to_string(), self.dir_name()]
+            .iter()
+            .any(|name| name.trim_start_matches('0') == wanted)
     }
 }
 
@@ -54,6 +66,31 @@ pub struct Check {
     pub hint: usize,
     /// Runs the program at the given path; panics, with a message, to fail.
     pub run: fn(&Path),
+    /// The starter passes this check already: it checks what the starter
+    /// does and the student must not break, and the task says so. Every
+    /// other check fails on the starter (`cargo xtask exercise verify`
+    /// insists).
+    pub starter_passes: bool,
+}
+
+impl Check {
+    /// A check that the starter fails.
+    pub const fn new(name: &'static str, hint: usize, run: fn(&Path)) -> Check {
+        Check {
+            name,
+            hint,
+            run,
+            starter_passes: false,
+        }
+    }
+
+    /// A check that the starter passes already (the task says why).
+    pub const fn passed_by_starter(self) -> Check {
+        Check {
+            starter_passes: true,
+            ..self
+        }
+    }
 }
 
 /// How one check went.
@@ -117,7 +154,7 @@ pub const EXERCISES: &[Exercise] = &[
         id: "03a",
         name: "reaper-log",
         stage: "03",
-        title: "a reaper that logs how each child ended",
+        title: "a server that keeps its children's exit statuses",
         checks: stage03::REAPER_LOG,
     },
     Exercise {
@@ -126,6 +163,13 @@ pub const EXERCISES: &[Exercise] = &[
         stage: "03",
         title: "a child that hangs up on a silent client",
         checks: stage03::IDLE_CHILD,
+    },
+    Exercise {
+        id: "03c",
+        name: "max-children",
+        stage: "03",
+        title: "a cap on forking-server's children",
+        checks: stage03::MAX_CHILDREN,
     },
     Exercise {
         id: "04a",
@@ -141,6 +185,20 @@ pub const EXERCISES: &[Exercise] = &[
         title: "select-server rewritten with poll",
         checks: stage04::POLL_SERVER,
     },
+    Exercise {
+        id: "05a",
+        name: "client-count",
+        stage: "05",
+        title: "epoll-server counts its clients on SIGUSR1",
+        checks: stage05::CLIENT_COUNT,
+    },
+    Exercise {
+        id: "05b",
+        name: "chat",
+        stage: "05",
+        title: "epoll-server turned into a chat",
+        checks: stage05::CHAT,
+    },
 ];
 
 /// The exercise that `wanted` names (id, name or folder name).
@@ -153,7 +211,9 @@ pub fn find(wanted: &str) -> Option<&'static Exercise> {
 const CHECK_THREAD: &str = "exercise check";
 
 /// Runs every check of `checks` against the program at `program`, side by
-/// side, and returns how each went, in the order of `checks`.
+/// side, and returns how each went, in the order of `checks`. A failure's
+/// message has what differs from run to run redacted (see
+/// [`harness::redact`]).
 pub fn run_checks(checks: &'static [Check], program: &Path) -> Vec<Outcome> {
     quiet_check_panics();
     let running: Vec<_> = checks
@@ -162,7 +222,15 @@ pub fn run_checks(checks: &'static [Check], program: &Path) -> Vec<Outcome> {
             let program = program.to_path_buf();
             let thread = thread::Builder::new()
                 .name(CHECK_THREAD.to_string())
-                .spawn(move || (check.run)(&program));
+                .spawn(move || {
+                    harness::forget_redactions();
+                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        (check.run)(&program)
+                    }));
+                    result
+                        .err()
+                        .map(|panic| harness::redacted(&panic_message(&*panic)))
+                });
             (check, thread)
         })
         .collect();
@@ -171,7 +239,10 @@ pub fn run_checks(checks: &'static [Check], program: &Path) -> Vec<Outcome> {
         .map(|(check, thread)| {
             let failure = match thread {
                 Err(error) => Some(format!("cannot start a thread for the check: {error}")),
-                Ok(thread) => thread.join().err().map(|panic| panic_message(&*panic)),
+                Ok(thread) => match thread.join() {
+                    Ok(failure) => failure,
+                    Err(panic) => Some(panic_message(&*panic)),
+                },
             };
             Outcome { check, failure }
         })
@@ -215,22 +286,17 @@ mod tests {
         panic!("{} said nothing", program.display());
     }
 
+    fn fails_naming_a_redacted_port(_: &Path) {
+        harness::redact(45678, "PORT");
+        harness::redact_numbers_after("child ", "CHILD");
+        panic!("nobody answered on 127.0.0.1:45678 (port 456789 is another); child 4242 exited");
+    }
+
     const CHECKS: &[Check] = &[
-        Check {
-            name: "passes",
-            hint: 1,
-            run: passes,
-        },
-        Check {
-            name: "fails",
-            hint: 2,
-            run: fails,
-        },
-        Check {
-            name: "fails with a formatted message",
-            hint: 1,
-            run: fails_with_format,
-        },
+        Check::new("passes", 1, passes),
+        Check::new("fails", 2, fails),
+        Check::new("fails with a formatted message", 1, fails_with_format),
+        Check::new("fails naming a port", 1, fails_naming_a_redacted_port),
     ];
 
     #[test]
@@ -249,16 +315,32 @@ mod tests {
                     "fails with a formatted message",
                     Some("/bin/some-program said nothing")
                 ),
+                (
+                    "fails naming a port",
+                    Some(
+                        "nobody answered on 127.0.0.1:PORT (port 456789 is another); child CHILD exited"
+                    )
+                ),
             ]
         );
     }
 
     #[test]
     fn exercises_are_found_by_id_name_or_folder() {
-        for wanted in ["01a", "patient-client", "01a-patient-client"] {
+        for wanted in [
+            "01a",
+            "1a",
+            "patient-client",
+            "01a-patient-client",
+            "1a-patient-client",
+        ] {
             assert_eq!(find(wanted).map(|exercise| exercise.id), Some("01a"));
         }
+        assert_eq!(find("2na").map(|exercise| exercise.id), Some("02na"));
+        assert_eq!(find("5b").map(|exercise| exercise.id), Some("05b"));
         assert!(find("01").is_none());
+        assert!(find("1").is_none());
+        assert!(find("").is_none());
     }
 
     #[test]

@@ -1,45 +1,47 @@
 //! The network chapter's exercises: where the book's client2 and server2
 //! really met, in code.
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
-use course_testkit::{Client, Reply, Running, free_port};
-use tempfile::TempDir;
+use course_testkit::free_port;
+use nix::sys::socket::{AddressFamily, SockFlag, SockType, SockaddrIn, bind, getsockname, socket};
 
 use crate::Check;
-use crate::programs::{expect_one_error_line, expect_success};
+use crate::harness::{Program, SOON, describe, error_text, lines, redact, shown, temporary_dir};
 
 pub const CLIENT2_PORT: &[Check] = &[
-    Check {
-        name: "reaches the port the book's client2 really reached, and says which",
-        hint: 1,
-        run: reaches_client2s_port,
-    },
-    Check {
-        name: "names the port it really tried when nobody answers",
-        hint: 2,
-        run: names_the_port_it_really_tried,
-    },
+    Check::new(
+        "reaches the port the book's client2 really reached, and says which",
+        1,
+        reaches_client2s_port,
+    ),
+    Check::new(
+        "names the port it really tried when nobody answers",
+        2,
+        names_the_port_it_really_tried,
+    ),
 ];
 
 pub const SERVER2_PORT: &[Check] = &[
-    Check {
-        name: "says where it listens, and answers there",
-        hint: 1,
-        run: says_where_it_listens,
-    },
-    Check {
-        name: "says which port the kernel chose for port 0",
-        hint: 1,
-        run: says_the_port_the_kernel_chose,
-    },
-    Check {
-        name: "listens where the book's server2 did, with --book-byte-order",
-        hint: 2,
-        run: listens_where_server2_did,
-    },
+    Check::new(
+        "says where it listens, and answers there",
+        1,
+        says_where_it_listens,
+    ),
+    Check::new(
+        "says which port the kernel chose for port 0",
+        1,
+        says_the_port_the_kernel_chose,
+    ),
+    Check::new(
+        "listens where the book's server2 did, with --book-byte-order",
+        2,
+        listens_where_server2_did,
+    ),
 ];
 
 /// The port that client2 and server2 reach when asked for `port`: they
@@ -49,93 +51,208 @@ pub fn as_client2_stored_it(port: u16) -> u16 {
     u16::from_be_bytes(port.to_ne_bytes())
 }
 
+/// A loopback port held by a socket that is bound and does not listen: a
+/// `connect` there is refused, and nobody else can listen there meanwhile.
+fn hold_port(port: u16) -> Option<(OwnedFd, u16)> {
+    let fd = socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .ok()?;
+    let address = SockaddrIn::from(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port));
+    bind(fd.as_raw_fd(), &address).ok()?;
+    let bound: SockaddrIn = getsockname(fd.as_raw_fd()).ok()?;
+    Some((fd, bound.port()))
+}
+
+/// Two ports, the second the one client2 reaches when asked for the first,
+/// neither the same as the other: `asked` held so that connecting there is
+/// refused, `reached` held by the caller's `take`.
+fn two_ports<T>(take: impl Fn(u16) -> Option<(T, u16)>) -> ((OwnedFd, u16), (T, u16)) {
+    for _ in 0..100 {
+        let Some((held, reached)) = take(0) else {
+            continue;
+        };
+        let asked = as_client2_stored_it(reached);
+        if asked == reached || asked == 0 {
+            continue;
+        }
+        if let Some(asked_held) = hold_port(asked) {
+            redact(reached, "PORT");
+            redact(asked, "ASKED");
+            return (asked_held, (held, reached));
+        }
+    }
+    panic!("cannot find two free loopback ports that are each other's byte swap");
+}
+
 fn reaches_client2s_port(program: &Path) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a stand-in server");
-    let reached = listener.local_addr().expect("its address").port();
-    let asked = as_client2_stored_it(reached);
-    let server = std::thread::spawn(move || {
-        let (mut stream, _) = listener.accept().expect("accept the client");
-        let mut byte = [0u8; 1];
-        stream
-            .read_exact(&mut byte)
-            .expect("read the client's byte");
-        stream.write_all(&[byte[0] + 1]).expect("answer");
+    let ((_refusing, asked), (listener, reached)) = two_ports(|port| {
+        let listener = TcpListener::bind(("127.0.0.1", port)).ok()?;
+        let port = listener.local_addr().ok()?.port();
+        Some((listener, port))
     });
-    let dir = TempDir::new().expect("a temporary directory");
+    listener
+        .set_nonblocking(true)
+        .expect("a non-blocking listener");
+    // A stand-in server1 on the port client2 really reaches.
+    let server = std::thread::spawn(move || {
+        let deadline = Instant::now() + SOON;
+        while Instant::now() < deadline {
+            match listener.accept() {
+                Ok((mut stream, _)) => {
+                    let _ = stream.set_nonblocking(false);
+                    let _ = stream.set_read_timeout(Some(SOON));
+                    let mut byte = [0u8; 1];
+                    if stream.read_exact(&mut byte).is_ok() {
+                        let _ = stream.write_all(&[byte[0].wrapping_add(1)]);
+                    }
+                    return;
+                }
+                Err(error) if error.kind() == ErrorKind::WouldBlock => {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Err(_) => return,
+            }
+        }
+    });
+    let dir = temporary_dir();
     let address = format!("127.0.0.1:{asked}");
-    let ended = Running::start(program, dir.path(), &["--tcp", &address]).wait();
-    expect_success(
-        &ended,
-        &[
-            &format!("client2 asked for port {asked} and reached port {reached}"),
-            "char from server = B",
-        ],
-    );
-    server.join().expect("the stand-in server");
+    let mut client = Program::start(program, dir.path(), &["--tcp", &address]);
+    let finished = client.wait_exit(SOON);
+    let _ = server.join();
+    let expected = [
+        format!("client2 asked for port {asked} and reached port {reached}"),
+        "char from server = B".to_string(),
+    ];
+    if finished.status.code() != Some(0) || finished.stdout != expected {
+        client.fail(
+            format_args!(
+                "a server on port PORT, the one client2 reaches, and exit status 0 with \
+                 stdout {expected:?}"
+            ),
+            format_args!(
+                "{} and stdout {:?}",
+                describe(finished.status),
+                finished.stdout
+            ),
+        );
+    }
 }
 
 fn names_the_port_it_really_tried(program: &Path) {
-    let nobody = free_port();
-    let asked = as_client2_stored_it(nobody);
-    let dir = TempDir::new().expect("a temporary directory");
+    // Nobody listens on either port.
+    let ((_refusing, asked), (_held, nobody)) = two_ports(hold_port);
+    let dir = temporary_dir();
     let address = format!("127.0.0.1:{asked}");
-    let ended = Running::start(program, dir.path(), &["--tcp", &address]).wait();
-    let line = expect_one_error_line(&ended);
-    assert!(
-        line.contains(&format!("127.0.0.1:{nobody}")) && line.contains("Connection refused"),
-        "asked for port {asked}, so it tried port {nobody}, where nobody listens: expected \
-         a line naming 127.0.0.1:{nobody} and `Connection refused`, got {line:?}"
-    );
+    let mut client = Program::start(program, dir.path(), &["--tcp", &address]);
+    let finished = client.wait_exit(SOON);
+    let line = match finished.stderr.as_slice() {
+        [line] if finished.status.code() == Some(1) && finished.stdout.is_empty() => line.clone(),
+        _ => client.fail(
+            "exit status 1, one line on stderr and nothing on stdout",
+            format_args!(
+                "{}, {} on stderr and {} on stdout",
+                describe(finished.status),
+                lines(finished.stderr.len()),
+                lines(finished.stdout.len())
+            ),
+        ),
+    };
+    if !(line.contains(&format!("127.0.0.1:{nobody}")) && line.contains("Connection refused")) {
+        client.fail(
+            "asked for port ASKED, it tries port PORT, where nobody listens: a line that \
+             names 127.0.0.1:PORT and `Connection refused`",
+            format_args!("{line:?}"),
+        );
+    }
 }
 
-/// Starts the server and returns it with the port it says it listens on.
-fn start_server(program: &Path, args: &[&str]) -> (Running, TempDir, u16) {
-    let dir = TempDir::new().expect("a temporary directory");
-    let mut server = Running::start(program, dir.path(), args);
-    let line = server.next_stdout();
+/// Starts the server and returns it with the port it says it listens on,
+/// from its first line.
+fn start_server(program: &Path, args: &[&str]) -> (Program, tempfile::TempDir, u16) {
+    let dir = temporary_dir();
+    let mut server = Program::start(program, dir.path(), args);
+    let line = server.next_stdout(SOON);
     let port = line
         .as_deref()
         .and_then(|line| line.strip_prefix("listening on 127.0.0.1:"))
-        .and_then(|port| port.parse().ok())
-        .unwrap_or_else(|| panic!("expected `listening on 127.0.0.1:PORT` first, got {line:?}"));
-    server.expect_stdout("server waiting");
+        .and_then(|port| port.parse().ok());
+    let Some(port) = port else {
+        server.fail(
+            "`listening on 127.0.0.1:PORT` as the first line on stdout",
+            match line {
+                Some(line) => format!("`{line}`"),
+                None => "nothing".to_string(),
+            },
+        );
+    };
+    redact(port, "PORT");
+    server.expect_stdout("server waiting", SOON);
     (server, dir, port)
 }
 
-fn expect_answer_on(port: u16) {
-    let reply = Client::tcp(port).exchange(b'A');
-    assert!(
-        reply == Reply::Byte(b'B'),
-        "sent `A` to port {port}, got {reply:?}"
-    );
+fn expect_answer_on(server: &mut Program, port: u16) {
+    let answered = TcpStream::connect(("127.0.0.1", port)).and_then(|mut stream| {
+        stream.set_read_timeout(Some(SOON))?;
+        stream.write_all(b"A")?;
+        let mut reply = [0u8; 1];
+        stream.read_exact(&mut reply)?;
+        Ok(reply[0])
+    });
+    match answered {
+        Ok(b'B') => {}
+        Ok(other) => server.fail(
+            "`B` for a client that sent `A` to 127.0.0.1:PORT",
+            format_args!("`{}`", other.escape_ascii()),
+        ),
+        Err(error) => server.fail(
+            format_args!(
+                "`B` within {} for a client that sent `A` to 127.0.0.1:PORT",
+                shown(SOON)
+            ),
+            format_args!("an error: {}", error_text(&error)),
+        ),
+    }
 }
 
 fn says_where_it_listens(program: &Path) {
     let port = free_port();
-    let (_server, _dir, said) = start_server(program, &["--tcp", &format!("127.0.0.1:{port}")]);
-    assert!(said == port, "asked to listen on port {port}, said {said}");
-    expect_answer_on(port);
+    redact(port, "PORT");
+    let (mut server, _dir, said) = start_server(program, &["--tcp", &format!("127.0.0.1:{port}")]);
+    if said != port {
+        server.fail("`listening on 127.0.0.1:PORT`, the port asked for", said);
+    }
+    expect_answer_on(&mut server, port);
 }
 
 fn says_the_port_the_kernel_chose(program: &Path) {
-    let (_server, _dir, said) = start_server(program, &["--tcp", "127.0.0.1:0"]);
-    assert!(
-        said != 0,
-        "with port 0 the kernel chooses a port when the socket is bound: said port 0"
-    );
-    expect_answer_on(said);
+    let (mut server, _dir, said) = start_server(program, &["--tcp", "127.0.0.1:0"]);
+    if said == 0 {
+        server.fail(
+            "the port the kernel chose when the socket was bound, not 0",
+            "port 0",
+        );
+    }
+    expect_answer_on(&mut server, said);
 }
 
 fn listens_where_server2_did(program: &Path) {
     let port = free_port();
     let asked = as_client2_stored_it(port);
+    redact(port, "PORT");
+    redact(asked, "ASKED");
     let address = format!("127.0.0.1:{asked}");
-    let (_server, _dir, said) = start_server(program, &["--book-byte-order", "--tcp", &address]);
-    assert!(
-        said == port,
-        "asked for port {asked} stored as server2 stores it, so listening on {port}: said {said}"
-    );
-    expect_answer_on(port);
+    let (mut server, _dir, said) = start_server(program, &["--book-byte-order", "--tcp", &address]);
+    if said != port {
+        server.fail(
+            "asked for port ASKED, stored as server2 stores it: `listening on 127.0.0.1:PORT`",
+            format_args!("port {said}"),
+        );
+    }
+    expect_answer_on(&mut server, port);
 }
 
 #[cfg(test)]
@@ -151,5 +268,13 @@ mod tests {
         };
         assert_eq!(as_client2_stored_it(9734), expected);
         assert_eq!(as_client2_stored_it(expected), 9734);
+    }
+
+    #[test]
+    fn two_ports_are_each_others_swap_and_held() {
+        let ((_asked_fd, asked), (_reached_fd, reached)) = two_ports(hold_port);
+        assert_eq!(as_client2_stored_it(reached), asked);
+        assert_ne!(asked, reached);
+        assert!(TcpStream::connect(("127.0.0.1", asked)).is_err());
     }
 }

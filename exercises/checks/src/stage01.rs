@@ -1,209 +1,342 @@
 //! Stage 01's exercises: clients, checked against stand-in servers written
 //! here with std, so that no other stage's bug can hide one of theirs.
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixListener;
+use std::io::{ErrorKind, Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
-use course_testkit::{DEADLINE, Running};
 use nix::sys::socket::{setsockopt, sockopt};
-use tempfile::TempDir;
 
 use crate::Check;
-use crate::programs::{expect_exit, expect_one_error_line, expect_success};
+use crate::harness::{Finished, Program, SOON, after, describe, lines, shown, temporary_dir};
 
 pub const PATIENT_CLIENT: &[Check] = &[
-    Check {
-        name: "talks to a server that is already there",
-        hint: 1,
-        run: talks_to_a_server_that_is_there,
-    },
-    Check {
-        name: "waits for a server that starts late",
-        hint: 1,
-        run: waits_for_a_server_that_starts_late,
-    },
-    Check {
-        name: "waits while a stale socket file refuses it",
-        hint: 1,
-        run: waits_while_a_stale_socket_refuses,
-    },
-    Check {
-        name: "gives up at its --wait deadline",
-        hint: 2,
-        run: gives_up_at_its_deadline,
-    },
-    Check {
-        name: "reports at once an error that waiting cannot fix",
-        hint: 3,
-        run: reports_a_lasting_error_at_once,
-    },
+    Check::new(
+        "talks to a server that is already there",
+        1,
+        talks_to_a_server_that_is_there,
+    )
+    .passed_by_starter(),
+    Check::new(
+        "waits for a server that starts late",
+        1,
+        waits_for_a_server_that_starts_late,
+    ),
+    Check::new(
+        "waits while a stale socket file refuses it",
+        1,
+        waits_while_a_stale_socket_refuses,
+    ),
+    Check::new(
+        "gives up at its --wait deadline",
+        2,
+        gives_up_at_its_deadline,
+    ),
+    Check::new(
+        "reports at once an error that waiting cannot fix",
+        3,
+        reports_a_lasting_error_at_once,
+    )
+    .passed_by_starter(),
 ];
 
 pub const LINE_CLIENT: &[Check] = &[
-    Check {
-        name: "sends its line with a newline and prints the reply",
-        hint: 1,
-        run: sends_its_line_and_prints_the_reply,
-    },
-    Check {
-        name: "reads a long reply that arrives in pieces",
-        hint: 2,
-        run: reads_a_reply_that_arrives_in_pieces,
-    },
-    Check {
-        name: "fails with one line when the server hangs up in the middle of a line",
-        hint: 3,
-        run: fails_when_the_server_hangs_up_mid_line,
-    },
-    Check {
-        name: "refuses a line with a newline in it (exit status 2)",
-        hint: 1,
-        run: refuses_a_line_with_a_newline,
-    },
+    Check::new(
+        "sends its line with a newline and prints the reply",
+        1,
+        sends_its_line_and_prints_the_reply,
+    ),
+    Check::new(
+        "reads a long reply that arrives in pieces",
+        2,
+        reads_a_reply_that_arrives_in_pieces,
+    ),
+    Check::new(
+        "fails with one line when the server hangs up in the middle of a line",
+        3,
+        fails_when_the_server_hangs_up_mid_line,
+    ),
+    Check::new(
+        "refuses a line with a newline in it (exit status 2)",
+        1,
+        refuses_a_line_with_a_newline,
+    )
+    .passed_by_starter(),
 ];
 
-/// A stand-in for one session of server1: accepts one client, reads its
-/// byte and answers with the next one.
-fn next_char_server(path: &Path) -> JoinHandle<()> {
-    let listener = UnixListener::bind(path).expect("bind the stand-in server");
-    std::thread::spawn(move || {
-        let (mut stream, _) = listener.accept().expect("accept the client");
-        stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
-        let mut byte = [0u8; 1];
-        if std::io::Read::read_exact(&mut stream, &mut byte).is_ok() {
-            let _ = stream.write_all(&[byte[0].wrapping_add(1)]);
-        }
-    })
+/// The longest pause the task allows between two tries.
+const LONGEST_PAUSE: Duration = Duration::from_secs(1);
+
+/// A stand-in server, in a thread: one client at most, within a deadline.
+/// It says what it received, or why it served nobody.
+struct StandIn {
+    thread: JoinHandle<Result<Vec<u8>, String>>,
+    give_up: Arc<AtomicBool>,
+}
+
+impl StandIn {
+    /// Listens on `path` and serves the first client with `serve`. The
+    /// listening socket is polled for a client, so that the stand-in gives
+    /// up as soon as the check tells it to.
+    fn start(path: &Path, serve: impl FnOnce(UnixStream) -> Vec<u8> + Send + 'static) -> StandIn {
+        let listener = UnixListener::bind(path).expect("bind the stand-in server");
+        listener
+            .set_nonblocking(true)
+            .expect("a non-blocking listener");
+        let give_up = Arc::new(AtomicBool::new(false));
+        let told = Arc::clone(&give_up);
+        let thread = std::thread::spawn(move || {
+            let stream = loop {
+                match listener.accept() {
+                    Ok((stream, _)) => break stream,
+                    Err(error) if error.kind() == ErrorKind::WouldBlock => {
+                        if told.load(Ordering::Relaxed) {
+                            return Err("no client connected".to_string());
+                        }
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                    Err(error) => return Err(format!("accept failed: {error}")),
+                }
+            };
+            stream.set_nonblocking(false).expect("a blocking stream");
+            stream.set_read_timeout(Some(SOON)).expect("a read timeout");
+            Ok(serve(stream))
+        });
+        StandIn { thread, give_up }
+    }
+
+    /// What the client sent, once the client has ended.
+    fn finish(self) -> Result<Vec<u8>, String> {
+        self.give_up.store(true, Ordering::Relaxed);
+        self.thread
+            .join()
+            .unwrap_or_else(|_| Err("the stand-in server failed".to_string()))
+    }
+}
+
+/// One session of server1: the client's byte, answered with the next one.
+fn next_char(mut stream: UnixStream) -> Vec<u8> {
+    let mut byte = [0u8; 1];
+    if stream.read_exact(&mut byte).is_ok() {
+        let _ = stream.write_all(&[byte[0].wrapping_add(1)]);
+        return byte.to_vec();
+    }
+    Vec::new()
+}
+
+/// Insists that the client ended well and printed exactly `stdout`.
+fn expect_success(client: &mut Program, finished: &Finished, stdout: &[&str]) {
+    if finished.status.code() != Some(0) || finished.stdout != stdout {
+        client.fail(
+            format_args!("exit status 0 and stdout {stdout:?}"),
+            format_args!(
+                "{} and stdout {:?}",
+                describe(finished.status),
+                finished.stdout
+            ),
+        );
+    }
+}
+
+/// Insists that the client failed (exit status 1) with one line on stderr,
+/// which it returns, and nothing on stdout.
+fn expect_one_error_line(client: &mut Program, finished: &Finished) -> String {
+    if finished.status.code() != Some(1)
+        || !finished.stdout.is_empty()
+        || finished.stderr.len() != 1
+    {
+        client.fail(
+            "exit status 1, one line on stderr and nothing on stdout",
+            format_args!(
+                "{}, {} on stderr and {} on stdout",
+                describe(finished.status),
+                lines(finished.stderr.len()),
+                lines(finished.stdout.len())
+            ),
+        );
+    }
+    finished.stderr[0].clone()
 }
 
 fn talks_to_a_server_that_is_there(program: &Path) {
-    let dir = TempDir::new().expect("a temporary directory");
-    let server = next_char_server(&dir.path().join("server_socket"));
-    let ended = Running::start(program, dir.path(), &[]).wait();
-    expect_success(&ended, &["char from server = B"]);
-    server.join().expect("the stand-in server");
+    let dir = temporary_dir();
+    let server = StandIn::start(&dir.path().join("server_socket"), next_char);
+    let mut client = Program::start(program, dir.path(), &[]);
+    let finished = client.wait_exit(SOON);
+    let _ = server.finish();
+    expect_success(&mut client, &finished, &["char from server = B"]);
+}
+
+/// Starts the client before its server, with the path in the state
+/// `prepare` leaves it, and starts the server once the client has said it
+/// will try again.
+fn waits_for_a_late_server(program: &Path, prepare: impl FnOnce(&Path)) {
+    let dir = temporary_dir();
+    let path = dir.path().join("server_socket");
+    prepare(&path);
+    let mut client = Program::start(program, dir.path(), &["--wait", "10"]);
+    client.expect_stderr("a line that contains `trying again`", SOON, |line| {
+        line.contains("trying again")
+    });
+    let _ = std::fs::remove_file(&path);
+    let server = StandIn::start(&path, next_char);
+    // Its next try comes within the longest pause.
+    let within = LONGEST_PAUSE + SOON;
+    let finished = client.wait_exit(within);
+    let _ = server.finish();
+    expect_success(&mut client, &finished, &["char from server = B"]);
 }
 
 fn waits_for_a_server_that_starts_late(program: &Path) {
-    let dir = TempDir::new().expect("a temporary directory");
-    let mut client = Running::start(program, dir.path(), &["--wait", "60"]);
-    // No socket file yet: the client must say it will try again.
-    client.expect_stderr_containing("trying again");
-    let server = next_char_server(&dir.path().join("server_socket"));
-    expect_success(&client.wait(), &["char from server = B"]);
-    server.join().expect("the stand-in server");
+    // No socket file yet.
+    waits_for_a_late_server(program, |_| {});
 }
 
 fn waits_while_a_stale_socket_refuses(program: &Path) {
-    let dir = TempDir::new().expect("a temporary directory");
-    let path = dir.path().join("server_socket");
-    // A server that bound the path and went away leaves its socket file.
-    drop(UnixListener::bind(&path).expect("bind a socket to leave behind"));
-    let mut client = Running::start(program, dir.path(), &["--wait", "60"]);
-    client.expect_stderr_containing("trying again");
-    // The server comes back, as a restarted server does.
-    std::fs::remove_file(&path).expect("remove the stale socket file");
-    let server = next_char_server(&path);
-    expect_success(&client.wait(), &["char from server = B"]);
-    server.join().expect("the stand-in server");
+    // A server that bound the path and went away leaves its socket file:
+    // connect is refused until a server listens again.
+    waits_for_a_late_server(program, |path| {
+        drop(UnixListener::bind(path).expect("bind a socket to leave behind"));
+    });
 }
 
 fn gives_up_at_its_deadline(program: &Path) {
-    let dir = TempDir::new().expect("a temporary directory");
-    let ended = Running::start(program, dir.path(), &["--wait", "0.5"]).wait();
-    expect_exit(&ended, 1);
-    let tries = ended
+    let dir = temporary_dir();
+    let wait = Duration::from_millis(500);
+    let mut client = Program::start(program, dir.path(), &["--wait", "0.5"]);
+    let finished = client.wait_exit(after(wait));
+    let tries = finished
         .stderr
         .iter()
         .filter(|line| line.contains("trying again"))
         .count();
-    let last = ended.stderr.last().map_or("", String::as_str);
-    assert!(
-        tries >= 1 && last.contains("server_socket") && last.contains("No such file or directory"),
-        "expected `trying again` lines, then a last line that names server_socket and \
-         `No such file or directory`; stdout: {:?}; stderr: {:?}",
-        ended.stdout,
-        ended.stderr
-    );
+    let last = finished.stderr.last().cloned().unwrap_or_default();
+    let gave_up = last.contains("server_socket") && last.contains("No such file or directory");
+    if finished.status.code() != Some(1) || tries == 0 || !gave_up {
+        client.fail(
+            format_args!(
+                "`trying again` lines, then, within {}, a last line that names server_socket \
+                 and `No such file or directory`, and exit status 1",
+                shown(after(wait))
+            ),
+            format_args!(
+                "{}, {} line(s) with `trying again`, and the last line {:?}",
+                describe(finished.status),
+                if tries == 0 { "no" } else { "some" },
+                last
+            ),
+        );
+    }
 }
 
 fn reports_a_lasting_error_at_once(program: &Path) {
-    let dir = TempDir::new().expect("a temporary directory");
+    let dir = temporary_dir();
     // A path through a regular file: connect fails with ENOTDIR, for ever.
     std::fs::write(dir.path().join("notes.txt"), "not a directory\n").expect("write a file");
     let args = ["--unix", "notes.txt/server_socket", "--wait", "5"];
-    let ended = Running::start(program, dir.path(), &args).wait();
-    let line = expect_one_error_line(&ended);
-    assert!(
-        line.contains("Not a directory"),
-        "expected the error `Not a directory`, got {line:?}"
-    );
+    let mut client = Program::start(program, dir.path(), &args);
+    // Long before its --wait deadline.
+    let finished = client.wait_exit(SOON);
+    let line = expect_one_error_line(&mut client, &finished);
+    if !line.contains("Not a directory") {
+        client.fail(
+            "the error `Not a directory` in its line",
+            format_args!("{line:?}"),
+        );
+    }
 }
 
-/// A stand-in line server: accepts one client, reads its line, answers
-/// `reply` and hangs up. Returns what the client sent. With a small send
-/// buffer the kernel takes a long reply a piece at a time, each piece only
-/// once the client has read the one before.
-fn line_server(path: &Path, reply: Vec<u8>, small_send_buffer: bool) -> JoinHandle<Vec<u8>> {
-    let listener = UnixListener::bind(path).expect("bind the stand-in server");
-    std::thread::spawn(move || {
-        let (stream, _) = listener.accept().expect("accept the client");
+/// A stand-in line server: reads the client's line, answers `reply` and
+/// hangs up. With a small send buffer the kernel takes a long reply a
+/// piece at a time, each piece only once the client has read the one
+/// before.
+fn line_server(path: &Path, reply: Vec<u8>, small_send_buffer: bool) -> StandIn {
+    StandIn::start(path, move |mut stream| {
         if small_send_buffer {
             setsockopt(&stream, sockopt::SndBuf, &4096).expect("SO_SNDBUF");
         }
-        stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
         let mut received = Vec::new();
-        let _ = BufReader::new(&stream).read_until(b'\n', &mut received);
-        let _ = (&stream).write_all(&reply);
+        let mut byte = [0u8; 1];
+        let deadline = Instant::now() + SOON;
+        while !received.ends_with(b"\n") && Instant::now() < deadline {
+            match stream.read(&mut byte) {
+                Ok(1) => received.push(byte[0]),
+                _ => break,
+            }
+        }
+        let _ = stream.write_all(&reply);
         received
     })
 }
 
 fn sends_its_line_and_prints_the_reply(program: &Path) {
-    let dir = TempDir::new().expect("a temporary directory");
+    let dir = temporary_dir();
     let path = dir.path().join("server_socket");
     let server = line_server(&path, b"HELLO, SERVER\n".to_vec(), false);
-    let ended = Running::start(program, dir.path(), &["hello, server"]).wait();
-    let received = server.join().expect("the stand-in server");
-    assert!(
-        received == b"hello, server\n",
-        "the server received {:?}; expected \"hello, server\\n\"",
-        String::from_utf8_lossy(&received)
+    let mut client = Program::start(program, dir.path(), &["hello, server"]);
+    let finished = client.wait_exit(SOON);
+    let received = server.finish().unwrap_or_default();
+    if received != b"hello, server\n" {
+        client.fail(
+            "the server to receive \"hello, server\\n\"",
+            format_args!("{:?}", String::from_utf8_lossy(&received)),
+        );
+    }
+    expect_success(
+        &mut client,
+        &finished,
+        &["reply from server = HELLO, SERVER"],
     );
-    expect_success(&ended, &["reply from server = HELLO, SERVER"]);
 }
 
 fn reads_a_reply_that_arrives_in_pieces(program: &Path) {
-    let dir = TempDir::new().expect("a temporary directory");
+    let dir = temporary_dir();
     let path = dir.path().join("server_socket");
     let long = "SOCKETS ".repeat(4096);
     let server = line_server(&path, format!("{long}\n").into_bytes(), true);
-    let ended = Running::start(program, dir.path(), &["a long reply, please"]).wait();
-    server.join().expect("the stand-in server");
-    expect_exit(&ended, 0);
-    let printed = ended.stdout.concat();
-    assert!(
-        printed == format!("reply from server = {long}"),
-        "the reply is {} bytes and came in pieces; the program printed {} bytes: {:?}...",
-        long.len(),
-        printed.len(),
-        printed.chars().take(60).collect::<String>()
-    );
+    let mut client = Program::start(program, dir.path(), &["a long reply, please"]);
+    let finished = client.wait_exit(SOON);
+    let _ = server.finish();
+    let expected = format!("reply from server = {long}");
+    if finished.status.code() != Some(0) || finished.stdout != [expected] {
+        let printed: usize = finished.stdout.iter().map(String::len).sum();
+        client.fail(
+            format_args!(
+                "exit status 0, and the whole reply, {} bytes, on one line after `reply from server = `",
+                long.len()
+            ),
+            format_args!(
+                "{} and {}",
+                describe(finished.status),
+                if printed < long.len() {
+                    "less than that (only the first piece?)"
+                } else {
+                    "other lines"
+                }
+            ),
+        );
+    }
 }
 
 fn fails_when_the_server_hangs_up_mid_line(program: &Path) {
-    let dir = TempDir::new().expect("a temporary directory");
+    let dir = temporary_dir();
     let path = dir.path().join("server_socket");
     let server = line_server(&path, b"HALF A LI".to_vec(), false);
-    let ended = Running::start(program, dir.path(), &["hello, server"]).wait();
-    server.join().expect("the stand-in server");
-    expect_one_error_line(&ended);
+    let mut client = Program::start(program, dir.path(), &["hello, server"]);
+    let finished = client.wait_exit(SOON);
+    let _ = server.finish();
+    expect_one_error_line(&mut client, &finished);
 }
 
 fn refuses_a_line_with_a_newline(program: &Path) {
-    let dir = TempDir::new().expect("a temporary directory");
-    let ended = Running::start(program, dir.path(), &["two\nlines"]).wait();
-    expect_exit(&ended, 2);
+    let dir = temporary_dir();
+    let mut client = Program::start(program, dir.path(), &["two\nlines"]);
+    let finished = client.wait_exit(SOON);
+    if finished.status.code() != Some(2) {
+        client.fail("exit status 2 (bad usage)", describe(finished.status));
+    }
 }

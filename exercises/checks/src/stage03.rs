@@ -1,158 +1,346 @@
-//! Stage 03's exercises: forking servers, their children and their reaper.
+//! Stage 03's exercises: forking servers, their children, and what their
+//! children's ends tell them.
 
+use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use course_testkit::processes::{children_of, state, zombies_of};
-use course_testkit::{Reply, poll_until};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use crate::Check;
-use crate::programs::{GRACE, Server, expect_refused};
+use crate::harness::{
+    Got, QUIET, SOON, Server, after, expect_refused_but_not_unknown, redact, redact_numbers_after,
+    shown,
+};
 
 pub const REAPER_LOG: &[Check] = &[
-    Check {
-        name: "logs a child that served its client: exited with status 0",
-        hint: 1,
-        run: logs_a_child_that_served_its_client,
-    },
-    Check {
-        name: "logs a child whose client sent nothing: exited with status 1",
-        hint: 2,
-        run: logs_a_child_whose_client_sent_nothing,
-    },
-    Check {
-        name: "logs a child killed by a signal",
-        hint: 1,
-        run: logs_a_child_killed_by_a_signal,
-    },
-    Check {
-        name: "still reaps every child: no zombies",
-        hint: 3,
-        run: leaves_no_zombies,
-    },
+    Check::new(
+        "takes SIGCHLD from a signalfd: blocked, neither ignored nor handled",
+        1,
+        takes_sigchld_from_a_signalfd,
+    ),
+    Check::new(
+        "logs at once a child that served its client: `exited with status 0`",
+        2,
+        logs_a_child_that_served_its_client,
+    ),
+    Check::new(
+        "logs a child whose client sent nothing: `exited with status 1`",
+        3,
+        logs_a_child_whose_client_sent_nothing,
+    ),
+    Check::new(
+        "logs a child killed by a signal: `was killed by SIGKILL`",
+        2,
+        logs_a_child_killed_by_a_signal,
+    ),
+    Check::new("still reaps every child: no zombies", 2, leaves_no_zombies).passed_by_starter(),
 ];
 
 pub const IDLE_CHILD: &[Check] = &[
-    Check {
-        name: "hangs up on a client silent for longer than --idle",
-        hint: 1,
-        run: hangs_up_on_a_silent_client,
-    },
-    Check {
-        name: "answers a client that sends in time",
-        hint: 1,
-        run: answers_a_client_that_sends_in_time,
-    },
-    Check {
-        name: "logs that it hung up on a silent client",
-        hint: 2,
-        run: logs_the_hang_up,
-    },
-    Check {
-        name: "refuses --idle 0 (exit status 2)",
-        hint: 3,
-        run: refuses_an_idle_limit_of_zero,
-    },
+    Check::new(
+        "hangs up on a client silent for longer than --idle",
+        1,
+        hangs_up_on_a_silent_client,
+    ),
+    Check::new(
+        "answers a client that sends in time",
+        1,
+        answers_a_client_that_sends_in_time,
+    ),
+    Check::new(
+        "logs that it hung up on a silent client",
+        2,
+        logs_the_hang_up,
+    ),
+    Check::new(
+        "refuses --idle 0 (exit status 2), and takes --idle 0.5",
+        3,
+        refuses_an_idle_limit_of_zero,
+    ),
 ];
 
-/// The server's one child that has not ended, once there is one.
-fn the_live_child(server: &Server) -> Pid {
-    let live = || {
-        children_of(server.running.pid())
-            .into_iter()
-            .filter(|&child| state(child).is_some_and(|state| state != 'Z'))
-            .collect::<Vec<_>>()
-    };
-    poll_until("the server forks a child for the client", || {
-        live().len() == 1
-    });
-    live()[0]
+pub const MAX_CHILDREN: &[Check] = &[
+    Check::new(
+        "serves at most --max-children clients at once; the next waits its turn",
+        2,
+        serves_at_most_max_children_at_once,
+    ),
+    Check::new(
+        "says once on stderr that the limit was reached",
+        3,
+        says_once_that_the_limit_was_reached,
+    ),
+    Check::new(
+        "counts ended children out: with --max-children 1, serves client after client",
+        2,
+        counts_ended_children_out,
+    ),
+    Check::new(
+        "refuses --max-children 0 (exit status 2), and takes --max-children 1",
+        1,
+        refuses_a_limit_of_zero,
+    ),
+];
+
+/// Starts a forking server for a check; the children it logs are called
+/// `CHILD` in the report, whichever they are.
+fn forking_server(program: &Path, args: &[&str]) -> Server {
+    redact_numbers_after("child ", "CHILD");
+    Server::start(program, args)
 }
 
-/// Waits until `child` is reaped (gone, not even a zombie), then stops the
-/// server and insists that it logged `ended` for the child. The reaper logs
-/// before the signal thread takes the stop signal, so the line is there.
-fn expect_logged_once_reaped(server: Server, child: Pid, ended: &str) {
-    poll_until("the server reaps its child", || state(child).is_none());
-    let stopped = server.stop();
+/// The server's children that have not ended.
+fn live_children(server: &Server) -> Vec<Pid> {
+    children_of(server.pid())
+        .into_iter()
+        .filter(|&child| state(child).is_some_and(|state| state != 'Z'))
+        .collect()
+}
+
+/// Waits up to [`SOON`] until the server has `count` live children, and
+/// returns them; each is called `CHILD` in a report.
+fn expect_live_children(server: &mut Server, count: usize, why: &str) -> Vec<Pid> {
+    let deadline = Instant::now() + SOON;
+    loop {
+        let live = live_children(server);
+        if live.len() == count {
+            for child in &live {
+                redact(child, "CHILD");
+            }
+            return live;
+        }
+        if Instant::now() >= deadline {
+            server.fail(
+                format_args!(
+                    "{count} live child process(es) within {} {why}",
+                    shown(SOON)
+                ),
+                format_args!("{}", live.len()),
+            );
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// A connected client and the child the server forked for it.
+fn client_and_its_child(server: &mut Server) -> (UnixStream, Pid) {
+    let client = server.connect();
+    let child = expect_live_children(server, 1, "once a client has connected")[0];
+    (client, child)
+}
+
+/// Insists that the server logs, within [`SOON`], how `child` ended.
+fn expect_logged(server: &mut Server, child: Pid, ended: &str) {
     let expected = format!("child {child} {ended}");
-    assert!(
-        stopped.stderr.iter().any(|line| line.ends_with(&expected)),
-        "expected a line ending with {expected:?} on stderr, got {:?}",
-        stopped.stderr
+    server.expect_stderr(
+        &format!("a line that ends with `{expected}`"),
+        SOON,
+        |line| line.ends_with(&expected),
     );
+}
+
+/// The bit of `signal` in a signal mask of /proc/PID/status
+/// (`SigBlk: 0000000000010000`), by the mask's name.
+fn in_mask(status: &str, mask: &str, signal: Signal) -> Option<bool> {
+    let line = status
+        .lines()
+        .find(|line| line.starts_with(&format!("{mask}:")))?;
+    let bits = u64::from_str_radix(line.split(':').nth(1)?.trim(), 16).ok()?;
+    Some(bits & (1 << (signal as i32 - 1)) != 0)
+}
+
+/// How `pid` takes `signal`, from /proc: `Ok(())` when it is blocked,
+/// neither ignored nor caught by a handler, and the process has a
+/// signalfd open; otherwise what is wrong.
+pub fn takes_from_a_signalfd(pid: Pid, signal: Signal) -> Result<(), String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let masks = ["SigBlk", "SigIgn", "SigCgt"].map(|mask| in_mask(&status, mask, signal));
+    let [Some(blocked), Some(ignored), Some(caught)] = masks else {
+        return Err("no signal masks in /proc/PID/status".to_string());
+    };
+    let signalfd = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|entries| {
+            entries.filter_map(Result::ok).any(|entry| {
+                std::fs::read_link(entry.path())
+                    .is_ok_and(|target| target.to_string_lossy().contains("signalfd"))
+            })
+        })
+        .unwrap_or(false);
+    match (blocked, ignored, caught, signalfd) {
+        (_, true, _, _) => Err(format!("{signal} is ignored")),
+        (_, _, true, _) => Err(format!("{signal} is caught by a signal handler")),
+        (false, _, _, _) => Err(format!("{signal} is not blocked")),
+        (true, _, _, false) => Err(format!("{signal} is blocked, and no signalfd is open")),
+        (true, false, false, true) => Ok(()),
+    }
+}
+
+fn takes_sigchld_from_a_signalfd(program: &Path) {
+    let mut server = forking_server(program, &["--work", "0"]);
+    if let Err(why) = takes_from_a_signalfd(server.pid(), Signal::SIGCHLD) {
+        server.fail(
+            "SIGCHLD blocked, neither ignored nor handled, and a signalfd open (/proc/PID/status, /proc/PID/fd)",
+            why,
+        );
+    }
 }
 
 fn logs_a_child_that_served_its_client(program: &Path) {
-    let server = Server::start(program, &["--work", "0"]);
-    let mut client = server.client();
-    let child = the_live_child(&server);
-    assert_eq!(client.exchange(b'A'), Reply::Byte(b'B'));
-    expect_logged_once_reaped(server, child, "exited with status 0");
+    let mut server = forking_server(program, &["--work", "0"]);
+    let (mut client, child) = client_and_its_child(&mut server);
+    server.expect_exchange(&mut client, b'A', b'B', SOON);
+    // No other client comes: the end is logged when it happens.
+    expect_logged(&mut server, child, "exited with status 0");
 }
 
 fn logs_a_child_whose_client_sent_nothing(program: &Path) {
-    let server = Server::start(program, &["--work", "0"]);
-    let client = server.client();
-    let child = the_live_child(&server);
+    let mut server = forking_server(program, &["--work", "0"]);
+    let (client, child) = client_and_its_child(&mut server);
     drop(client);
-    expect_logged_once_reaped(server, child, "exited with status 1");
+    expect_logged(&mut server, child, "exited with status 1");
 }
 
 fn logs_a_child_killed_by_a_signal(program: &Path) {
-    let server = Server::start(program, &["--work", "0"]);
-    let _client = server.client();
-    let child = the_live_child(&server);
-    kill(child, Signal::SIGKILL).expect("kill the child");
-    expect_logged_once_reaped(server, child, "was killed by SIGKILL");
+    let mut server = forking_server(program, &["--work", "0"]);
+    let (_client, child) = client_and_its_child(&mut server);
+    let _ = kill(child, Signal::SIGKILL);
+    expect_logged(&mut server, child, "was killed by SIGKILL");
 }
 
 fn leaves_no_zombies(program: &Path) {
-    let server = Server::start(program, &["--work", "0"]);
+    let mut server = forking_server(program, &["--work", "0"]);
     for _ in 0..3 {
-        assert_eq!(server.client().exchange(b'A'), Reply::Byte(b'B'));
+        let mut client = server.connect();
+        server.expect_exchange(&mut client, b'A', b'B', SOON);
     }
-    let pid = server.running.pid();
-    poll_until("every child is reaped", || {
-        zombies_of(pid).is_empty() && children_of(pid).is_empty()
-    });
+    let deadline = Instant::now() + SOON;
+    let pid = server.pid();
+    while !(zombies_of(pid).is_empty() && children_of(pid).is_empty()) {
+        if Instant::now() >= deadline {
+            server.fail(
+                format_args!(
+                    "every child reaped within {} of its client's reply",
+                    shown(SOON)
+                ),
+                "children left as zombies",
+            );
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
 }
 
+/// The idle limit the 03b checks give, and its option.
+const IDLE: Duration = Duration::from_millis(500);
+
 fn hangs_up_on_a_silent_client(program: &Path) {
-    let server = Server::start(program, &["--idle", "1", "--work", "0"]);
-    let mut silent = server.client();
-    let reply = silent.reply_within(Duration::from_secs(1) + GRACE);
-    assert!(
-        reply == Reply::Closed,
-        "with --idle 1, a client that sent nothing was still connected {}s later",
-        (Duration::from_secs(1) + GRACE).as_secs()
-    );
+    let mut server = forking_server(program, &["--idle", "0.5", "--work", "0"]);
+    let mut silent = server.connect();
+    let got = Got::one_byte(&mut silent, after(IDLE));
+    if got != Got::HangUp {
+        server.fail(
+            format_args!(
+                "a hang-up within {} for a client that sent nothing",
+                shown(after(IDLE))
+            ),
+            got,
+        );
+    }
 }
 
 fn answers_a_client_that_sends_in_time(program: &Path) {
-    let server = Server::start(program, &["--idle", "5", "--work", "0"]);
-    let reply = server.client().exchange(b'A');
-    assert!(reply == Reply::Byte(b'B'), "sent `A`, got {reply:?}");
+    let mut server = forking_server(program, &["--idle", "5", "--work", "0"]);
+    let mut client = server.connect();
+    server.expect_exchange(&mut client, b'A', b'B', SOON);
 }
 
 fn logs_the_hang_up(program: &Path) {
-    let server = Server::start(program, &["--idle", "1", "--work", "0"]);
-    let mut silent = server.client();
-    let reply = silent.reply_within(Duration::from_secs(1) + GRACE);
-    assert!(
-        reply == Reply::Closed,
-        "the silent client was not hung up on"
-    );
-    let stopped = server.stop();
-    assert!(
-        stopped.stderr.iter().any(|line| line.contains("silent")),
-        "expected a line on stderr that says the client was silent, got {:?}",
-        stopped.stderr
-    );
+    let mut server = forking_server(program, &["--idle", "0.5", "--work", "0"]);
+    let mut silent = server.connect();
+    let got = Got::one_byte(&mut silent, after(IDLE));
+    if got != Got::HangUp {
+        server.fail(
+            format_args!(
+                "a hang-up within {} for a client that sent nothing",
+                shown(after(IDLE))
+            ),
+            got,
+        );
+    }
+    server.expect_stderr("a line that says the client was `silent`", SOON, |line| {
+        line.contains("silent")
+    });
 }
 
 fn refuses_an_idle_limit_of_zero(program: &Path) {
-    expect_refused(program, &["--idle", "0"]);
+    expect_refused_but_not_unknown(program, &["--idle", "0"], &["--idle", "0.5", "--work", "0"]);
+}
+
+/// A server with `--max-children 2` and two silent clients, each served by
+/// a live child: the server is at its limit.
+fn at_the_limit(program: &Path) -> (Server, [UnixStream; 2]) {
+    let mut server = forking_server(program, &["--max-children", "2", "--work", "0"]);
+    let first = server.connect();
+    expect_live_children(&mut server, 1, "once a client has connected");
+    let second = server.connect();
+    expect_live_children(&mut server, 2, "once two clients have connected");
+    (server, [first, second])
+}
+
+fn serves_at_most_max_children_at_once(program: &Path) {
+    let (mut server, [mut first, _second]) = at_the_limit(program);
+    // A third client waits in the listen queue: no child, no reply.
+    let mut third = server.connect();
+    server.send(&mut third, b"A");
+    let got = Got::one_byte(&mut third, QUIET);
+    let live = live_children(&server).len();
+    if got != Got::Nothing || live != 2 {
+        server.fail(
+            "with --max-children 2 and two clients being served, no reply yet to a third, \
+             and no third child",
+            format_args!("{got} and {live} live children"),
+        );
+    }
+    // One of the two is served and its child ends: the third's turn.
+    server.expect_exchange(&mut first, b'a', b'b', SOON);
+    let got = Got::one_byte(&mut third, SOON);
+    if got != Got::Byte(b'B') {
+        server.fail(
+            format_args!(
+                "once one of the two was served, `B` within {} for the third client, which \
+                 had sent `A`",
+                shown(SOON)
+            ),
+            got,
+        );
+    }
+}
+
+fn says_once_that_the_limit_was_reached(program: &Path) {
+    let (mut server, _clients) = at_the_limit(program);
+    server.expect_stderr("a line that says the `limit` was reached", SOON, |line| {
+        line.contains("limit")
+    });
+    // While it waits, it says nothing more about it.
+    server.expect_no_stderr("a line about the `limit`", QUIET, |line| {
+        line.contains("limit")
+    });
+}
+
+fn counts_ended_children_out(program: &Path) {
+    let mut server = forking_server(program, &["--max-children", "1", "--work", "0"]);
+    for (sent, expected) in [(b'A', b'B'), (b'B', b'C'), (b'C', b'D'), (b'D', b'E')] {
+        let mut client = server.connect();
+        server.expect_exchange(&mut client, sent, expected, SOON);
+    }
+}
+
+fn refuses_a_limit_of_zero(program: &Path) {
+    expect_refused_but_not_unknown(
+        program,
+        &["--max-children", "0"],
+        &["--max-children", "1", "--work", "0"],
+    );
 }

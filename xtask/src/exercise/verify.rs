@@ -1,23 +1,35 @@
 //! `cargo xtask exercise verify`, for authors, as rustlings' authoring
 //! check: every exercise has its task, hints, starter and solution, and the
-//! book shows them; every starter builds and fails at least one of its
-//! checks (an exercise can never pass unsolved); every solution passes
-//! every check and clippy (no solution can rot).
+//! book shows them; every starter builds and fails every check that covers
+//! what the student writes (and passes those it declares it passes, which
+//! its task mentions), so that an exercise can never pass unsolved; every
+//! solution passes every check and clippy, so that no solution can rot.
+//! Each starter and solution is checked several times (three by default):
+//! every run must give each check the same outcome and the same message,
+//! or a class could not be graded on them.
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
-use exercise_checks::{EXERCISES, Exercise, run_checks};
+use exercise_checks::{EXERCISES, Exercise, Outcome, run_checks};
 
-use super::{Course, hints, read, report};
+use super::report::{self, CLIPPY, CheckResult, Graded};
+use super::{Course, hints, read};
 use crate::{cargo, run_printed, target_dir, workspace_root};
 
-pub fn run(course: &Course) -> Result<(), String> {
+pub fn run(
+    course: &Course,
+    exercises: &[&'static Exercise],
+    runs: u32,
+    show: bool,
+) -> Result<(), String> {
+    let started = Instant::now();
     let mut problems = Vec::new();
     problems.extend(layout_problems(course));
     problems.extend(book_problems(course, &workspace_root().join("book/src")));
 
-    let packages: Vec<String> = EXERCISES
+    let packages: Vec<String> = exercises
         .iter()
         .flat_map(|exercise| [package(exercise, "starter"), package(exercise, "solution")])
         .collect();
@@ -28,8 +40,8 @@ pub fn run(course: &Course) -> Result<(), String> {
     }
     run_printed(build)?;
 
-    for exercise in EXERCISES {
-        problems.extend(program_problems(exercise));
+    for exercise in exercises {
+        problems.extend(program_problems(exercise, runs, show));
     }
 
     let mut clippy = cargo();
@@ -44,8 +56,10 @@ pub fn run(course: &Course) -> Result<(), String> {
 
     if problems.is_empty() {
         println!(
-            "xtask: all {} exercises verified: each starter fails, each solution passes",
-            EXERCISES.len()
+            "xtask: {} exercises verified, {runs} run(s) each, in {:.0?}: every starter fails what \
+             the student writes, every solution passes, the same way in every run",
+            exercises.len(),
+            started.elapsed()
         );
         Ok(())
     } else {
@@ -61,49 +75,104 @@ fn package(exercise: &Exercise, kind: &str) -> String {
     format!("{}-{kind}", exercise.name)
 }
 
-/// Runs the checks against the exercise's built starter and solution.
-fn program_problems(exercise: &Exercise) -> Vec<String> {
-    let mut problems = Vec::new();
-    let programs = target_dir().join("debug");
+/// How one run of an exercise's checks went: each check's name and
+/// failure, to compare with other runs.
+fn results(outcomes: &[Outcome]) -> Vec<(&'static str, Option<String>)> {
+    outcomes
+        .iter()
+        .map(|outcome| (outcome.check.name, outcome.failure.clone()))
+        .collect()
+}
 
-    let starter = run_checks(
-        exercise.checks,
-        &programs.join(package(exercise, "starter")),
-    );
-    let failed = starter.iter().filter(|outcome| !outcome.passed()).count();
-    println!(
-        "xtask: {} starter fails {failed} of {} checks{}",
-        exercise.id,
-        starter.len(),
-        if failed > 0 {
-            ", as a starter should"
-        } else {
-            ""
+/// Runs the checks `runs` times against the program at `program`: the
+/// first run's outcomes, and a problem for each check whose outcome or
+/// message changed in a later run.
+fn repeated(
+    exercise: &'static Exercise,
+    kind: &str,
+    runs: u32,
+    problems: &mut Vec<String>,
+) -> Vec<Outcome> {
+    let program = target_dir().join("debug").join(package(exercise, kind));
+    let first = run_checks(exercise.checks, &program);
+    let expected = results(&first);
+    for run in 2..=runs {
+        let again = results(&run_checks(exercise.checks, &program));
+        for ((name, was), (_, now)) in expected.iter().zip(&again) {
+            if was != now {
+                problems.push(format!(
+                    "{} {kind}: the check {name:?} went differently in run {run}: {} instead of {}",
+                    exercise.id,
+                    said(now),
+                    said(was)
+                ));
+            }
         }
-    );
-    if failed == 0 {
-        problems.push(format!(
-            "{}: the starter passes every check; it must fail at least one",
-            exercise.id
-        ));
+    }
+    first
+}
+
+fn said(failure: &Option<String>) -> String {
+    match failure {
+        None => "passed".to_string(),
+        Some(why) => format!("failed with {why:?}"),
+    }
+}
+
+/// Runs the checks against the exercise's built starter and solution.
+fn program_problems(exercise: &'static Exercise, runs: u32, show: bool) -> Vec<String> {
+    let mut problems = Vec::new();
+    let started = Instant::now();
+
+    let starter = repeated(exercise, "starter", runs, &mut problems);
+    for outcome in &starter {
+        let check = outcome.check;
+        match (check.starter_passes, outcome.passed()) {
+            (false, true) => problems.push(format!(
+                "{}: the starter passes {:?}; it must fail it (or declare, and its task say, \
+                 that the starter passes it already)",
+                exercise.id, check.name
+            )),
+            (true, false) => problems.push(format!(
+                "{}: the starter fails {:?}, which it declares it passes: {}",
+                exercise.id,
+                check.name,
+                said(&outcome.failure)
+            )),
+            _ => {}
+        }
+    }
+    let failed = starter.iter().filter(|outcome| !outcome.passed()).count();
+    let clippy = || CheckResult {
+        name: CLIPPY.to_string(),
+        passed: true,
+        message: "(clippy runs below)".to_string(),
+    };
+    if show {
+        let mut graded = Graded::built(exercise, &starter, clippy());
+        graded.checks.pop();
+        println!("xtask: {} starter:", exercise.id);
+        print!("{}", report::text(&graded));
     }
 
-    let solution = run_checks(
-        exercise.checks,
-        &programs.join(package(exercise, "solution")),
-    );
-    let failed = solution.iter().filter(|outcome| !outcome.passed()).count();
+    let solution = repeated(exercise, "solution", runs, &mut problems);
+    let passed = solution.iter().filter(|outcome| outcome.passed()).count();
     println!(
-        "xtask: {} solution passes {} of {} checks",
+        "xtask: {} starter fails {failed} of {} checks, solution passes {passed}, {runs} run(s) \
+         each ({:.1?})",
         exercise.id,
-        solution.len() - failed,
-        solution.len()
+        starter.len(),
+        started.elapsed()
     );
-    if failed > 0 {
-        print!("{}", report(exercise, &solution));
+    if passed < solution.len() {
+        print!(
+            "{}",
+            report::text(&Graded::built(exercise, &solution, clippy()))
+        );
         problems.push(format!(
-            "{}: the solution fails {failed} check(s) (above)",
-            exercise.id
+            "{}: the solution fails {} check(s) (above)",
+            exercise.id,
+            solution.len() - passed
         ));
     }
     problems
@@ -134,6 +203,20 @@ fn layout_problems(course: &Course) -> Vec<String> {
                 problems.push(format!(
                     "{id}: the check {:?} names hint {}, and there are {hint_count}",
                     check.name, check.hint
+                ));
+            }
+        }
+
+        // A check the starter passes already is one the task owns up to.
+        // (Its lines wrap where they like: compare words, not lines.)
+        let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let task = words(&read(&dir.join("README.md")).unwrap_or_default());
+        for check in exercise.checks.iter().filter(|check| check.starter_passes) {
+            if !task.contains(&words(check.name)) {
+                problems.push(format!(
+                    "{id}: the starter passes {:?} already, and README.md does not say so \
+                     (name the check in it, and say why)",
+                    check.name
                 ));
             }
         }
@@ -222,55 +305,6 @@ fn entries(dir: &Path) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The machinery end to end on a real exercise: its starter, built,
-    /// fails, and the report names the check and its hint; its solution
-    /// passes every check.
-    #[test]
-    fn a_starter_fails_and_its_solution_passes() {
-        let exercise = exercise_checks::find("01b").expect("exercise 01b");
-        let mut build = cargo();
-        build.args([
-            "build",
-            "--quiet",
-            "--package",
-            &package(exercise, "starter"),
-        ]);
-        build.args(["--package", &package(exercise, "solution")]);
-        run_printed(build).unwrap();
-        let programs = target_dir().join("debug");
-
-        let starter = run_checks(
-            exercise.checks,
-            &programs.join(package(exercise, "starter")),
-        );
-        let failing = starter
-            .iter()
-            .find(|outcome| !outcome.passed())
-            .expect("the starter fails a check");
-        let shown = report(exercise, &starter);
-        assert!(
-            shown.contains(&format!("  FAIL  {}\n", failing.check.name)),
-            "{shown}"
-        );
-        assert!(
-            shown.contains(&format!(
-                "read hint {n}: cargo xtask exercise hint 01b {n}\n",
-                n = failing.check.hint
-            )),
-            "{shown}"
-        );
-
-        let solution = run_checks(
-            exercise.checks,
-            &programs.join(package(exercise, "solution")),
-        );
-        assert!(
-            solution.iter().all(|outcome| outcome.passed()),
-            "{}",
-            report(exercise, &solution)
-        );
-    }
 
     #[test]
     fn every_exercise_is_complete_and_in_the_book() {

@@ -52,6 +52,9 @@ fn connect_patiently(endpoint: &Endpoint, _wait: Duration) -> Result<OwnedFd, Fa
     // TODO: when the server is not there yet, try again, with pauses that
     // grow, until `_wait` has passed (rename it `wait` when you use it).
     // Say each pause on stderr with `log`; see the exercise's README.md.
+    // You will need `log` (add it to the `course_support` import above),
+    // `Instant` (beside `Duration`, in `std::time`) and, to tell the errors
+    // apart, `use nix::errno::Errno;`.
 
     // Ask the kernel for a new, unnamed socket.
     let sockfd = socket(endpoint.family(), SockType::Stream, SockFlag::empty(), None)

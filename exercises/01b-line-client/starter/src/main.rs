@@ -63,7 +63,8 @@ fn main() -> ExitCode {
 /// Writes all of `bytes`.
 fn send_all(sockfd: &OwnedFd, bytes: &[u8], endpoint: &Endpoint) -> Result<(), Failure> {
     // TODO: write may take only part of `bytes`, and says how much it
-    // took: go on until every byte is sent.
+    // took: go on until every byte is sent. A signal may interrupt it
+    // (`Errno::EINTR`: try again); you will need `use nix::errno::Errno;`.
     write(sockfd, bytes).or_fail(|| format!("cannot send to {endpoint}"))?;
     Ok(())
 }

@@ -2,15 +2,17 @@
 //! line from each client and write it back in capitals; so far it is
 //! server1, which answers one character with the next: see the TODO in
 //! serve_client.
+//!
+//! The starter is a copy of server1's main.rs (crates/02-server1/src/main.rs)
+//! with its own name, help and this header, and without the book's ANCHOR
+//! markers.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use course_support::socket_file::clear_stale_socket;
-use course_support::stop::{self, STOP_SIGNALS};
-use course_support::{Endpoint, EndpointArgs, Failure, OrFail, SocketFile, log, say};
+use course_support::{EndpointArgs, Failure, OrFail, log, say, signals, socket_file};
 use nix::sys::socket::{
     Backlog, SockFlag, SockType, accept, bind, listen, setsockopt, socket, sockopt,
 };
@@ -20,6 +22,7 @@ use nix::unistd::{close, read, write};
 /// one client at a time.
 #[derive(Parser)]
 #[command(
+    name = "upper-server",
     version,
     after_help = "\
 Example: start the server in one terminal, then send it a line:
@@ -27,7 +30,10 @@ Example: start the server in one terminal, then send it a line:
   terminal 1 $ upper-server
               server waiting
   terminal 2 $ line-client 'hello, server'
-              reply from server = HELLO, SERVER"
+              reply from server = HELLO, SERVER
+
+Ctrl-C, `kill` or closing its terminal stops the server and removes its
+socket file (and server_socket.lock, the lock it keeps beside it)."
 )]
 struct Args {
     #[command(flatten)]
@@ -45,13 +51,14 @@ fn main() -> ExitCode {
 
 fn serve(args: &Args) -> Result<(), Failure> {
     let endpoint = args.endpoint.endpoint()?;
-    // Ctrl-C now waits until the socket file can be cleaned up (see stop).
-    let stop_signals = stop::block(&STOP_SIGNALS)?;
 
-    // The C server unlinks the path blindly; here only a stale socket goes.
-    if let Endpoint::Unix { path, address } = &endpoint {
-        clear_stale_socket(path, address)?;
-    }
+    // Ctrl-C, kill and a closed terminal now wait, blocked, until the
+    // server is ready to clean up after itself (see the end of setup).
+    let stop_signals = signals::block_stop_signals()?;
+
+    // The C server unlinks the path blindly. Here a lock beside it keeps a
+    // second server off the path, and only a stale socket is removed.
+    let claim = socket_file::claim(&endpoint)?;
 
     // Ask the kernel for a socket: an unnamed endpoint, a file descriptor.
     let server_sockfd = socket(
@@ -62,7 +69,7 @@ fn serve(args: &Args) -> Result<(), Failure> {
     )
     .or_fail(|| "cannot create a socket".to_string())?;
 
-    if let Endpoint::Tcp(_) = endpoint {
+    if endpoint.path().is_none() {
         // Let a restarted server take its port while old connections linger.
         setsockopt(&server_sockfd, sockopt::ReuseAddr, &true)
             .or_fail(|| "cannot set SO_REUSEADDR".to_string())?;
@@ -72,8 +79,8 @@ fn serve(args: &Args) -> Result<(), Failure> {
     // at the path; for a network one it claims the port.
     bind(server_sockfd.as_raw_fd(), &*endpoint.sockaddr())
         .or_fail(|| format!("cannot bind {endpoint}"))?;
-    let socket_file = endpoint.path().map(SocketFile::created_at).transpose()?;
-    stop_signals.stop_server(socket_file)?;
+    // From now on the socket file is ours, removed however the server ends.
+    claim.bound(&server_sockfd)?;
 
     // Start accepting connections: the kernel queues up to 5 clients that
     // have connected but that we have not accepted yet.
@@ -83,6 +90,10 @@ fn serve(args: &Args) -> Result<(), Failure> {
     )
     .or_fail(|| format!("cannot listen on {endpoint}"))?;
 
+    // Now a stop signal, whenever it comes (one that came meanwhile at
+    // once), runs a handler that removes the socket file and exits.
+    stop_signals.stop_in_handler()?;
+
     loop {
         say!("server waiting");
 
@@ -91,7 +102,7 @@ fn serve(args: &Args) -> Result<(), Failure> {
         let client_sockfd = match accept(&server_sockfd) {
             Ok(client_sockfd) => client_sockfd,
             Err(errno) => {
-                course_support::survive_accept_error(errno, &endpoint)?;
+                course_support::wait_out_accept_error(errno, &endpoint)?;
                 continue;
             }
         };
@@ -110,7 +121,9 @@ fn serve(args: &Args) -> Result<(), Failure> {
 ///
 /// TODO: read the client's whole line instead, up to its newline, however
 /// many reads that takes, and at most 4096 bytes of it; answer it in
-/// capitals, with a newline. See the exercise's README.md.
+/// capitals, with a newline. See the exercise's README.md. `read` and
+/// `write` may be interrupted by a signal (`Errno::EINTR`: try again): you
+/// will need `use nix::errno::Errno;`.
 fn serve_client(client_sockfd: &OwnedFd, work: Duration) {
     // read sleeps until the client's byte arrives (or the client hangs up).
     let mut ch = [0u8; 1];

@@ -52,8 +52,9 @@ fn main() -> ExitCode {
             .or_fail(|| format!("cannot connect to {address} (client2 asked for port {asked})"))?;
 
         // TODO: ask the kernel which address the socket is connected to
-        // (getpeername), and say `client2 asked for port P and reached
-        // port Q`. See the exercise's README.md.
+        // (getpeername, which you add to the `nix::sys::socket` import),
+        // and say `client2 asked for port P and reached port Q`. See the
+        // exercise's README.md.
 
         let reply = exchange(&sockfd, &address)?;
         // Give the descriptor back; the server sees the end of the stream.

@@ -9,8 +9,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::process::ExitCode;
 
 use clap::Parser;
-use course_support::stop::{self, STOP_SIGNALS};
-use course_support::{Endpoint, Failure, OrFail, log, say};
+use course_support::{Endpoint, Failure, OrFail, log, say, signals};
 use nix::sys::socket::{
     AddressFamily, Backlog, SockFlag, SockType, SockaddrIn, accept, bind, getsockname, listen,
     setsockopt, socket, sockopt,
@@ -48,8 +47,11 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: &Args) -> Result<(), Failure> {
-    // Ctrl-C now waits until the server can stop cleanly (see stop).
-    let stop_signals = stop::block(&STOP_SIGNALS)?;
+    // Ctrl-C, kill and a closed terminal now wait, blocked, until the
+    // server is ready to stop cleanly (see the end of setup). A network
+    // socket has no file to claim, as server1 claims its path: bind itself
+    // refuses a port in use.
+    let stop_signals = signals::block_stop_signals()?;
     let address = if args.book_byte_order {
         as_server2_stored_it(args.tcp)
     } else {
@@ -77,7 +79,6 @@ fn serve(args: &Args) -> Result<(), Failure> {
         .or_fail(|| "cannot ask the socket's address".to_string())?;
     let endpoint = Endpoint::Tcp(SocketAddrV4::from(listening).into());
     say!("listening on {endpoint}");
-    stop_signals.stop_server(None)?;
 
     // Start accepting connections, up to 5 waiting in the queue.
     listen(
@@ -86,13 +87,17 @@ fn serve(args: &Args) -> Result<(), Failure> {
     )
     .or_fail(|| format!("cannot listen on {endpoint}"))?;
 
+    // Now a stop signal, whenever it comes, runs a handler that stops the
+    // server at once.
+    stop_signals.stop_in_handler()?;
+
     loop {
         say!("server waiting");
         // Sleep until a client connects; take its own socket.
         let client_sockfd = match accept(&server_sockfd) {
             Ok(client_sockfd) => client_sockfd,
             Err(errno) => {
-                course_support::survive_accept_error(errno, &endpoint)?;
+                course_support::wait_out_accept_error(errno, &endpoint)?;
                 continue;
             }
         };

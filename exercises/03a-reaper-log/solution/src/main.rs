@@ -1,29 +1,31 @@
-//! reaper-log: forking-server, whose reaper says how each child ended. A
-//! child's exit status tells whether it served its client (0) or not (1);
-//! the reaper logs it, or the signal that killed the child, for each child
-//! it reaps.
+//! reaper-log: forking-server, which keeps its children's exit statuses
+//! and logs them. SIGCHLD is not ignored, as in the book, but blocked and
+//! read from a signalfd; the server waits in `poll` for whichever comes
+//! first, a client or a child's end, and reaps each child as it ends. A
+//! child's exit status says whether its client got its reply (0) or not
+//! (1). No signal handler, no thread.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use course_support::socket_file::clear_stale_socket;
-use course_support::stop::{self, STOP_SIGNALS};
-use course_support::{Endpoint, EndpointArgs, Failure, OrFail, SocketFile, log, say};
-use forking_server::{Children, fork_child};
+use course_support::{EndpointArgs, Failure, OrFail, log, say, signals, socket_file};
+use forking_server::fork_child;
 use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::socket::{
     Backlog, SockFlag, SockType, accept, bind, listen, setsockopt, socket, sockopt,
 };
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{close, read, write};
 
-/// forking-server, whose reaper logs how each child ended.
+/// forking-server, which logs how each of its children ended.
 #[derive(Parser)]
 #[command(
+    name = "reaper-log",
     version,
     after_help = "\
 Example: start the server in one terminal (or in the background with &),
@@ -33,11 +35,10 @@ then run the client in another:
               server waiting
   terminal 2 $ client1
               char from server = B
+  terminal 1  reaper-log: child 4242 exited with status 0
 
-Start three clients at once and they are served together, each by a child
-process of its own: all three answers come after 5 seconds, not 15.
-
-  terminal 2 $ client1 & client1 & client1 & wait
+Each child's end is logged when it happens: `exited with status N` (0 when
+its client got its reply, 1 when not) or `was killed by SIGNAL`.
 
 Ctrl-C stops the server and its children. `kill` stops the server only: its
 children finish their clients first. Either way the socket file is removed.
@@ -50,20 +51,6 @@ struct Args {
     /// Seconds of pretend work before each reply, as the book's child sleeps
     #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = course_support::work::parse_seconds)]
     work: Duration,
-
-    /// Most clients served at once (not in the book): more wait in the
-    /// listen queue until a child ends, so a flood of clients cannot fill
-    /// the machine with processes
-    #[arg(long, value_name = "N", default_value = "64", value_parser = parse_max_children)]
-    max_children: usize,
-}
-
-fn parse_max_children(text: &str) -> Result<usize, String> {
-    match text.parse() {
-        Ok(0) => Err("at least 1 child is needed to serve anyone".to_string()),
-        Ok(n) => Ok(n),
-        Err(_) => Err(format!("`{text}` is not a whole number from 1 up")),
-    }
 }
 
 fn main() -> ExitCode {
@@ -73,14 +60,16 @@ fn main() -> ExitCode {
 
 fn serve(args: &Args) -> Result<(), Failure> {
     let endpoint = args.endpoint.endpoint()?;
-    // Ctrl-C, kill and the end of a child now wait, pending, for the signal
-    // thread started below (see handle_signal).
-    let signals = stop::block(&[Signal::SIGINT, Signal::SIGTERM, Signal::SIGCHLD])?;
 
-    // The C server unlinks the path blindly; here only a stale socket goes.
-    if let Endpoint::Unix { path, address } = &endpoint {
-        clear_stale_socket(path, address)?;
-    }
+    // Setting up is server1's, repeated on purpose: every stage's main.rs
+    // shows each call the chapter makes.
+    // Ctrl-C, kill and a closed terminal now wait, blocked, until the
+    // server is ready to clean up after itself (see the end of setup).
+    let stop_signals = signals::block_stop_signals()?;
+
+    // The C server unlinks the path blindly. Here a lock beside it keeps a
+    // second server off the path, and only a stale socket is removed.
+    let claim = socket_file::claim(&endpoint)?;
 
     // Ask the kernel for a socket: an unnamed endpoint, a file descriptor.
     let server_sockfd = socket(
@@ -91,7 +80,7 @@ fn serve(args: &Args) -> Result<(), Failure> {
     )
     .or_fail(|| "cannot create a socket".to_string())?;
 
-    if let Endpoint::Tcp(_) = endpoint {
+    if endpoint.path().is_none() {
         // Let a restarted server take its port while old connections linger.
         setsockopt(&server_sockfd, sockopt::ReuseAddr, &true)
             .or_fail(|| "cannot set SO_REUSEADDR".to_string())?;
@@ -101,13 +90,8 @@ fn serve(args: &Args) -> Result<(), Failure> {
     // at the path; for a network one it claims the port.
     bind(server_sockfd.as_raw_fd(), &*endpoint.sockaddr())
         .or_fail(|| format!("cannot bind {endpoint}"))?;
-    let socket_file = endpoint.path().map(SocketFile::created_at).transpose()?;
-
-    // From now on a thread of its own reaps ended children and stops the
-    // server on Ctrl-C or kill.
-    let children = Arc::new(Children::default());
-    let reaper = Arc::clone(&children);
-    signals.handle_in_thread(move |signal| handle_signal(signal, &reaper, socket_file.as_ref()))?;
+    // From now on the socket file is ours, removed however the server ends.
+    claim.bound(&server_sockfd)?;
 
     // Start accepting connections: the kernel queues up to 5 clients that
     // have connected but that we have not accepted yet.
@@ -117,29 +101,47 @@ fn serve(args: &Args) -> Result<(), Failure> {
     )
     .or_fail(|| format!("cannot listen on {endpoint}"))?;
 
+    // Now a stop signal, whenever it comes (one that came meanwhile at
+    // once), runs a handler that removes the socket file and exits. A
+    // child inherits the handler, which ends it as the signal would.
+    stop_signals.stop_in_handler()?;
+
+    // The book ignores SIGCHLD, and the kernel reaps each child itself,
+    // throwing its exit status away. Here SIGCHLD is blocked, as the stop
+    // signals are: the kernel keeps each ended child (a zombie) until we
+    // reap it, and makes the signal readable from a signalfd, one more
+    // descriptor for poll to watch beside the listening socket.
+    let mut sigchld = SigSet::empty();
+    sigchld.add(Signal::SIGCHLD);
+    sigchld
+        .thread_block()
+        .or_fail(|| "cannot block SIGCHLD".to_string())?;
+    let child_ended =
+        SignalFd::with_flags(&sigchld, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+            .or_fail(|| "cannot create a signalfd".to_string())?;
+
     loop {
-        // Rust's stdout writes each line out as soon as it ends, even into
+        // Each line goes out in one write as soon as it is said, even into
         // a file or a pipe, so no child gets a copy of unwritten output to
         // write again (the C server's printf buffer, into a file, does).
         say!("server waiting");
 
-        // Not in the book: with --max-children busy, wait for one to end.
-        // New clients meanwhile wait in the listen queue.
-        children.wait_for_room(args.max_children);
+        // Sleep until a client connects, reaping children as they end
+        // meanwhile.
+        wait_for_a_client(&server_sockfd, &child_ended)?;
 
-        // Sleep until a client connects, then take the first one from the
-        // queue: the kernel gives us a new socket for this one conversation.
+        // Take the first client from the queue: the kernel gives us a new
+        // socket for this one conversation.
         let client_sockfd = match accept(&server_sockfd) {
             Ok(client_sockfd) => client_sockfd,
             Err(errno) => {
-                course_support::survive_accept_error(errno, &endpoint)?;
+                course_support::wait_out_accept_error(errno, &endpoint)?;
                 continue;
             }
         };
 
-        // The count is held across the fork, so the reaper cannot count a
-        // child out before it is counted in (and see fork_child's SAFETY).
-        let mut live = children.lock();
+        // Split in two: the child serves this client, the parent goes back
+        // to accept.
         let forked = fork_child(|| {
             // The child: a copy of this process with copies of both
             // sockets. Only the parent accepts, so the child lets go of
@@ -147,17 +149,11 @@ fn serve(args: &Args) -> Result<(), Failure> {
             // or path is free even while children finish. (This copy is
             // never used or dropped again: the child ends with _exit.)
             let _ = close(server_sockfd.as_raw_fd());
-            // The parent takes Ctrl-C through its signal thread, which the
-            // child does not have: let Ctrl-C end the child like any program.
-            let _ = SigSet::from_iter(STOP_SIGNALS).thread_unblock();
+            let _ = close(child_ended.as_raw_fd());
             // _exit closes the child's descriptors: the client is hung up.
             // Its status says how the conversation went, for the reaper.
             serve_client(&client_sockfd, args.work)
         });
-        if forked.is_ok() {
-            *live += 1;
-        }
-        drop(live);
         // Out of processes or memory (EAGAIN, ENOMEM): this client is
         // turned away, and the server rests a moment before going on.
         if let Err(errno) = forked {
@@ -176,53 +172,66 @@ fn serve(args: &Args) -> Result<(), Failure> {
     }
 }
 
-/// What the signal thread does with each signal: SIGCHLD reaps the children
-/// that ended, SIGINT and SIGTERM stop the server.
-///
-/// Reaping is the book's alternative to `signal(SIGCHLD, SIG_IGN)`, which
-/// tells the kernel to discard ended children itself. That needs `sigaction`
-/// (unsafe in nix), and then `waitpid` can no longer report children, so
-/// the server could not count them for --max-children.
-fn handle_signal(signal: Signal, children: &Children, socket_file: Option<&SocketFile>) {
-    // Taken first and held throughout: while the loop forks, the signal
-    // thread waits here, holding nothing (see fork_child).
-    let mut live = children.lock();
-    match signal {
-        Signal::SIGCHLD => {
-            // Signals do not queue: one SIGCHLD can stand for several ended
-            // children. Reap until none is left to reap.
-            loop {
-                // Collect an ended child's exit status: until then the
-                // kernel keeps the child as a zombie, a process table entry.
-                match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-                    // The child called _exit: its status is what it passed.
-                    Ok(WaitStatus::Exited(child, status)) => {
-                        log(format!("child {child} exited with status {status}"));
-                        children.count_out(&mut live);
-                    }
-                    // A signal ended the child (kill -9, a crash).
-                    Ok(WaitStatus::Signaled(child, signal, _core_dumped)) => {
-                        log(format!("child {child} was killed by {signal}"));
-                        children.count_out(&mut live);
-                    }
-                    // Children still at work (StillAlive), or none (ECHILD).
-                    Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => break,
-                    Err(Errno::EINTR) | Ok(_) => continue,
-                    Err(errno) => {
-                        log(format!("cannot reap children: {}", errno.desc()));
-                        break;
-                    }
-                }
+/// Sleeps in `poll` until a client waits in the listen queue. Each time a
+/// child ends meanwhile, the signalfd is readable too: the ended children
+/// are reaped and logged at once, not when the next client comes.
+fn wait_for_a_client(server_sockfd: &OwnedFd, child_ended: &SignalFd) -> Result<(), Failure> {
+    loop {
+        let mut watched = [
+            PollFd::new(server_sockfd.as_fd(), PollFlags::POLLIN),
+            PollFd::new(child_ended.as_fd(), PollFlags::POLLIN),
+        ];
+        match poll(&mut watched, PollTimeout::NONE) {
+            Ok(_) => {}
+            // Stopped (Ctrl-Z) and continued: wait again.
+            Err(Errno::EINTR) => continue,
+            Err(errno) => return Err(errno).or_fail(|| "poll failed".to_string()),
+        }
+        let [client_waits, a_child_ended] = watched.map(|entry| entry.any().unwrap_or(false));
+        if a_child_ended {
+            reap_children(child_ended);
+        }
+        if client_waits {
+            return Ok(());
+        }
+    }
+}
+
+/// Reaps every child that has ended, and logs how each one ended.
+fn reap_children(child_ended: &SignalFd) {
+    // Take the pending SIGCHLD. Signals do not queue: one SIGCHLD can stand
+    // for several children that ended together, so reap until none is
+    // left. A child that ends after this read makes SIGCHLD pending again.
+    let _ = child_ended.read_signal();
+    loop {
+        // Collect an ended child's exit status: until then the kernel keeps
+        // the child as a zombie, a process table entry.
+        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            // The child called _exit: its status is what it passed.
+            Ok(WaitStatus::Exited(child, status)) => {
+                log(format!("child {child} exited with status {status}"));
+            }
+            // A signal ended the child (kill -9, a crash).
+            Ok(WaitStatus::Signaled(child, signal, _core_dumped)) => {
+                log(format!("child {child} was killed by {signal}"));
+            }
+            // Children still at work (StillAlive), or none (ECHILD).
+            Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => break,
+            Err(Errno::EINTR) | Ok(_) => continue,
+            Err(errno) => {
+                log(format!("cannot reap children: {}", errno.desc()));
+                break;
             }
         }
-        // SIGINT or SIGTERM: children are left to finish their clients.
-        _ => stop::stop(signal, socket_file),
     }
 }
 
 /// Reads the client's character and writes back the next one, and returns
 /// the child's exit status: 0 when the client got its reply, 1 when not
 /// (and what went wrong is logged). It never ends the server.
+///
+/// The same as server1's otherwise: what changes in this stage is who
+/// calls it (a child process per client), not how a client is served.
 fn serve_client(client_sockfd: &OwnedFd, work: Duration) -> i32 {
     // read sleeps until the client's byte arrives (or the client hangs up).
     let mut ch = [0u8; 1];

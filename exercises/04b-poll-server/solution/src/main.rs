@@ -1,21 +1,26 @@
 //! poll-server: select-server, rewritten with `poll`. `poll` takes an
-//! array of descriptors to watch, not a bitmap of FD_SETSIZE bits, so any
-//! descriptor the kernel hands out can be watched: no client is refused.
-//! Everything else is select-server's: the messages, the deadlines.
+//! array of descriptors to watch, each with the events it waits for, not a
+//! bitmap of FD_SETSIZE bits, so any descriptor the kernel hands out can be
+//! watched: no client is refused. The array is built afresh before each
+//! call, from what the server knows: who waits for a byte, who for room to
+//! write. Everything else is select-server's: the messages, the deadlines.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use course_support::socket_file::clear_stale_socket;
-use course_support::stop::{self, STOP_SIGNALS};
-use course_support::{Endpoint, EndpointArgs, Failure, OrFail, SocketFile, log, say};
+use course_support::accept::SHORTAGE_PAUSE;
+use course_support::signals::{self, STOP_SIGNALS};
+use course_support::socket_file::{self, stopped_by};
+use course_support::{AcceptAgain, EndpointArgs, Failure, OrFail, log, say};
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::Signal;
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::socket::{
-    Backlog, SockFlag, SockType, accept, bind, listen, setsockopt, socket, sockopt,
+    Backlog, SockFlag, SockType, accept4, bind, listen, setsockopt, socket, sockopt,
 };
 use nix::unistd::{close, read, write};
 
@@ -23,6 +28,7 @@ use nix::unistd::{close, read, write};
 /// clients at once, in one process, with poll().
 #[derive(Parser)]
 #[command(
+    name = "poll-server",
     version,
     after_help = "\
 Example: start the server in one terminal, then three clients at once in
@@ -35,10 +41,13 @@ another:
               char from server = B
               char from server = B
 
-The three replies come together, after one --work period (5 seconds): while
-a client's work is pending the server goes on serving the others.
+The three replies come together, after one --work period (5 seconds). Unlike
+select-server, it watches descriptors of any number: raise `ulimit -n` and
+it serves more than a thousand clients at once.
 
-Ctrl-C (or `kill`) stops the server and removes its socket file.
+Ctrl-C, `kill` or closing its terminal stops the server and removes its
+socket file. It never waits to write a line: one that stdout or stderr
+cannot take at once (a full pipe) is dropped, and the count said later.
 Over the network: `poll-server --tcp 127.0.0.1:9734` and `client1 --tcp 127.0.0.1:9734`."
 )]
 struct Args {
@@ -55,208 +64,304 @@ fn main() -> ExitCode {
     course_support::run("poll-server", || serve(&args))
 }
 
-/// A connected client, known by its descriptor number.
-struct Client {
-    sockfd: OwnedFd,
-    /// The reply being worked on; `None` while we wait for the client's byte.
-    pending: Option<Pending>,
-}
+/// Every client's socket, by descriptor number, in number order.
+type Clients = BTreeMap<RawFd, OwnedFd>;
 
-/// A reply that is due at a deadline, not yet sent.
+/// A reply being worked on, due at a deadline.
 struct Pending {
+    fd: RawFd,
     reply: u8,
     due: Instant,
 }
 
-/// Every client, by descriptor number, in number order.
-type Clients = BTreeMap<RawFd, Client>;
+/// The replies being worked on, in the order they fall due. Every reply
+/// takes the same --work, so a reply scheduled later is due later and the
+/// queue stays sorted by itself: the nearest deadline is at the front.
+type Replies = VecDeque<Pending>;
+
+/// Replies that are due but that their client's socket could not take (a
+/// client that does not read fills it): each waits, by descriptor, for its
+/// socket to be writable.
+type Unsent = BTreeMap<RawFd, u8>;
 
 fn serve(args: &Args) -> Result<(), Failure> {
     let endpoint = args.endpoint.endpoint()?;
-    // Ctrl-C now waits until the socket file can be cleaned up (see stop).
-    let stop_signals = stop::block(&STOP_SIGNALS)?;
 
     // Setting up is server1's, repeated on purpose: every stage's main.rs
-    // shows each call the chapter makes.
-    // The C server unlinks the path blindly; here only a stale socket goes.
-    if let Endpoint::Unix { path, address } = &endpoint {
-        clear_stale_socket(path, address)?;
-    }
-
-    // Ask the kernel for a socket: an unnamed endpoint, a file descriptor.
+    // shows each call the chapter makes. Only the listening socket is
+    // non-blocking: accept must never sleep, even if the client poll saw
+    // has already gone.
+    let stop_signals = signals::block_stop_signals()?;
+    let claim = socket_file::claim(&endpoint)?;
     let server_sockfd = socket(
         endpoint.family(),
         SockType::Stream,
-        SockFlag::SOCK_CLOEXEC,
+        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
         None,
     )
     .or_fail(|| "cannot create a socket".to_string())?;
-
-    if let Endpoint::Tcp(_) = endpoint {
-        // Let a restarted server take its port while old connections linger.
+    if endpoint.path().is_none() {
         setsockopt(&server_sockfd, sockopt::ReuseAddr, &true)
             .or_fail(|| "cannot set SO_REUSEADDR".to_string())?;
     }
-
-    // Name the socket. For a local socket the kernel creates a socket file
-    // at the path; for a network one it claims the port.
     bind(server_sockfd.as_raw_fd(), &*endpoint.sockaddr())
         .or_fail(|| format!("cannot bind {endpoint}"))?;
-    let socket_file = endpoint.path().map(SocketFile::created_at).transpose()?;
-    stop_signals.stop_server(socket_file)?;
-
-    // Start accepting connections: the kernel queues up to 5 clients that
-    // have connected but that we have not accepted yet.
+    claim.bound(&server_sockfd)?;
     listen(
         &server_sockfd,
         Backlog::new(5).expect("5 is a valid backlog"),
     )
     .or_fail(|| format!("cannot listen on {endpoint}"))?;
 
+    // An event loop takes signals as one more descriptor: they stay
+    // blocked, and the kernel makes each one that comes readable from a
+    // signalfd, which poll watches with the sockets.
+    let signal_fd = SignalFd::with_flags(
+        stop_signals.set(),
+        SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC,
+    )
+    .or_fail(|| "cannot create a signalfd".to_string())?;
+    // Nor may the loop wait to log: a line that stdout or stderr cannot
+    // take at once is dropped and counted.
+    course_support::output::never_block();
+
     let mut clients = Clients::new();
+    let mut replies = Replies::new();
+    let mut unsent = Unsent::new();
+    // Out of descriptors, accept rests until then (not watched meanwhile).
+    let mut accept_again: Option<Instant> = None;
     loop {
-        // One entry per descriptor to watch, each asking for POLLIN: the
-        // listening socket, and every client that is not waiting for its
-        // reply (it may not send again until it has it).
-        let mut watched: Vec<PollFd> = std::iter::once(server_sockfd.as_fd())
-            .chain(
-                clients
-                    .values()
-                    .filter(|client| client.pending.is_none())
-                    .map(|client| client.sockfd.as_fd()),
-            )
-            .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
-            .collect();
+        // One entry per descriptor to watch, made afresh from what the
+        // server knows: poll fills in each entry's `revents`.
+        let mut watched = watched(
+            &server_sockfd,
+            &signal_fd,
+            &clients,
+            &replies,
+            &unsent,
+            accept_again.is_none(),
+        );
+        let nearest = [replies.front().map(|pending| pending.due), accept_again];
+        let timeout = time_until(nearest.into_iter().flatten().min());
 
         say!("server waiting");
-        // Sleep until a client connects, sends or hangs up, or the nearest
-        // reply is due: the kernel watches every descriptor of the array at
-        // once and fills in each entry's revents with what happened to it.
-        match poll(&mut watched, time_to_nearest_deadline(&clients)) {
+        // Sleep until a watched descriptor is ready or the nearest
+        // deadline comes: the kernel looks at every entry of the array at
+        // once and says, in each one's revents, what happened to it.
+        match poll(&mut watched, timeout) {
             Ok(_) => {}
-            // A signal caught by a handler cut the sleep short; wait again.
+            // Stopped (Ctrl-Z) and continued, poll returns early: no
+            // descriptor changed, so wait again.
             Err(Errno::EINTR) => continue,
             Err(errno) => return Err(errno).or_fail(|| "poll failed".to_string()),
         }
-        // The ready ones: readable, hung up or failed, all of which a read
-        // or an accept now answers without sleeping.
-        let ready: Vec<RawFd> = watched
-            .iter()
-            .filter(|entry| entry.any().unwrap_or(false))
-            .map(|entry| entry.as_fd().as_raw_fd())
-            .collect();
+        // The ready entries: readable (or hung up, or failed, which a read
+        // says) for those watched for POLLIN, writable for POLLOUT.
+        let (readable, writable) = ready(&watched);
+        let mut gone = Vec::new();
 
-        for fd in ready {
-            if fd == server_sockfd.as_raw_fd() {
-                // A client waits in the queue, so accept does not sleep: the
-                // kernel gives us a new socket for this one conversation.
-                match accept(&server_sockfd) {
-                    Ok(client_sockfd) => add_client(&mut clients, client_sockfd),
-                    Err(errno) => course_support::survive_accept_error(errno, &endpoint)?,
+        for fd in readable {
+            if fd == signal_fd.as_raw_fd() {
+                if let Some(signal) = stop_signal(&signal_fd) {
+                    stopped_by(signal);
+                    return Ok(());
                 }
-                continue;
+            } else if fd == server_sockfd.as_raw_fd() {
+                // A client waits in the queue: the kernel gives us a new
+                // socket for this one conversation, non-blocking too, so
+                // that reading and writing it never sleeps.
+                match accept4(
+                    &server_sockfd,
+                    SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+                ) {
+                    Ok(client_sockfd) => add_client(&mut clients, client_sockfd),
+                    Err(errno) => {
+                        if course_support::survive_accept_error(errno, &endpoint)?
+                            == AcceptAgain::AfterAPause
+                        {
+                            accept_again = Some(Instant::now() + SHORTAGE_PAUSE);
+                        }
+                    }
+                }
+            } else if let Some(client_sockfd) = clients.get(&fd) {
+                // The book asks ioctl(FIONREAD) how many bytes wait, and
+                // takes 0 for a hang-up; read says exactly what woke us: a
+                // byte, 0 for the end of the stream, or the error itself.
+                let mut ch = [0u8; 1];
+                match read(client_sockfd, &mut ch) {
+                    Ok(0) => gone.push(fd),
+                    Ok(_) => {
+                        // Not read again until it has its reply.
+                        replies.push_back(Pending {
+                            fd,
+                            reply: ch[0].wrapping_add(1),
+                            due: Instant::now() + args.work,
+                        });
+                    }
+                    // Readable a moment ago, not now: wait again.
+                    Err(Errno::EAGAIN) => {}
+                    Err(errno) => {
+                        log(format!(
+                            "cannot read from client on fd {fd}: {}",
+                            errno.desc()
+                        ));
+                        gone.push(fd);
+                    }
+                }
             }
-            let Some(client) = clients.get_mut(&fd) else {
-                continue;
-            };
+        }
 
-            // read gives a byte, 0 for the end of the stream (the client
-            // hung up), or the error itself. poll said the socket is ready,
-            // so read returns at once.
-            let mut ch = [0u8; 1];
-            match read(&client.sockfd, &mut ch) {
-                Ok(0) => remove_client(&mut clients, fd),
-                Ok(_) => schedule_reply(client, ch[0].wrapping_add(1), args.work),
-                Err(errno) => {
-                    log(format!(
-                        "cannot read from client on fd {fd}: {}",
-                        errno.desc()
-                    ));
-                    remove_client(&mut clients, fd);
+        // Replies that waited for room in their client's socket.
+        for fd in writable {
+            if let (Some(client_sockfd), Some(&reply)) = (clients.get(&fd), unsent.get(&fd)) {
+                match write(client_sockfd, &[reply]) {
+                    Ok(_) => {
+                        unsent.remove(&fd);
+                    }
+                    Err(Errno::EAGAIN) => {}
+                    Err(errno) => {
+                        log(format!("cannot answer client on fd {fd}: {}", errno.desc()));
+                        gone.push(fd);
+                    }
                 }
             }
         }
 
         // Whether poll saw something or its timeout ran out, send every
-        // reply whose time has come.
-        answer_due_clients(&mut clients);
+        // reply whose time has come, from the front of the queue.
+        let now = Instant::now();
+        while replies.front().is_some_and(|pending| pending.due <= now) {
+            let pending = replies.pop_front().expect("a reply is at the front");
+            if let Some(client_sockfd) = clients.get(&pending.fd) {
+                answer(
+                    pending.fd,
+                    client_sockfd,
+                    pending.reply,
+                    &mut unsent,
+                    &mut gone,
+                );
+            }
+        }
+        if accept_again.is_some_and(|again| again <= now) {
+            accept_again = None;
+        }
+
+        for fd in gone {
+            unsent.remove(&fd);
+            remove_client(&mut clients, fd);
+        }
     }
 }
 
-/// Starts watching a client the kernel has just given us.
+/// What poll watches, as an array made afresh before each call: the
+/// signalfd and the listening socket (unless accept rests) for POLLIN;
+/// each client for POLLIN, but those whose reply is being worked on (left
+/// out) and those whose reply waits for room (POLLOUT). Each entry borrows
+/// its descriptor, so none can be closed while poll may look at it.
+fn watched<'fd>(
+    server_sockfd: &'fd OwnedFd,
+    signal_fd: &'fd SignalFd,
+    clients: &'fd Clients,
+    replies: &Replies,
+    unsent: &Unsent,
+    accepting: bool,
+) -> Vec<PollFd<'fd>> {
+    let worked_on: BTreeSet<RawFd> = replies.iter().map(|pending| pending.fd).collect();
+    let mut watched = vec![PollFd::new(signal_fd.as_fd(), PollFlags::POLLIN)];
+    if accepting {
+        watched.push(PollFd::new(server_sockfd.as_fd(), PollFlags::POLLIN));
+    }
+    for (fd, client_sockfd) in clients {
+        let events = if unsent.contains_key(fd) {
+            PollFlags::POLLOUT
+        } else if worked_on.contains(fd) {
+            continue;
+        } else {
+            PollFlags::POLLIN
+        };
+        watched.push(PollFd::new(client_sockfd.as_fd(), events));
+    }
+    watched
+}
+
+/// The descriptors poll found ready: those watched for POLLIN, then those
+/// watched for POLLOUT. An entry with any event (POLLHUP and POLLERR come
+/// unasked) is ready: a read or a write says exactly what happened.
+fn ready(watched: &[PollFd<'_>]) -> (Vec<RawFd>, Vec<RawFd>) {
+    let mut readable = Vec::new();
+    let mut writable = Vec::new();
+    for entry in watched {
+        if !entry.any().unwrap_or(false) {
+            continue;
+        }
+        let fd = entry.as_fd().as_raw_fd();
+        if entry.events().contains(PollFlags::POLLOUT) {
+            writable.push(fd);
+        } else {
+            readable.push(fd);
+        }
+    }
+    (readable, writable)
+}
+
+/// The stop signal the signalfd has for us, if any.
+fn stop_signal(signal_fd: &SignalFd) -> Option<Signal> {
+    let info = signal_fd.read_signal().ok()??;
+    let signal = Signal::try_from(i32::try_from(info.ssi_signo).ok()?).ok()?;
+    STOP_SIGNALS.contains(&signal).then_some(signal)
+}
+
+/// Takes a client the kernel has just given us: poll can watch any
+/// descriptor, so none is refused.
 fn add_client(clients: &mut Clients, client_sockfd: OwnedFd) {
     let fd = client_sockfd.as_raw_fd();
-    clients.insert(
-        fd,
-        Client {
-            sockfd: client_sockfd,
-            pending: None,
-        },
-    );
+    clients.insert(fd, client_sockfd);
     say!("adding client on fd {fd}");
 }
 
-/// Pretend to work without sleeping: note when the reply is due. Until then
-/// the loop leaves this client out of poll's array, and poll's timeout
-/// wakes the loop in time.
-fn schedule_reply(client: &mut Client, reply: u8, work: Duration) {
-    client.pending = Some(Pending {
-        reply,
-        due: Instant::now() + work,
-    });
-}
-
-/// How long poll may sleep: until the nearest reply is due, or for as long
-/// as it takes (`NONE`) when no reply is pending.
-fn time_to_nearest_deadline(clients: &Clients) -> PollTimeout {
-    let Some(nearest) = clients
-        .values()
-        .filter_map(|client| client.pending.as_ref())
-        .map(|pending| pending.due)
-        .min()
-    else {
+/// How long poll may sleep: until `deadline`, or for as long as it takes
+/// (`NONE`) when there is none.
+fn time_until(deadline: Option<Instant>) -> PollTimeout {
+    let Some(deadline) = deadline else {
         return PollTimeout::NONE;
     };
-    let wait = nearest.saturating_duration_since(Instant::now());
-    // poll counts in milliseconds: rounded up, so that it does not wake up
-    // just before the deadline.
+    let wait = deadline.saturating_duration_since(Instant::now());
+    // poll counts whole milliseconds (select took microseconds): rounded
+    // up, so that it does not wake up just before the deadline.
     PollTimeout::try_from(wait.as_nanos().div_ceil(1_000_000)).expect("--work is at most a day")
 }
 
-/// Sends every reply whose deadline has passed.
-fn answer_due_clients(clients: &mut Clients) {
-    let now = Instant::now();
-    let mut gone = Vec::new();
-    for (&fd, client) in clients.iter_mut() {
-        let Some(pending) = client.pending.take_if(|pending| pending.due <= now) else {
-            continue;
-        };
-        if answer(fd, client, pending.reply).is_err() {
-            gone.push(fd);
-        }
-    }
-    for fd in gone {
-        remove_client(clients, fd);
-    }
-}
-
-/// Writes the reply; an error (the client has gone) is logged and returned,
-/// for the caller to remove the client.
-fn answer(fd: RawFd, client: &Client, reply: u8) -> Result<(), Errno> {
+/// Writes a client's reply, without waiting: if its socket has no room
+/// (the client does not read), the reply waits in `unsent` for the socket
+/// to be writable, and the client is not read from meanwhile. Otherwise
+/// the client is watched for its next byte again. A client that has gone
+/// is logged and put on `gone`.
+fn answer(
+    fd: RawFd,
+    client_sockfd: &OwnedFd,
+    reply: u8,
+    unsent: &mut Unsent,
+    gone: &mut Vec<RawFd>,
+) {
     say!("serving client on fd {fd}");
     // Rust starts every program with SIGPIPE ignored, so a client that has
     // gone is an EPIPE (or ECONNRESET) error here; the C server is killed.
-    if let Err(errno) = write(&client.sockfd, &[reply]) {
-        log(format!("cannot answer client on fd {fd}: {}", errno.desc()));
-        return Err(errno);
+    match write(client_sockfd, &[reply]) {
+        Ok(_) => {}
+        Err(Errno::EAGAIN) => {
+            unsent.insert(fd, reply);
+        }
+        Err(errno) => {
+            log(format!("cannot answer client on fd {fd}: {}", errno.desc()));
+            gone.push(fd);
+        }
     }
-    Ok(())
 }
 
 /// Stops watching a client and hangs up.
 fn remove_client(clients: &mut Clients, fd: RawFd) {
-    if let Some(client) = clients.remove(&fd) {
-        close_client(fd, client.sockfd);
+    if let Some(client_sockfd) = clients.remove(&fd) {
+        close_client(fd, client_sockfd);
         say!("removing client on fd {fd}");
     }
 }
