@@ -280,13 +280,14 @@ fn copy_starter(course: &Course, exercise: &Exercise, work: &Path) -> Result<(),
 
 /// The starter's manifest, with the package named as the student's.
 fn student_manifest(starter: &str, exercise: &Exercise) -> Result<String, String> {
+    // The package's name, and its program's (`[[bin]]`).
     let name_line = format!("name = \"{}-starter\"", exercise.name);
-    if starter.lines().filter(|line| *line == name_line).count() != 1 {
+    if starter.lines().filter(|line| *line == name_line).count() != 2 {
         return Err(format!(
-            "the starter's Cargo.toml must have the line `{name_line}`"
+            "the starter's Cargo.toml must have the line `{name_line}` twice, for the package and its [[bin]]"
         ));
     }
-    Ok(starter.replacen(&name_line, &format!("name = \"{}\"", exercise.name), 1))
+    Ok(starter.replace(&name_line, &format!("name = \"{}\"", exercise.name)))
 }
 
 fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
