@@ -7,7 +7,6 @@
 //! shows no `+` and Ctrl-C reaches xtask, which cleans up.
 
 use std::collections::BTreeSet;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -62,7 +61,7 @@ impl Registry {
     /// and the registration.
     pub fn spawn(&self, command: &mut Command) -> std::io::Result<Group> {
         let mut leftovers = self.leftovers();
-        let child = command.process_group(0).spawn()?;
+        let child = course_testkit::processes::spawn_as_group(command)?;
         let pid = i32::try_from(child.id()).expect("a pid fits in an i32");
         leftovers.groups.insert(pid);
         Ok(Group {
@@ -149,10 +148,7 @@ impl Group {
 
 impl Drop for Group {
     fn drop(&mut self) {
-        // The group outlives its leader while a child of it lives: kill
-        // the group first, then reap the leader.
-        let _ = killpg(self.pid(), Signal::SIGKILL);
-        let _ = self.child.wait();
+        let _ = course_testkit::processes::end_group(&mut self.child);
         self.registry
             .leftovers()
             .groups

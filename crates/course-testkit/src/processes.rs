@@ -5,9 +5,30 @@
 
 use std::fs;
 use std::os::fd::RawFd;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command};
 use std::time::Duration;
 
+use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
+
+/// Starts `command` as the leader of a process group of its own, as a
+/// shell starts a job: [`end_group`] then ends it and every process it
+/// forked in one call, and it is not in the terminal's foreground group
+/// (Ctrl-C in the terminal does not reach it; `ps` shows no `+`).
+pub fn spawn_as_group(command: &mut Command) -> std::io::Result<Child> {
+    command.process_group(0).spawn()
+}
+
+/// Ends the process group `leader` leads (SIGKILL to every member: a
+/// forking server and its children), then reaps the leader and returns how
+/// it ended.
+pub fn end_group(leader: &mut Child) -> Option<std::process::ExitStatus> {
+    if let Ok(pid) = i32::try_from(leader.id()) {
+        let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+    leader.wait().ok()
+}
 
 /// The fields of `/proc/PID/stat` that follow the command name, which is in
 /// parentheses and may hold spaces: the state is the first (field 3 of

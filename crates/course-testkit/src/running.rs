@@ -11,9 +11,9 @@ use nix::unistd::Pid;
 
 use crate::DEADLINE;
 
-/// A running program with its stdout and stderr read line by line by two
-/// threads. Dropping it kills the program and its children (SIGKILL) and
-/// reaps it.
+/// A running program, in a process group of its own, with its stdout and
+/// stderr read line by line by two threads. Dropping it kills the program
+/// and its children (the whole group, SIGKILL) and reaps it.
 pub struct Running {
     child: Child,
     stdout: Receiver<String>,
@@ -59,11 +59,11 @@ impl Running {
     /// Starts a prepared command with its stdout sent to `stdout` (a file,
     /// say) and its stderr captured.
     pub fn spawn_with_stdout(mut command: Command, stdout: Stdio) -> Running {
-        let mut child = command
+        command
             .stdin(Stdio::null())
             .stdout(stdout)
-            .stderr(Stdio::piped())
-            .spawn()
+            .stderr(Stdio::piped());
+        let mut child = crate::processes::spawn_as_group(&mut command)
             .unwrap_or_else(|error| panic!("cannot start {command:?}: {error}"));
         let stdout = match child.stdout.take() {
             Some(pipe) => lines_of(pipe),
@@ -187,16 +187,9 @@ impl Running {
 }
 
 impl Drop for Running {
-    /// Kills and reaps the program, whatever state the test left it in,
-    /// and its children first (a forking server's), while it has not been
-    /// reaped and its pid is surely still its own.
+    /// Kills and reaps the program and its children, whatever state the
+    /// test left them in.
     fn drop(&mut self) {
-        if !self.has_exited() {
-            for child in crate::processes::children_of(self.pid()) {
-                let _ = kill(child, Signal::SIGKILL);
-            }
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = crate::processes::end_group(&mut self.child);
     }
 }

@@ -24,7 +24,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
-use course_testkit::processes::{children_of, state};
+use course_testkit::processes::{end_group, spawn_as_group};
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill};
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, UnixAddr, connect, socket};
@@ -329,14 +329,15 @@ impl Program {
     /// Starts `program` with `args` in `dir`, stdin closed.
     pub fn start(program: &Path, dir: &Path, args: &[&str]) -> Program {
         let command = command_line(program, args);
-        let mut child = Command::new(program)
-            .args(args)
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|error| panic!("cannot start `{command}`: {error}"));
+        let mut child = spawn_as_group(
+            Command::new(program)
+                .args(args)
+                .current_dir(dir)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
+        )
+        .unwrap_or_else(|error| panic!("cannot start `{command}`: {error}"));
         let stdout = child.stdout.take().map_or_else(Lines::none, Lines::of);
         let stderr = child.stderr.take().map_or_else(Lines::none, Lines::of);
         redact(child.id(), "PID");
@@ -588,25 +589,14 @@ impl Program {
         panic!("{}", report.join("\n"));
     }
 
-    /// Kills the program and its children, and reaps it. Stopped first
-    /// (SIGSTOP), it forks no more: its children are then all there is.
+    /// Kills the program and its children (its process group), and reaps
+    /// it.
     fn stop_everything(&mut self) {
         if self.ended().is_some() {
             return;
         }
         self.stopped_by_check = true;
-        let pid = self.pid();
-        let _ = kill(pid, Signal::SIGSTOP);
-        let deadline = Instant::now() + SOON;
-        while !matches!(state(pid), None | Some('T' | 't' | 'Z' | 'X')) && Instant::now() < deadline
-        {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        for child in children_of(pid) {
-            let _ = kill(child, Signal::SIGKILL);
-        }
-        let _ = self.child.kill();
-        self.status = self.child.wait().ok();
+        self.status = end_group(&mut self.child);
     }
 }
 
