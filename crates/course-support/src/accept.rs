@@ -22,6 +22,7 @@ pub enum AcceptAgain {
     AfterAPause,
 }
 
+// ANCHOR: survive_accept_error
 /// Decides whether the server can go on after `accept` failed with `errno`:
 /// when to accept again, or `Err` for a failure that ends the server.
 pub fn survive_accept_error(errno: Errno, endpoint: &Endpoint) -> Result<AcceptAgain, Failure> {
@@ -40,6 +41,7 @@ pub fn survive_accept_error(errno: Errno, endpoint: &Endpoint) -> Result<AcceptA
         _ => Err(errno).or_fail(|| format!("cannot accept a client on {endpoint}")),
     }
 }
+// ANCHOR_END: survive_accept_error
 
 /// For a server that may sleep (server1, forking-server): as
 /// [`survive_accept_error`], resting through a shortage itself.

@@ -71,6 +71,7 @@ pub fn max_unix_path_len() -> usize {
         - 1
 }
 
+// ANCHOR: endpoint
 /// A socket's address, ready for `bind` and `connect`.
 #[derive(Debug, Clone)]
 pub enum Endpoint {
@@ -95,6 +96,7 @@ impl Endpoint {
             Endpoint::Tcp(address) => Box::new(SockaddrStorage::from(*address)),
         }
     }
+    // ANCHOR_END: endpoint
 
     /// The socket file's path, for a local socket.
     pub fn path(&self) -> Option<&Path> {

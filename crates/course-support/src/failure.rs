@@ -25,6 +25,7 @@ impl fmt::Display for Failure {
     }
 }
 
+// ANCHOR: or_fail
 /// Turns a system call's error into a [`Failure`] that says what was being
 /// done: `bind(..).or_fail(|| format!("cannot bind {endpoint}"))?` fails with
 /// `cannot bind server_socket: Address already in use`.
@@ -37,6 +38,7 @@ impl<T> OrFail<T> for Result<T, Errno> {
         self.map_err(|errno| Failure(format!("{}: {}", doing(), errno.desc())))
     }
 }
+// ANCHOR_END: or_fail
 
 impl<T> OrFail<T> for std::io::Result<T> {
     fn or_fail(self, doing: impl FnOnce() -> String) -> Result<T, Failure> {
@@ -50,6 +52,7 @@ impl<T> OrFail<T> for std::io::Result<T> {
     }
 }
 
+// ANCHOR: run
 /// Runs a server's body and turns its result into the exit status: 0 on
 /// success (a stop by signal included), 1 with `program: message` on
 /// stderr on failure. A failure after `bind` removes the socket file the
@@ -65,6 +68,7 @@ pub fn run(program: &str, body: impl FnOnce() -> Result<(), Failure>) -> ExitCod
         }
     }
 }
+// ANCHOR_END: run
 
 /// Ends the process at once with `status` (`_exit`): no exit handlers, no
 /// destructors, no flushing of anything. What a forked child and a signal

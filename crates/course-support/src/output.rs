@@ -85,6 +85,7 @@ impl Stream {
         }
     }
 
+    // ANCHOR: write_line
     /// Writes `line` (which ends with a newline) in one call, or drops it.
     fn write_line(&self, line: &[u8]) {
         let dropped = self.dropped.load(Ordering::Relaxed);
@@ -112,6 +113,7 @@ impl Stream {
             Err(_) => {}
         }
     }
+    // ANCHOR_END: write_line
 
     /// One write of `bytes`; only a line longer than a pipe takes whole
     /// (PIPE_BUF), or a terminal, may take more than one.
@@ -136,6 +138,7 @@ impl Stream {
     }
 }
 
+// ANCHOR: never_block
 /// From now on a line that cannot be written at once is dropped and
 /// counted, on stdout and stderr. For event loops: call it once, before
 /// the first line.
@@ -171,6 +174,7 @@ fn non_blocking_writer(fd: BorrowedFd<'_>) -> Writer {
         Err(_) => Writer::Waiting,
     }
 }
+// ANCHOR_END: never_block
 
 static PROGRAM: OnceLock<String> = OnceLock::new();
 
@@ -184,12 +188,14 @@ pub fn program() -> &'static str {
     PROGRAM.get().map_or("server", String::as_str)
 }
 
+// ANCHOR: log
 /// Writes one line on stderr, prefixed with the program's name: what a
 /// server says about a client that misbehaved, or about its own start and
 /// stop.
 pub fn log(message: impl fmt::Display) {
     STDERR.write_line(format!("{}: {message}\n", program()).as_bytes());
 }
+// ANCHOR_END: log
 
 /// Writes bytes that are a whole line already on stderr, in one write,
 /// with no allocation and no lock: what a signal handler may do.
@@ -204,6 +210,7 @@ pub fn say_line(line: fmt::Arguments<'_>) {
     STDOUT.write_line(text.as_bytes());
 }
 
+// ANCHOR: say
 /// `println!` for servers: one line on stdout, in one write, at once.
 #[macro_export]
 macro_rules! say {
@@ -211,3 +218,4 @@ macro_rules! say {
         $crate::output::say_line(format_args!($($arg)*))
     };
 }
+// ANCHOR_END: say

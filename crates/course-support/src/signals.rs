@@ -42,6 +42,7 @@ pub fn stop_signals() -> SigSet {
 #[must_use = "blocked stop signals wait until the server takes them"]
 pub struct BlockedStopSignals(SigSet);
 
+// ANCHOR: block_stop_signals
 /// Blocks the stop signals (`sigprocmask`). Call it first in a server,
 /// before it creates anything it must clean up.
 pub fn block_stop_signals() -> Result<BlockedStopSignals, Failure> {
@@ -50,6 +51,7 @@ pub fn block_stop_signals() -> Result<BlockedStopSignals, Failure> {
         .or_fail(|| "cannot block the stop signals".to_string())?;
     Ok(BlockedStopSignals(set))
 }
+// ANCHOR_END: block_stop_signals
 
 impl BlockedStopSignals {
     /// The blocked set: what a `signalfd` reads.
@@ -57,6 +59,7 @@ impl BlockedStopSignals {
         &self.0
     }
 
+    // ANCHOR: stop_in_handler
     /// From now on each stop signal runs [`on_stop_signal`], which removes
     /// the server's files, says so and exits 0; then unblocks them, so that
     /// one that came meanwhile is handled at once.
@@ -75,6 +78,7 @@ impl BlockedStopSignals {
             .thread_unblock()
             .or_fail(|| "cannot unblock the stop signals".to_string())
     }
+    // ANCHOR_END: stop_in_handler
 }
 
 /// Tells the kernel to discard `signal` (SIG_IGN). For SIGCHLD this also
@@ -84,6 +88,7 @@ pub fn ignore(signal: Signal) -> Result<(), Failure> {
     set_disposition(signal, &action).or_fail(|| format!("cannot ignore {signal}"))
 }
 
+// ANCHOR: on_stop_signal
 /// The server's process id, set when the handler is installed: a child
 /// forked later inherits the handler, and must not stop the server.
 static SERVER: AtomicI32 = AtomicI32::new(0);
@@ -109,7 +114,9 @@ extern "C" fn on_stop_signal(number: c_int) {
     stopped_by(signal);
     exit_now(0)
 }
+// ANCHOR_END: on_stop_signal
 
+// ANCHOR: set_disposition
 /// Changes what the kernel does with `signal`: the course's one call to
 /// `sigaction`.
 #[allow(unsafe_code)] // The one place the course changes a signal's disposition.
@@ -122,3 +129,4 @@ fn set_disposition(signal: Signal, action: &SigAction) -> nix::Result<()> {
     // async-signal-safe functions, allocates nothing and takes no lock.
     unsafe { sigaction(signal, action) }.map(drop)
 }
+// ANCHOR_END: set_disposition

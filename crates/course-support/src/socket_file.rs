@@ -57,6 +57,7 @@ pub enum Claim {
     Tcp(SocketAddr),
 }
 
+// ANCHOR: claim
 /// Claims `endpoint` for this server: for a local socket, takes the lock
 /// beside its path and clears a stale socket out of the way.
 pub fn claim(endpoint: &Endpoint) -> Result<Claim, Failure> {
@@ -102,6 +103,7 @@ impl Claim {
         }
     }
 }
+// ANCHOR_END: claim
 
 /// The address a network socket is bound to (`getsockname`).
 fn bound_address(server_sockfd: &OwnedFd) -> Result<SocketAddr, Errno> {
@@ -120,6 +122,7 @@ fn c_path(path: &Path) -> Result<CString, Failure> {
         .map_err(|_| Failure::new(format!("{} holds a NUL byte", path.display())))
 }
 
+// ANCHOR: take_lock
 /// Takes the lock beside `path`, for the life of the server.
 ///
 /// It is a POSIX record lock (`fcntl(F_SETLK)`), which belongs to this
@@ -173,6 +176,7 @@ fn take_lock(path: &Path) -> Result<File, Failure> {
         "cannot lock {shown}: other servers keep replacing it"
     )))
 }
+// ANCHOR_END: take_lock
 
 /// Whether `lock` is a regular file that is empty (just created) or was
 /// written by a server of the course.
@@ -185,6 +189,7 @@ fn is_a_course_lock(lock: &mut File) -> bool {
     is_file && read.is_ok() && (start.is_empty() || start == LOCK_MARK)
 }
 
+// ANCHOR: clear_stale_socket
 /// Makes `path` free for `bind`: nothing there is fine, a stale socket is
 /// removed (and said so on stderr), anything else is a failure that leaves
 /// the path as it is.
@@ -224,6 +229,7 @@ fn clear_stale_socket(path: &Path, address: &nix::sys::socket::UnixAddr) -> Resu
         Err(errno) => Err(errno).or_fail(|| format!("cannot check whether {shown} is in use")),
     }
 }
+// ANCHOR_END: clear_stale_socket
 
 /// A file, by identity: the same path may later hold another file.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -268,6 +274,7 @@ enum Removal {
     NotBound,
 }
 
+// ANCHOR: remove_own_files
 /// Removes the socket file if the path still holds the very file `bind`
 /// created, then the lock file if it is still ours. Only async-signal-safe
 /// calls (`lstat`, `fstat`, `unlink`), no allocation.
@@ -297,6 +304,7 @@ fn remove_own_files(files: &ServerFiles) -> Removal {
     }
     removal
 }
+// ANCHOR_END: remove_own_files
 
 fn is_socket(stat: &FileStat) -> bool {
     SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT == SFlag::S_IFSOCK
@@ -310,6 +318,7 @@ pub(crate) fn remove_server_files() {
     }
 }
 
+// ANCHOR: stopped_by
 /// Stops the server's use of its files for `signal` and says what
 /// happened in one line: `server1: stopped by SIGTERM, removed
 /// server_socket`, or why the socket file was left alone. Async-signal-safe:
@@ -347,6 +356,7 @@ pub fn stopped_by(signal: Signal) {
     }
     log_line_from_handler(line.finish());
 }
+// ANCHOR_END: stopped_by
 
 /// A line put together on the stack, without allocating: what a signal
 /// handler may do. Whatever does not fit is cut.
