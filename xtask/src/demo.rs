@@ -68,7 +68,12 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
     let programs = build_programs(Profile::Debug)?;
     let registry = Registry::install()?;
     let strict = args.record || args.check;
-    let pace = if args.step { Pace::Step } else { Pace::Run };
+    let pace = if args.step {
+        println!("xtask: each command is shown first: Enter runs it, q and Enter end the demo");
+        Pace::Step
+    } else {
+        Pace::Run
+    };
 
     let mut drifted = Vec::new();
     let mut sessions = 0;

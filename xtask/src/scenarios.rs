@@ -378,7 +378,8 @@ fn select_server_traced(s: &mut Session) -> Result<(), String> {
     event_loop_traced(
         s,
         "select-server",
-        "trace=socket,select,accept4,read,write,close",
+        // glibc's select is the pselect6 system call.
+        "trace=socket,pselect6,accept4,read,write,close",
     )
 }
 

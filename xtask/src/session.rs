@@ -407,16 +407,20 @@ impl Session {
             _ => None,
         };
         if let Pace::Step = self.pace {
-            print!("\x1b[2m(Enter runs the next command, q and Enter end the demo)\x1b[0m ");
-            print!("\n$ {}", step.shown);
+            // The command, then Enter: the instructor talks, then shows.
+            print!("$ {} ", step.shown);
             std::io::stdout()
                 .flush()
                 .map_err(|error| error.to_string())?;
             let mut answer = String::new();
-            std::io::stdin()
+            let read = std::io::stdin()
                 .read_line(&mut answer)
                 .map_err(|error| format!("cannot read the terminal: {error}"))?;
-            if answer.trim() == "q" {
+            if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                println!();
+            }
+            // q, or the end of the input (Ctrl-D), ends the demo.
+            if read == 0 || answer.trim() == "q" {
                 return Err(QUIT.to_string());
             }
         } else {

@@ -60,13 +60,10 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(oops) => {
-            // What the C client's perror("oops: client1") says, then a hint.
-            let _ = writeln!(
-                std::io::stderr(),
-                "oops: client1: {}\nhint: {}",
-                oops.reason,
-                oops.hint
-            );
+            // What the C client's perror("oops: client1") says, then a
+            // hint: both lines in one write, as every line of the course.
+            let lines = format!("oops: client1: {}\nhint: {}\n", oops.reason, oops.hint);
+            let _ = std::io::stderr().write_all(lines.as_bytes());
             ExitCode::FAILURE
         }
     }

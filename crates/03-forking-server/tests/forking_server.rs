@@ -5,7 +5,6 @@
 
 use std::fs;
 use std::os::unix::fs::FileTypeExt;
-use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 use assert_cmd::cargo::cargo_bin;
@@ -224,10 +223,7 @@ fn ctrl_c_in_the_terminal_ends_the_children_too() {
     // a group of its own stands for it.
     let dir = TempDir::new().unwrap();
     let mut command = Command::new(cargo_bin!("forking-server"));
-    command
-        .args(["--work", LONG_WORK])
-        .current_dir(dir.path())
-        .process_group(0);
+    command.args(["--work", LONG_WORK]).current_dir(dir.path());
     let server = Server::ready(Running::spawn(command), dir);
     let mut client = server.client();
     client.send(b'A');
@@ -237,6 +233,13 @@ fn ctrl_c_in_the_terminal_ends_the_children_too() {
     killpg(server.pid(), Signal::SIGINT).unwrap();
     let ended = server.running.wait();
     assert_eq!(ended.status.code(), Some(0), "{ended:?}");
+    // The server stopped and removed its file; the child, which inherited
+    // the stop handler, just ended, as Ctrl-C ends any program: it neither
+    // removed the file nor said it stopped.
+    assert_eq!(
+        ended.stderr,
+        ["forking-server: stopped by SIGINT, removed server_socket"]
+    );
     // The child ended in its work, long before its reply.
     assert_eq!(client.reply(), Reply::Closed);
     assert!(!path.exists());

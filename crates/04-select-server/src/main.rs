@@ -184,10 +184,10 @@ fn serve(args: &Args) -> Result<(), Failure> {
             None,
             timeout.as_mut(),
         ) {
+            // No signal handler can cut select short (the signals we take
+            // come through the signalfd), and the kernel restarts it after
+            // a stop (Ctrl-Z) and continue.
             Ok(_) => {}
-            // Stopped (Ctrl-Z) and continued, select returns early: no
-            // descriptor changed, so wait again.
-            Err(Errno::EINTR) => continue,
             Err(errno) => return Err(errno).or_fail(|| "select failed".to_string()),
         }
         // The book's `for (fd = 0; fd < FD_SETSIZE; fd++) if (FD_ISSET(...))`.

@@ -281,7 +281,8 @@ pub fn clients_that_leave_before_their_replies_leave_no_descriptor_behind(progra
 }
 
 /// Stopped (SIGSTOP, as Ctrl-Z does) and continued (SIGCONT, `fg`), the
-/// server's wait returns early; it waits again and goes on serving.
+/// server's wait is cut short (epoll_wait returns EINTR) or restarted by the
+/// kernel (select); either way it goes on serving.
 pub fn stopped_and_continued_it_goes_on_serving(program: &Path) {
     let server = Server::start(program, &["--work", "0"]);
     let pid = server.pid();
