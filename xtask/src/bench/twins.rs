@@ -2,6 +2,8 @@
 //! course's protocol, after the book's, built with the system's C compiler
 //! (`cc`, or `$CC`) into target/bench-c, for the bench to run beside the
 //! Rust servers. Without a C compiler the bench goes on without them.
+//! client1.c, the book's C client beside the Rust one, is built with them
+//! so that it keeps compiling; the bench never runs it.
 
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
@@ -14,6 +16,9 @@ const SOURCES: &str = "xtask/src/bench/c";
 
 /// The twins, by program name: each built from `<program>.c`.
 const PROGRAMS: [&str; 4] = ["server1", "forking-server", "select-server", "epoll-server"];
+
+/// Built with the twins, only so that it never rots: the book shows it.
+const BUILT_ONLY: [&str; 1] = ["client1"];
 
 /// forking-server.c built a second time with one more thread.
 pub const WITH_THREAD: &str = "forking-server-thread";
@@ -76,7 +81,7 @@ pub fn build() -> Result<Option<PathBuf>, String> {
             .arg(Path::new(SOURCES).join(format!("{source}.c")));
         run_printed(command)
     };
-    for name in PROGRAMS {
+    for name in PROGRAMS.into_iter().chain(BUILT_ONLY) {
         compile(name, name, &[])?;
     }
     compile(
