@@ -297,19 +297,19 @@ fn client_fails_traced(s: &mut Session) -> Result<(), String> {
     if !s.tool("strace")? {
         return Ok(());
     }
-    s.step(Step::run(
-        "strace",
-        &[
-            "strace",
-            "-o",
-            "client1.trace",
-            "-e",
-            "trace=socket,connect,read,write,close",
-            "client1",
-        ],
-    ))?;
+    s.step(Step::run("strace", CLIENT1_TRACED))?;
     show_trace(s, "trace", "client1.trace")
 }
+
+/// client1 under strace, its calls recorded into client1.trace.
+const CLIENT1_TRACED: &[&str] = &[
+    "strace",
+    "-o",
+    "client1.trace",
+    "-e",
+    "trace=socket,connect,read,write,close",
+    "client1",
+];
 
 fn server1_traced(s: &mut Session) -> Result<(), String> {
     if !s.tool("strace")? {
@@ -329,20 +329,7 @@ fn server1_traced(s: &mut Session) -> Result<(), String> {
         )
         .settle(Settle::Lines(WAITING, 1)),
     )?;
-    s.step(
-        Step::run(
-            "strace-client",
-            &[
-                "strace",
-                "-o",
-                "client1.trace",
-                "-e",
-                "trace=socket,connect,read,write,close",
-                "client1",
-            ],
-        )
-        .settle(Settle::Lines(WAITING, 1)),
-    )?;
+    s.step(Step::run("strace-client", CLIENT1_TRACED).settle(Settle::Lines(WAITING, 1)))?;
     s.step(Step::kill_traced("stop", 1))?;
     show_trace(s, "server-trace", "server1.trace")?;
     show_trace(s, "client-trace", "client1.trace")
