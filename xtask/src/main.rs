@@ -8,10 +8,12 @@ mod book;
 mod demo;
 mod diff;
 mod exercise;
+mod mutants;
 mod panes;
 mod procs;
 mod scenarios;
 mod session;
+mod tools;
 mod transcript;
 
 use std::path::{Path, PathBuf};
@@ -30,12 +32,15 @@ struct Cli {
 enum Task {
     /// Run the stages live, as terminal sessions (all of them, or one)
     Demo(demo::DemoArgs),
-    /// Build the book into book/book (installing mdbook if needed), or serve it
+    /// Build and check the book into book/book (installing mdbook and mdbook-svgbob if needed); serve or open it
     Book(book::BookArgs),
     /// Classroom exercises: list, start, check, hint, reset; grade a class (verify, for authors)
     Exercise(exercise::ExerciseArgs),
     /// Measure every server side by side against the kernel's floor
     Bench(bench::BenchArgs),
+    /// Mutation testing of the lessons and course-support (cargo-mutants;
+    /// for maintainers, an hour or more)
+    Mutants(mutants::MutantsArgs),
     /// The narrow pane of `demo --panes` (run by it, in tmux)
     #[command(hide = true)]
     DemoPanesDriver { stage: String, socket: String },
@@ -49,6 +54,7 @@ fn main() -> ExitCode {
         Task::Book(args) => book::run(&args),
         Task::Exercise(args) => exercise::run(&args),
         Task::Bench(args) => bench::run(&args),
+        Task::Mutants(args) => mutants::run(&args),
         Task::DemoPanesDriver { stage, socket } => panes::drive(&stage, &socket),
     };
     match result {
