@@ -12,7 +12,7 @@ use clap::Args;
 use crate::procs::Registry;
 use crate::scenarios::{Play, SCENARIOS, Scenario};
 use crate::session::{Pace, QUIT, Session};
-use crate::{Profile, build_programs, diff, is_named, panes, transcript, workspace_root};
+use crate::{Profile, build_programs, diff, panes, transcript, workspace_root};
 
 #[derive(Args)]
 pub struct DemoArgs {
@@ -161,7 +161,7 @@ fn chosen(wanted: Option<&String>) -> Result<Vec<&'static Scenario>, String> {
     };
     let found: Vec<_> = SCENARIOS
         .iter()
-        .filter(|scenario| is_named(wanted, scenario.id, scenario.name))
+        .filter(|scenario| exercise_checks::names(wanted, scenario.id, scenario.name))
         .collect();
     if found.is_empty() {
         return Err(format!(

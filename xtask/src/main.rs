@@ -112,17 +112,6 @@ fn cargo() -> Command {
     command
 }
 
-/// Whether `wanted` names a stage or an exercise of this `id` and `name`:
-/// the id (`02`, `01a`), the id without its leading zero (`2`, `1a`), the
-/// name, or both (`02-server1`).
-pub fn is_named(wanted: &str, id: &str, name: &str) -> bool {
-    let bare = |text: &str| text.trim_start_matches('0').to_string();
-    wanted == name
-        || bare(wanted) == bare(id)
-        || wanted == format!("{id}-{name}")
-        || bare(wanted) == bare(&format!("{id}-{name}"))
-}
-
 /// How the course's programs are built.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Profile {

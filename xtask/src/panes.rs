@@ -171,10 +171,13 @@ pub fn run(scenario: &Scenario, programs: &Path) -> Result<(), String> {
     println!("xtask: tmux, two terminals: {}", scenario.about);
     // Attached here, in this terminal, until the driver kills the server.
     let attached = tmux(&["attach-session", "-t", "demo"]).status();
-    let _ = tmux(&["kill-server"]).status();
+    // Usually gone already: the driver ends it.
+    let _ = tmux(&["kill-server"])
+        .stderr(std::process::Stdio::null())
+        .status();
     attached.map_err(|error| format!("cannot attach to tmux: {error}"))?;
     drop(dir);
-    println!("xtask: the panes demo is over; nothing is left behind");
+    println!("\nxtask: the panes demo is over; nothing is left behind");
     Ok(())
 }
 

@@ -205,9 +205,16 @@ pub(crate) fn log_line_from_handler(line: &[u8]) {
 
 #[doc(hidden)]
 pub fn say_line(line: fmt::Arguments<'_>) {
-    let mut text = line.to_string();
-    text.push('\n');
-    STDOUT.write_line(text.as_bytes());
+    // Put together on the stack: an event loop says a line per event, and
+    // needs no allocation for it. A longer line takes a String.
+    let mut buffer = [0u8; 256];
+    let mut cursor = std::io::Cursor::new(&mut buffer[..]);
+    if std::io::Write::write_fmt(&mut cursor, format_args!("{line}\n")).is_ok() {
+        let len = usize::try_from(cursor.position()).unwrap_or(0);
+        STDOUT.write_line(&buffer[..len]);
+    } else {
+        STDOUT.write_line(format!("{line}\n").as_bytes());
+    }
 }
 
 // ANCHOR: say

@@ -48,17 +48,17 @@ fn parent_of(pid: Pid) -> Option<Pid> {
     Some(Pid::from_raw(stat_fields(pid)?.get(1)?.parse().ok()?))
 }
 
-/// Clock ticks per second in `/proc/PID/stat`: USER_HZ, which Linux fixes at
-/// 100 for user space on every architecture Rust supports.
-const USER_HZ: u32 = 100;
-
-/// The CPU time `pid` has used so far, in user and system mode, all its
-/// threads together (`utime` + `stime`), to a clock tick (10 ms).
+/// The CPU time `pid` has used so far, all its threads together, to the
+/// nanosecond: the first field of each `/proc/PID/task/TID/schedstat`.
+/// `None` where the kernel does not keep it or the process is gone.
 pub fn cpu_time(pid: Pid) -> Option<Duration> {
-    let fields = stat_fields(pid)?;
-    // utime and stime are fields 14 and 15 of proc(5); the state is 3.
-    let ticks = |index: usize| fields.get(index)?.parse::<u64>().ok();
-    Some(Duration::from_secs(ticks(11)? + ticks(12)?) / USER_HZ)
+    let tasks = fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut nanos = 0u64;
+    for task in tasks {
+        let schedstat = fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        nanos += schedstat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(Duration::from_nanos(nanos))
 }
 
 /// The processes whose parent is `parent`, zombies included.

@@ -142,17 +142,10 @@ fn warm_up(window: Duration) -> Duration {
     (window / 4).min(Duration::from_millis(200))
 }
 
-/// The CPU time process `pid` has used so far, all its threads together,
-/// in nanoseconds: the first field of each `/proc/PID/task/TID/schedstat`.
-/// `None` where the kernel does not keep it or the process is gone.
-pub fn cpu_time(pid: u32) -> Option<Duration> {
-    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
-    let mut nanos = 0u64;
-    for task in tasks {
-        let schedstat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
-        nanos += schedstat.split_whitespace().next()?.parse::<u64>().ok()?;
-    }
-    Some(Duration::from_nanos(nanos))
+/// The CPU time process `pid` has used so far (course-testkit reads it
+/// from /proc, as it reads everything there for the course's tools).
+fn cpu_time(pid: u32) -> Option<Duration> {
+    course_testkit::processes::cpu_time(Pid::from_raw(i32::try_from(pid).ok()?))
 }
 
 /// How long the load client stays with one server before it turns to the

@@ -47,15 +47,21 @@ impl Exercise {
         format!("{}-{}", self.id, self.name)
     }
 
-    /// Whether `wanted` names this exercise: its id, its name, or both,
-    /// with or without the id's leading zero, as the demo takes stages
-    /// (`1a` is `01a`).
+    /// Whether `wanted` names this exercise (see [`names`]).
     pub fn is_named(&self, wanted: &str) -> bool {
-        let wanted = wanted.trim_start_matches('0');
-        [self.id.to_string(), self.name.to_string(), self.dir_name()]
-            .iter()
-            .any(|name| name.trim_start_matches('0') == wanted)
+        names(wanted, self.id, self.name)
     }
+}
+
+/// Whether `wanted` names a stage or an exercise of this `id` and `name`:
+/// the id (`02`, `01a`), the id without its leading zero (`2`, `1a`), the
+/// name, or both (`02-server1`, `01a-patient-client`). The one rule for
+/// `cargo xtask demo STAGE` and `cargo xtask exercise ... ID`.
+pub fn names(wanted: &str, id: &str, name: &str) -> bool {
+    let bare = |text: &str| text.trim_start_matches('0').to_string();
+    [id.to_string(), name.to_string(), format!("{id}-{name}")]
+        .iter()
+        .any(|candidate| bare(candidate) == bare(wanted))
 }
 
 /// One thing an exercise's program must do.

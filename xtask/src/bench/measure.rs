@@ -85,7 +85,7 @@ pub struct Lab {
 /// A server (or the bare acceptor) running in the lab. [`Lab::stop`]
 /// stops it; should the bench fail first, dropping it kills it (and a
 /// forking server's children: its process group) and reaps it.
-struct Running {
+struct Served {
     name: String,
     group: Group,
     socket: PathBuf,
@@ -325,7 +325,7 @@ impl Lab {
     }
 
     /// Starts a Rust server or a C twin with no work, as the pairs run them.
-    fn start_contender(&self, contender: Contender) -> Result<Running, String> {
+    fn start_contender(&self, contender: Contender) -> Result<Served, String> {
         match contender {
             Contender::Rust(server) => self.start_server(server, Duration::ZERO),
             Contender::C(_) | Contender::CWithThread => {
@@ -347,7 +347,7 @@ impl Lab {
 
     /// Starts `server` with `--work`, its stdout thrown away (it prints as
     /// usual, into /dev/null), and waits until it answers a client.
-    fn start_server(&self, server: Server, work: Duration) -> Result<Running, String> {
+    fn start_server(&self, server: Server, work: Duration) -> Result<Served, String> {
         let name = server.program();
         let socket = self.dir.path().join(format!("{name}.socket"));
         let mut command = Command::new(self.programs.join(name));
@@ -365,7 +365,7 @@ impl Lab {
         name: &str,
         command: Command,
         socket: PathBuf,
-    ) -> Result<Running, String> {
+    ) -> Result<Served, String> {
         let running = self.start(name, command, socket)?;
         self.wait_until_ready(running, |stream| {
             stream.write_all(&[loadgen::SENT])?;
@@ -383,7 +383,7 @@ impl Lab {
     }
 
     /// Starts the bare acceptor of the connect/accept/close floor.
-    fn start_acceptor(&self) -> Result<Running, String> {
+    fn start_acceptor(&self) -> Result<Served, String> {
         let socket = self.dir.path().join("bare-acceptor.socket");
         // The acceptor is killed without cleaning up: last round's socket
         // file is still there.
@@ -400,7 +400,7 @@ impl Lab {
         })
     }
 
-    fn start(&self, name: &str, mut command: Command, socket: PathBuf) -> Result<Running, String> {
+    fn start(&self, name: &str, mut command: Command, socket: PathBuf) -> Result<Served, String> {
         let stderr = self
             .dir
             .path()
@@ -422,7 +422,7 @@ impl Lab {
         if let Some(cores) = self.cores {
             let _ = pin(group.pid(), cores.server);
         }
-        Ok(Running {
+        Ok(Served {
             name: name.to_string(),
             group,
             socket,
@@ -433,9 +433,9 @@ impl Lab {
     /// Connects until the server answers as `probe` expects, or fails.
     fn wait_until_ready(
         &self,
-        mut running: Running,
+        mut running: Served,
         probe: impl Fn(&mut UnixStream) -> std::io::Result<()>,
-    ) -> Result<Running, String> {
+    ) -> Result<Served, String> {
         let deadline = Instant::now() + PATIENCE;
         loop {
             if let Ok(mut stream) = UnixStream::connect(&running.socket) {
@@ -473,7 +473,7 @@ impl Lab {
 
     /// Stops a server with SIGTERM (as Ctrl-C would), reaps it, and fails
     /// if it said anything on stderr besides its goodbye.
-    fn stop(&self, mut running: Running) -> Result<(), String> {
+    fn stop(&self, mut running: Served) -> Result<(), String> {
         let _ = running.group.signal(Signal::SIGTERM);
         let deadline = Instant::now() + PATIENCE;
         while running.group.try_wait().is_none() && Instant::now() < deadline {
