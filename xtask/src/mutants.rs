@@ -40,6 +40,6 @@ pub fn run(args: &MutantsArgs) -> Result<(), String> {
             "{error}: some mutants were missed or timed out; mutants.out/missed.txt and timeout.txt list them"
         )
     })?;
-    println!("xtask: every mutant was caught (details in mutants.out/)");
+    println!("xtask: cargo-mutants is done; its results are in mutants.out/");
     Ok(())
 }
