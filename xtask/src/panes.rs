@@ -88,6 +88,9 @@ pub fn run(scenario: &Scenario, programs: &Path) -> Result<(), String> {
     let registry = Registry::install()?;
     let dir = registry.temp_dir("sockets-course-panes-")?;
     let socket = format!("sockets-course-{}", std::process::id());
+    // tmux runs as a daemon, in no process group of ours: if xtask is
+    // interrupted, its server must be ended by name, with its panes.
+    registry.at_interruption(&["tmux", "-L", &socket, "kill-server"]);
     let tmux = |args: &[&str]| {
         let mut command = Command::new("tmux");
         command.args(["-L", &socket]).args(args);
@@ -100,8 +103,10 @@ pub fn run(scenario: &Scenario, programs: &Path) -> Result<(), String> {
     );
     let shell = format!("env PATH='{path}' PS1='$ ' sh");
     let dir_arg = dir.path().display().to_string();
+    // Ctrl-C in the driver's pane ends the driver; the shell around it
+    // (which a trap keeps from ending too) then ends tmux.
     let driver = format!(
-        "'{}' demo-panes-driver {} {socket}; tmux -L {socket} kill-server",
+        "trap true INT; '{}' demo-panes-driver {} {socket}; tmux -L {socket} kill-server",
         std::env::current_exe()
             .map_err(|error| format!("cannot find xtask itself: {error}"))?
             .display(),

@@ -22,6 +22,9 @@ use tempfile::TempDir;
 struct Leftovers {
     groups: BTreeSet<i32>,
     directories: BTreeSet<PathBuf>,
+    /// Commands that end what no group holds (a tmux server, which runs
+    /// as a daemon of its own).
+    enders: Vec<Vec<String>>,
 }
 
 /// The registry of the processes and directories a task has made.
@@ -83,6 +86,14 @@ impl Registry {
         Ok(dir)
     }
 
+    /// Runs `argv` if xtask is interrupted, before the directories go: for
+    /// what detaches itself from xtask's process groups.
+    pub fn at_interruption(&self, argv: &[&str]) {
+        self.leftovers()
+            .enders
+            .push(argv.iter().map(|arg| arg.to_string()).collect());
+    }
+
     /// Forgets a directory about to be removed by its owner.
     pub fn forget_directory(&self, dir: &TempDir) {
         self.leftovers().directories.remove(dir.path());
@@ -101,6 +112,11 @@ impl Registry {
         for &group in &leftovers.groups {
             let _ = killpg(Pid::from_raw(group), Signal::SIGKILL);
             let _ = nix::sys::wait::waitpid(Pid::from_raw(group), None);
+        }
+        for ender in &leftovers.enders {
+            if let Some((program, args)) = ender.split_first() {
+                let _ = std::process::Command::new(program).args(args).status();
+            }
         }
         for directory in &leftovers.directories {
             let _ = std::fs::remove_dir_all(directory);
