@@ -39,8 +39,9 @@ struct Args {
 }
 
 fn parse_ascii_char(text: &str) -> Result<u8, String> {
+    // A text of one byte is one ASCII character: any other is longer.
     match text.as_bytes() {
-        [byte] if byte.is_ascii() => Ok(*byte),
+        [byte] => Ok(*byte),
         _ => Err(format!("`{text}` is not one ASCII character")),
     }
 }

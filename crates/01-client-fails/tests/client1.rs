@@ -64,10 +64,9 @@ fn tcp_with_nobody_listening_is_refused_too() {
         .assert()
         .code(1)
         .stdout("")
-        .stderr(predicate::str::starts_with(
-            "oops: client1: Connection refused\nhint: ",
-        ))
-        .stderr(predicate::str::contains(address));
+        .stderr(format!(
+            "oops: client1: Connection refused\nhint: nothing is listening on {address}: start a server with `--tcp {address}` first\n"
+        ));
 }
 
 #[test]
@@ -106,9 +105,10 @@ fn a_server_that_hangs_up_without_replying_is_an_error() {
         .assert()
         .code(1)
         .stdout("")
-        .stderr(predicate::str::starts_with(
-            "oops: client1: server_socket closed the connection without replying\nhint: ",
-        ));
+        .stderr(
+            "oops: client1: server_socket closed the connection without replying\n\
+             hint: the server at server_socket accepted the connection but did not answer; look at its messages\n",
+        );
     server.join().unwrap();
 }
 

@@ -236,3 +236,13 @@ fn a_server_whose_output_nobody_reads_keeps_serving() {
     assert_eq!(child.wait().unwrap().code(), Some(0));
     assert!(!path.exists());
 }
+
+#[test]
+fn no_descriptor_for_a_client_neither_kills_nor_spins_it() {
+    // 5 descriptors: 0, 1, 2, the lock file and the listening socket.
+    contract::no_descriptor_for_a_client_neither_kills_nor_spins_it(
+        cargo_bin!("server1"),
+        "server1",
+        5,
+    );
+}

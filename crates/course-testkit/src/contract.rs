@@ -85,6 +85,25 @@ macro_rules! start_and_stop_tests {
                 );
             }
             #[test]
+            fn a_lock_path_that_is_a_symbolic_link_is_never_followed() {
+                contract::a_lock_path_that_is_a_symbolic_link_is_never_followed(
+                    program(),
+                    $program,
+                );
+            }
+            #[test]
+            fn a_live_socket_with_a_full_queue_is_left_alone_at_once() {
+                contract::a_live_socket_with_a_full_queue_is_left_alone_at_once(
+                    program(),
+                    $program,
+                    ARGS,
+                );
+            }
+            #[test]
+            fn a_stop_leaves_a_lock_file_that_replaced_its_own() {
+                contract::a_stop_leaves_a_lock_file_that_replaced_its_own(program(), ARGS);
+            }
+            #[test]
             fn sigint_removes_the_socket_file_and_exits_0() {
                 contract::stops_cleanly_on(program(), $program, ARGS, Signal::SIGINT);
             }
@@ -144,13 +163,15 @@ macro_rules! start_and_stop_tests {
     };
 }
 
-/// `program` run with `args` in `dir` (if any), to its end.
+/// `program` run with `args` in `dir` (if any), to its end, or killed at
+/// the test kit's deadline: a server that should have refused to start and
+/// serves instead fails the test, it does not hang it.
 fn run(program: &Path, dir: Option<&Path>, args: &[&str]) -> Assert {
     let mut command = assert_cmd::Command::new(program);
     if let Some(dir) = dir {
         command.current_dir(dir);
     }
-    command.args(args).assert()
+    command.args(args).timeout(crate::DEADLINE).assert()
 }
 
 /// What is left in `dir`, by name, sorted.
@@ -298,6 +319,89 @@ pub fn a_lock_file_that_is_not_the_courses_is_never_taken_over(program: &Path, n
         ));
     assert_eq!(fs::read_to_string(&lock).unwrap(), "my shopping list\n");
     assert_eq!(names_in(dir.path()), [LOCK]);
+}
+
+/// A lock path that is a symbolic link (to an empty file of someone's, say)
+/// is not followed: the server exits 1, and the file it points to stays
+/// as it was.
+pub fn a_lock_path_that_is_a_symbolic_link_is_never_followed(program: &Path, name: &str) {
+    let dir = TempDir::new().expect("a temporary directory");
+    let notes = dir.path().join("notes");
+    fs::write(&notes, "").expect("an empty file");
+    std::os::unix::fs::symlink("notes", dir.path().join(LOCK)).expect("a symbolic link");
+    run(program, Some(dir.path()), &[])
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::starts_with(format!(
+            "{name}: cannot take the lock beside server_socket (server_socket.lock): "
+        )));
+    assert_eq!(fs::read_to_string(&notes).unwrap(), "");
+    assert_eq!(names_in(dir.path()), ["notes", LOCK]);
+}
+
+/// Another program's socket whose listen queue is full still counts as
+/// live: the server's knock does not wait for room in the queue, it exits
+/// 1 at once, and the socket stays.
+pub fn a_live_socket_with_a_full_queue_is_left_alone_at_once(
+    program: &Path,
+    name: &str,
+    args: &[&str],
+) {
+    use nix::sys::socket::{
+        AddressFamily, Backlog, SockFlag, SockType, UnixAddr, bind, connect, listen, socket,
+    };
+    use std::os::fd::AsRawFd;
+    let dir = TempDir::new().expect("a temporary directory");
+    let path = dir.path().join(SOCKET);
+    let listener = socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::empty(),
+        None,
+    )
+    .expect("a socket");
+    let address = UnixAddr::new(&path).expect("an address");
+    bind(listener.as_raw_fd(), &address).expect("bind");
+    listen(&listener, Backlog::new(0).expect("a backlog of 0")).expect("listen");
+    // A queue of 0 takes one connection; the next one finds it full.
+    let mut queued = Vec::new();
+    loop {
+        let client = socket(
+            AddressFamily::Unix,
+            SockType::Stream,
+            SockFlag::SOCK_NONBLOCK,
+            None,
+        )
+        .expect("a socket");
+        let full = connect(client.as_raw_fd(), &address).is_err();
+        queued.push(client);
+        if full {
+            break;
+        }
+    }
+    run(program, Some(dir.path()), args)
+        .code(1)
+        .stdout("")
+        .stderr(format!(
+            "{name}: another server is listening on server_socket; stop it first or choose another path with --unix\n"
+        ));
+    assert!(fs::symlink_metadata(&path).unwrap().file_type().is_socket());
+}
+
+/// A lock file that replaced the server's own while it ran (another
+/// server's, after someone removed the first one's) is left alone when the
+/// server stops.
+pub fn a_stop_leaves_a_lock_file_that_replaced_its_own(program: &Path, args: &[&str]) {
+    let server = Server::start(program, args);
+    let lock = server.dir().join(LOCK);
+    fs::remove_file(&lock).unwrap();
+    fs::write(&lock, "another server's\n").unwrap();
+    let (_, dir) = stop(server);
+    assert_eq!(names_in(dir.path()), [LOCK]);
+    assert_eq!(
+        fs::read_to_string(dir.path().join(LOCK)).unwrap(),
+        "another server's\n"
+    );
 }
 
 /// A server started with `args` and `--work 30`: two clients connected,
@@ -516,7 +620,10 @@ pub fn every_start_that_runs_out_of_descriptors_fails_cleanly(
         }
         assert_eq!(ended.status.code(), Some(1), "{during}");
         assert_eq!(ended.stderr.len(), 1, "{during}");
-        assert!(ended.stderr[0].starts_with(&format!("{name}: ")), "{during}");
+        assert!(
+            ended.stderr[0].starts_with(&format!("{name}: ")),
+            "{during}"
+        );
         failed_cleanly += 1;
     }
     panic!("the server never started, even with 32 descriptors");
@@ -617,4 +724,41 @@ pub fn help_shows_how_to_run_server_and_client(program: &Path, name: &str, more:
     more.iter().fold(assert, |assert, text| {
         assert.stdout(predicate::str::contains(*text))
     });
+}
+
+/// For a server that serves one client at a time or forks (server1,
+/// forking-server): under `ulimit -n open_files`, what it holds at start,
+/// `accept` has no descriptor to give a client (EMFILE). The server says
+/// so, rests between attempts instead of retrying in a tight loop (over a
+/// window of wall time it uses a small fraction of one CPU), and is still
+/// there to stop cleanly.
+pub fn no_descriptor_for_a_client_neither_kills_nor_spins_it(
+    program: &Path,
+    name: &str,
+    open_files: u32,
+) {
+    let dir = TempDir::new().expect("a temporary directory");
+    let mut command = Command::new("sh");
+    command
+        .args(["-c", &format!("ulimit -n {open_files} && exec \"$0\"")])
+        .arg(program)
+        .current_dir(dir.path());
+    let mut server = Running::spawn(command);
+    server.expect_stdout("server waiting");
+    let _queued = Client::unix(&dir.path().join(SOCKET));
+    server.expect_stderr_containing(&format!(
+        "{name}: cannot accept a client on server_socket for now: Too many open files"
+    ));
+    let pid = server.pid();
+    let cpu_before = crate::processes::cpu_time(pid).expect("the server is running");
+    let window_start = std::time::Instant::now();
+    std::thread::sleep(Duration::from_secs(1));
+    let cpu = crate::processes::cpu_time(pid).expect("the server is running") - cpu_before;
+    let window = window_start.elapsed();
+    assert!(
+        cpu * 5 < window,
+        "the server used {cpu:?} of CPU in {window:?} while out of descriptors"
+    );
+    server.signal(Signal::SIGTERM);
+    assert_eq!(server.wait_for_exit().code(), Some(0));
 }

@@ -8,10 +8,10 @@
 //! its tests), `name` the name it gives itself in its messages.
 
 use std::io::{BufRead, BufReader, ErrorKind, Write};
-use std::os::fd::RawFd;
+use std::os::fd::{OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
@@ -344,4 +344,43 @@ pub fn a_full_stdout_pipe_never_holds_the_server(program: &Path, name: &str) {
         .unwrap_or_else(|| panic!("no count in {said:?}"));
     assert!(count > 0, "{said}");
     drop(server);
+}
+
+/// Serves `sessions` clients one after another with the server's stdout
+/// sent to `stdout`, which nobody reads: every one is answered.
+fn every_session_served_with_stdout(program: &Path, stdout: Stdio, sessions: usize) {
+    let dir = TempDir::new().expect("a temporary directory");
+    let mut command = Command::new(program);
+    command.args(["--work", "0"]).current_dir(dir.path());
+    let server = Running::spawn_with_stdout(command, stdout);
+    let path = dir.path().join(SOCKET);
+    crate::poll_until("the server listens", || Client::try_unix(&path).is_ok());
+    for session in 0..sessions {
+        assert_eq!(
+            Client::unix(&path).exchange(b'A'),
+            Reply::Byte(b'B'),
+            "session {session}"
+        );
+    }
+    drop(server);
+}
+
+/// A terminal nobody reads (its output stopped with Ctrl-S, say) fills
+/// after a few kilobytes: the server's lines to it never wait, and 1500
+/// sessions are served.
+pub fn a_terminal_that_takes_no_more_never_holds_the_server(program: &Path) {
+    let terminal = nix::pty::openpty(None, None).expect("a pseudo-terminal");
+    every_session_served_with_stdout(program, Stdio::from(terminal.slave), 1500);
+    drop(terminal.master);
+}
+
+/// A socket nobody reads as stdout (a log collector that stalled) fills:
+/// the server's lines to it never wait, and 1500 sessions are served.
+pub fn a_socket_that_takes_no_more_never_holds_the_server(program: &Path) {
+    let (theirs, ours) = UnixStream::pair().expect("a socket pair");
+    // A small buffer, so that a few hundred lines fill it.
+    nix::sys::socket::setsockopt(&theirs, nix::sys::socket::sockopt::SndBuf, &4096)
+        .expect("SO_SNDBUF");
+    every_session_served_with_stdout(program, Stdio::from(OwnedFd::from(theirs)), 1500);
+    drop(ours);
 }
