@@ -149,10 +149,10 @@ fn serve(args: &Args) -> Result<(), Failure> {
         // deadline comes: the kernel looks at every entry of the array at
         // once and says, in each one's revents, what happened to it.
         match poll(&mut watched, timeout) {
+            // No signal handler can cut poll short (the signals we take
+            // come through the signalfd), and the kernel restarts it after
+            // a stop (Ctrl-Z) and continue.
             Ok(_) => {}
-            // Stopped (Ctrl-Z) and continued, poll returns early: no
-            // descriptor changed, so wait again.
-            Err(Errno::EINTR) => continue,
             Err(errno) => return Err(errno).or_fail(|| "poll failed".to_string()),
         }
         // The ready entries: readable (or hung up, or failed, which a read
@@ -371,5 +371,17 @@ fn remove_client(clients: &mut Clients, fd: RawFd) {
 fn close_client(fd: RawFd, client_sockfd: OwnedFd) {
     if let Err(errno) = close(client_sockfd) {
         log(format!("cannot close client on fd {fd}: {}", errno.desc()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap finds a mistake in the options (two with one name, say) only
+    /// when the program runs; this test finds it at `cargo test`.
+    #[test]
+    fn the_options_are_well_formed() {
+        super::Args::command().debug_assert();
     }
 }

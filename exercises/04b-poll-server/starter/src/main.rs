@@ -7,7 +7,7 @@
 //! header, without --blocking-work (which only shows the book's flaw) and
 //! without the book's ANCHOR markers.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -68,8 +68,9 @@ fn main() -> ExitCode {
 }
 
 /// Every client's socket, by descriptor number: select answers with
-/// numbers.
-type Clients = BTreeMap<RawFd, OwnedFd>;
+/// numbers, and a hash map finds the socket in the same time however
+/// many clients there are.
+type Clients = HashMap<RawFd, OwnedFd>;
 
 /// A reply being worked on, due at a deadline.
 struct Pending {
@@ -155,6 +156,8 @@ fn serve(args: &Args) -> Result<(), Failure> {
         &unsent,
         true,
     );
+    // The ready descriptors of each wake-up, kept from one to the next.
+    let (mut readable, mut writable, mut gone) = (Vec::new(), Vec::new(), Vec::new());
     loop {
         // The book's loop: select overwrites the sets it is given with the
         // ready descriptors, so it gets copies of the master sets.
@@ -177,22 +180,21 @@ fn serve(args: &Args) -> Result<(), Failure> {
             None,
             timeout.as_mut(),
         ) {
+            // No signal handler can cut select short (the signals we take
+            // come through the signalfd), and the kernel restarts it after
+            // a stop (Ctrl-Z) and continue.
             Ok(_) => {}
-            // Stopped (Ctrl-Z) and continued, select returns early: no
-            // descriptor changed, so wait again.
-            Err(Errno::EINTR) => continue,
             Err(errno) => return Err(errno).or_fail(|| "select failed".to_string()),
         }
         // The book's `for (fd = 0; fd < FD_SETSIZE; fd++) if (FD_ISSET(...))`.
-        let readable: Vec<RawFd> = readfds.fds(Some(watched.highest)).map(raw).collect();
-        let writable: Vec<RawFd> = if unsent.is_empty() {
-            Vec::new()
-        } else {
-            writefds.fds(Some(watched.highest)).map(raw).collect()
-        };
-        let mut gone = Vec::new();
+        readable.clear();
+        readable.extend(readfds.fds(Some(watched.highest)).map(raw));
+        writable.clear();
+        if !unsent.is_empty() {
+            writable.extend(writefds.fds(Some(watched.highest)).map(raw));
+        }
 
-        for fd in readable {
+        for &fd in &readable {
             if fd == signal_fd.as_raw_fd() {
                 if let Some(signal) = stop_signal(&signal_fd) {
                     stopped_by(signal);
@@ -253,7 +255,7 @@ fn serve(args: &Args) -> Result<(), Failure> {
         }
 
         // Replies that waited for room in their client's socket.
-        for fd in writable {
+        for &fd in &writable {
             if let (Some(client_sockfd), Some(&reply)) = (clients.get(&fd), unsent.get(&fd)) {
                 match write(client_sockfd, &[reply]) {
                     Ok(_) => {
@@ -292,7 +294,7 @@ fn serve(args: &Args) -> Result<(), Failure> {
         }
 
         if !gone.is_empty() {
-            for fd in gone {
+            for fd in gone.drain(..) {
                 unsent.remove(&fd);
                 remove_client(&mut clients, fd);
             }
@@ -358,7 +360,7 @@ impl<'fd> Watched<'fd> {
         }
         let highest = [server_sockfd.as_raw_fd(), signal_fd.as_raw_fd()]
             .into_iter()
-            .chain(clients.keys().next_back().copied())
+            .chain(clients.keys().copied())
             .max()
             .unwrap_or(0);
         Watched {
@@ -452,5 +454,17 @@ fn remove_client(clients: &mut Clients, fd: RawFd) {
 fn close_client(fd: RawFd, client_sockfd: OwnedFd) {
     if let Err(errno) = close(client_sockfd) {
         log(format!("cannot close client on fd {fd}: {}", errno.desc()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap finds a mistake in the options (two with one name, say) only
+    /// when the program runs; this test finds it at `cargo test`.
+    #[test]
+    fn the_options_are_well_formed() {
+        super::Args::command().debug_assert();
     }
 }
