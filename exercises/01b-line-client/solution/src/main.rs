@@ -101,3 +101,15 @@ fn read_line(sockfd: &OwnedFd, endpoint: &Endpoint) -> Result<Vec<u8>, Failure> 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap finds a mistake in the options (two with one name, say) only
+    /// when the program runs; this test finds it at `cargo test`.
+    #[test]
+    fn the_options_are_well_formed() {
+        super::Args::command().debug_assert();
+    }
+}

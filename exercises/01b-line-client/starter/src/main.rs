@@ -78,3 +78,15 @@ fn read_line(sockfd: &OwnedFd, endpoint: &Endpoint) -> Result<Vec<u8>, Failure> 
     let count = read(sockfd, &mut buffer).or_fail(|| format!("cannot read from {endpoint}"))?;
     Ok(buffer[..count].to_vec())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap finds a mistake in the options (two with one name, say) only
+    /// when the program runs; this test finds it at `cargo test`.
+    #[test]
+    fn the_options_are_well_formed() {
+        super::Args::command().debug_assert();
+    }
+}

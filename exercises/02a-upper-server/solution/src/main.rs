@@ -189,3 +189,15 @@ fn write_all(client_sockfd: &OwnedFd, mut bytes: &[u8]) -> Result<(), Errno> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap finds a mistake in the options (two with one name, say) only
+    /// when the program runs; this test finds it at `cargo test`.
+    #[test]
+    fn the_options_are_well_formed() {
+        super::Args::command().debug_assert();
+    }
+}

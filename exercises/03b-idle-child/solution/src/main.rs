@@ -196,3 +196,15 @@ fn serve_client(client_sockfd: &OwnedFd, work: Duration, idle: Duration) {
         log(format!("a client left before its reply: {}", errno.desc()));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap finds a mistake in the options (two with one name, say) only
+    /// when the program runs; this test finds it at `cargo test`.
+    #[test]
+    fn the_options_are_well_formed() {
+        super::Args::command().debug_assert();
+    }
+}
