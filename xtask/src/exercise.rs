@@ -595,7 +595,8 @@ mod tests {
     use super::*;
 
     use exercise_checks::Outcome;
-    use report::parse;
+    use roxmltree::{Document, Node};
+    use serde_json::Value;
     use tempfile::TempDir;
 
     /// A course with the real exercises and a temporary workspace root.
@@ -813,21 +814,20 @@ mod tests {
             assert_eq!(checked.len(), exercise.checks.len() + 1);
 
             let document = report::json(std::slice::from_ref(graded));
-            let parsed =
-                parse::json(&document).unwrap_or_else(|error| panic!("{error}:\n{document}"));
-            let [entry] = parsed.array("exercises") else {
+            let parsed: Value = serde_json::from_str(&document)
+                .unwrap_or_else(|error| panic!("{error}:\n{document}"));
+            let [entry] = array(&parsed, "exercises") else {
                 panic!("one exercise: {document}");
             };
-            assert_eq!(entry.str("id"), "01b");
-            assert_eq!(entry.str("status"), graded.status.as_str());
-            let from_json: Vec<(String, bool, String)> = entry
-                .array("checks")
+            assert_eq!(entry["id"], "01b");
+            assert_eq!(entry["status"], graded.status.as_str());
+            let from_json: Vec<(String, bool, String)> = array(entry, "checks")
                 .iter()
                 .map(|check| {
                     (
-                        check.str("name").to_string(),
-                        check.bool("passed"),
-                        check.str("message").replace('\u{1b}', "\\u{1b}"),
+                        text(check, "name").to_string(),
+                        check["passed"].as_bool().expect("passed is a boolean"),
+                        text(check, "message").replace('\u{1b}', "\\u{1b}"),
                     )
                 })
                 .collect();
@@ -844,32 +844,34 @@ mod tests {
             );
 
             let document = report::junit(std::slice::from_ref(graded));
-            let root = parse::xml(&document).unwrap_or_else(|error| panic!("{error}:\n{document}"));
-            assert_eq!(root.name, "testsuites");
-            let suites: Vec<_> = root.children_named("testsuite").collect();
+            let parsed =
+                Document::parse(&document).unwrap_or_else(|error| panic!("{error}:\n{document}"));
+            let root = parsed.root_element();
+            assert!(root.has_tag_name("testsuites"));
+            let suites = children_named(root, "testsuite");
             let [suite] = suites.as_slice() else {
                 panic!("one testsuite: {document}");
             };
             let failed = checked.iter().filter(|(_, passed, _)| !passed).count();
-            assert_eq!(suite.attribute("tests"), checked.len().to_string());
-            assert_eq!(suite.attribute("failures"), failed.to_string());
-            assert_eq!(root.attribute("failures"), failed.to_string());
-            let cases: Vec<_> = suite.children_named("testcase").collect();
+            assert_eq!(suite.attribute("tests"), Some(&*checked.len().to_string()));
+            assert_eq!(suite.attribute("failures"), Some(&*failed.to_string()));
+            assert_eq!(root.attribute("failures"), Some(&*failed.to_string()));
+            let cases = children_named(*suite, "testcase");
             assert_eq!(cases.len(), checked.len());
             for (case, (name, passed, message)) in cases.iter().zip(&checked) {
-                assert_eq!(case.attribute("name"), name);
-                assert_eq!(case.attribute("classname"), "01b-line-client");
-                let failures: Vec<_> = case.children_named("failure").collect();
+                assert_eq!(case.attribute("name"), Some(name.as_str()));
+                assert_eq!(case.attribute("classname"), Some("01b-line-client"));
+                let failures = children_named(*case, "failure");
                 if *passed {
                     assert!(failures.is_empty(), "{document}");
                 } else {
                     let [failure] = failures.as_slice() else {
                         panic!("one failure for {name:?}: {document}");
                     };
-                    assert_eq!(failure.text, message.replace('\u{1b}', "\\u{1b}"));
+                    assert_eq!(failure.text(), Some(&*message.replace('\u{1b}', "\\u{1b}")));
                     assert_eq!(
                         failure.attribute("message"),
-                        message.lines().next().unwrap().replace('\u{1b}', "\\u{1b}")
+                        Some(&*message.lines().next().unwrap().replace('\u{1b}', "\\u{1b}"))
                     );
                 }
             }
@@ -887,44 +889,66 @@ mod tests {
                 _ => Graded::not_started(exercise),
             })
             .collect();
-        let parsed = parse::json(&report::json(&graded)).unwrap();
-        let entries = parsed.array("exercises");
+        let parsed: Value = serde_json::from_str(&report::json(&graded)).unwrap();
+        let entries = array(&parsed, "exercises");
         assert_eq!(entries.len(), EXERCISES.len());
         for (entry, exercise) in entries.iter().zip(EXERCISES) {
-            assert_eq!(entry.str("id"), exercise.id);
+            assert_eq!(entry["id"], exercise.id);
             let expected = if exercise.id == "02a" {
                 "does-not-build"
             } else {
                 "not-started"
             };
-            assert_eq!(entry.str("status"), expected);
-            let checks = entry.array("checks");
+            assert_eq!(entry["status"], expected);
+            let checks = array(entry, "checks");
             assert_eq!(checks.len(), exercise.checks.len() + 1);
-            assert!(checks.iter().all(|check| !check.bool("passed")));
-            assert_eq!(checks.last().unwrap().str("name"), CLIPPY);
+            assert!(checks.iter().all(|check| check["passed"] == false));
+            assert_eq!(checks.last().unwrap()["name"], CLIPPY);
         }
 
-        let root = parse::xml(&report::junit(&graded)).unwrap();
-        let suites: Vec<_> = root.children_named("testsuite").collect();
+        let document = report::junit(&graded);
+        let parsed = Document::parse(&document).unwrap();
+        let suites = children_named(parsed.root_element(), "testsuite");
         assert_eq!(suites.len(), EXERCISES.len());
         let broken = suites
             .iter()
-            .find(|suite| suite.attribute("name") == "02a upper-server")
+            .find(|suite| suite.attribute("name") == Some("02a upper-server"))
             .unwrap();
         assert_eq!(broken.attribute("failures"), broken.attribute("tests"));
         let fresh = suites
             .iter()
-            .find(|suite| suite.attribute("name") == "01a patient-client")
+            .find(|suite| suite.attribute("name") == Some("01a patient-client"))
             .unwrap();
         assert_eq!(fresh.attribute("skipped"), fresh.attribute("tests"));
-        assert_eq!(fresh.attribute("failures"), "0");
+        assert_eq!(fresh.attribute("failures"), Some("0"));
         assert!(
-            fresh
-                .children_named("testcase")
-                .all(|case| case.children_named("skipped").count() == 1)
+            children_named(*fresh, "testcase")
+                .iter()
+                .all(|case| children_named(*case, "skipped").len() == 1)
         );
 
         let table = report::table(&graded);
         assert!(table.contains("0 of 1 started exercises pass"), "{table}");
+    }
+
+    /// A JSON report's array under `key`.
+    fn array<'a>(value: &'a Value, key: &str) -> &'a [Value] {
+        value[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("{key:?} is not an array: {value}"))
+    }
+
+    /// A JSON report's string under `key`.
+    fn text<'a>(value: &'a Value, key: &str) -> &'a str {
+        value[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("{key:?} is not a string: {value}"))
+    }
+
+    /// An XML element's child elements of one name.
+    fn children_named<'a, 'input>(node: Node<'a, 'input>, name: &str) -> Vec<Node<'a, 'input>> {
+        node.children()
+            .filter(|child| child.has_tag_name(name))
+            .collect()
     }
 }

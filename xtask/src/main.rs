@@ -140,8 +140,14 @@ pub fn build_programs(profile: Profile) -> Result<PathBuf, String> {
 }
 
 /// Prints a command, runs it with inherited output, and fails if it fails.
-fn run_printed(mut command: Command) -> Result<(), String> {
+fn run_printed(command: Command) -> Result<(), String> {
     println!("xtask: running {}", shown(&command));
+    succeed(command)
+}
+
+/// Runs a command with inherited output; fails, saying what it ran, if it
+/// fails.
+fn succeed(mut command: Command) -> Result<(), String> {
     let status = command
         .status()
         .map_err(|error| format!("cannot run {}: {error}", shown(&command)))?;

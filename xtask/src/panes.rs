@@ -15,7 +15,7 @@ use std::process::Command;
 
 use crate::procs::Registry;
 use crate::scenarios::Scenario;
-use crate::shown;
+use crate::succeed;
 
 /// Which of the two terminals a command is typed into.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -184,18 +184,6 @@ pub fn run(scenario: &Scenario, programs: &Path) -> Result<(), String> {
     drop(dir);
     println!("\nxtask: the panes demo is over; nothing is left behind");
     Ok(())
-}
-
-/// Runs a tmux command; fails, saying what it ran, if it fails.
-fn succeed(mut command: Command) -> Result<(), String> {
-    let status = command
-        .status()
-        .map_err(|error| format!("cannot run {}: {error}", shown(&command)))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("{} failed ({status})", shown(&command)))
-    }
 }
 
 /// The narrow pane's program: shows each next command, types it into its
