@@ -727,7 +727,7 @@ pub fn help_shows_how_to_run_server_and_client(program: &Path, name: &str, more:
 }
 
 /// For a server that serves one client at a time or forks (server1,
-/// forking-server): under `ulimit -n open_files`, what it holds at start,
+/// forking-server): with `open_files` descriptors, what it holds at start,
 /// `accept` has no descriptor to give a client (EMFILE). The server says
 /// so, rests between attempts instead of retrying in a tight loop (over a
 /// window of wall time it uses a small fraction of one CPU), and is still
@@ -740,7 +740,13 @@ pub fn no_descriptor_for_a_client_neither_kills_nor_spins_it(
     let dir = TempDir::new().expect("a temporary directory");
     let mut command = Command::new("sh");
     command
-        .args(["-c", &format!("ulimit -n {open_files} && exec \"$0\"")])
+        .args([
+            "-c",
+            &format!(
+                "ulimit -n {} && exec \"$0\"",
+                crate::processes::descriptor_limit_leaving(open_files)
+            ),
+        ])
         .arg(program)
         .current_dir(dir.path());
     let mut server = Running::spawn(command);

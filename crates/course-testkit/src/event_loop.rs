@@ -162,12 +162,11 @@ pub fn over_tcp_a_reset_connection_is_logged_and_removed(program: &Path) {
     assert_eq!(Client::tcp(port).exchange(b'A'), Reply::Byte(b'B'));
 }
 
-/// Run out of descriptors (`ulimit -n open_files`, which leaves room for 8
-/// clients beside what the server holds at start: 0, 1 and 2, the lock
+/// Run out of descriptors (`open_files` of its own, which leaves room for
+/// 8 clients beside what the server holds at start: 0, 1 and 2, the lock
 /// file, the listening socket, the signalfd, and what else the server
-/// opens), the server neither ends
-/// nor spins, serves the clients it holds, and takes the queued ones when
-/// others leave.
+/// opens), the server neither ends nor spins, serves the clients it holds,
+/// and takes the queued ones when others leave.
 pub fn running_out_of_descriptors_neither_kills_nor_spins_the_server(
     program: &Path,
     name: &str,
@@ -180,7 +179,10 @@ pub fn running_out_of_descriptors_neither_kills_nor_spins_the_server(
     command
         .args([
             "-c",
-            &format!("ulimit -n {open_files} && exec \"$0\" \"$@\""),
+            &format!(
+                "ulimit -n {} && exec \"$0\" \"$@\"",
+                processes::descriptor_limit_leaving(open_files)
+            ),
         ])
         .args([&program, "--work", "0"])
         .current_dir(dir.path());

@@ -94,6 +94,51 @@ pub fn descriptor_numbers(pid: Pid) -> Vec<RawFd> {
     numbers
 }
 
+/// The descriptor limit (`ulimit -n`) that leaves a program this test
+/// process starts exactly `own` descriptor numbers (0, 1 and 2 included):
+/// what the test's environment passes on (cargo's jobserver pipes, say,
+/// or cargo-mutants' own) is inherited too, and takes the numbers below
+/// the limit it falls on.
+pub fn descriptor_limit_leaving(own: u32) -> u32 {
+    let passed_on = passed_on_descriptors();
+    let mut limit = own;
+    loop {
+        let taken = passed_on.iter().filter(|&&fd| fd < limit).count();
+        let needed = own + u32::try_from(taken).expect("a few descriptors");
+        if needed == limit {
+            return limit;
+        }
+        limit = needed;
+    }
+}
+
+/// This process's descriptors above 2 that a program it starts inherits:
+/// those without close-on-exec (`O_CLOEXEC`, 0o2000000 in the flags that
+/// /proc/self/fdinfo shows in octal).
+fn passed_on_descriptors() -> Vec<u32> {
+    const O_CLOEXEC: u32 = 0o2_000_000;
+    let numbers: Vec<u32> = fs::read_dir("/proc/self/fd")
+        .map(|entries| {
+            entries
+                .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    numbers
+        .into_iter()
+        .filter(|&fd| fd > 2)
+        .filter(|fd| {
+            let Ok(info) = fs::read_to_string(format!("/proc/self/fdinfo/{fd}")) else {
+                return false;
+            };
+            info.lines()
+                .find_map(|line| line.strip_prefix("flags:"))
+                .and_then(|flags| u32::from_str_radix(flags.trim(), 8).ok())
+                .is_some_and(|flags| flags & O_CLOEXEC == 0)
+        })
+        .collect()
+}
+
 /// How many descriptors `pid` has open.
 pub fn open_descriptors(pid: Pid) -> usize {
     descriptor_numbers(pid).len()
