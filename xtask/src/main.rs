@@ -73,14 +73,8 @@ fn main() -> ExitCode {
 #[allow(unsafe_code)] // Descriptors xtask did not open have no owner to borrow from.
 fn keep_inherited_descriptors_to_ourselves() {
     use nix::fcntl::{FcntlArg, FdFlag, fcntl};
-    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
-        return;
-    };
-    let numbers: Vec<i32> = entries
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
-        .filter(|&fd| fd > 2)
-        .collect();
-    for fd in numbers {
+    let numbers = course_testkit::processes::descriptor_numbers(nix::unistd::Pid::this());
+    for fd in numbers.into_iter().filter(|&fd| fd > 2) {
         // SAFETY: /proc listed fd as open (or it was read_dir's own, now
         // closed, and fcntl just fails with EBADF); nothing closes it
         // during this call, made before xtask starts a thread.

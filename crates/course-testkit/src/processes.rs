@@ -117,15 +117,9 @@ pub fn descriptor_limit_leaving(own: u32) -> u32 {
 /// /proc/self/fdinfo shows in octal).
 fn passed_on_descriptors() -> Vec<u32> {
     const O_CLOEXEC: u32 = 0o2_000_000;
-    let numbers: Vec<u32> = fs::read_dir("/proc/self/fd")
-        .map(|entries| {
-            entries
-                .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default();
-    numbers
+    descriptor_numbers(Pid::this())
         .into_iter()
+        .filter_map(|fd| u32::try_from(fd).ok())
         .filter(|&fd| fd > 2)
         .filter(|fd| {
             let Ok(info) = fs::read_to_string(format!("/proc/self/fdinfo/{fd}")) else {
