@@ -139,7 +139,8 @@ fn take_lock(path: &Path) -> Result<File, Failure> {
             .write(true)
             .create(true)
             .mode(0o644)
-            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+            // Never through a symbolic link; std adds O_CLOEXEC itself.
+            .custom_flags(nix::libc::O_NOFOLLOW)
             .open(&lock_path)
             .or_fail(|| format!("cannot take the lock beside {} ({shown})", path.display()))?;
         if !is_a_course_lock(&mut lock) {

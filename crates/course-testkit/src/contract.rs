@@ -19,7 +19,9 @@ use nix::sys::signal::Signal;
 use predicates::prelude::*;
 use tempfile::TempDir;
 
-use crate::processes::{state, threads_of};
+use crate::processes::{
+    close_on_exec, descriptor_numbers, passed_on_descriptors, state, threads_of,
+};
 use crate::server::{LOCK, SOCKET, Server};
 use crate::{Client, Reply, Running, poll_until};
 
@@ -146,6 +148,10 @@ macro_rules! start_and_stop_tests {
                     $program,
                     ARGS,
                 );
+            }
+            #[test]
+            fn every_descriptor_it_opens_is_close_on_exec() {
+                contract::every_descriptor_it_opens_is_close_on_exec(program(), ARGS);
             }
             #[test]
             fn it_runs_as_one_thread_asleep_at_rest() {
@@ -627,6 +633,29 @@ pub fn every_start_that_runs_out_of_descriptors_fails_cleanly(
         failed_cleanly += 1;
     }
     panic!("the server never started, even with 32 descriptors");
+}
+
+/// Every descriptor the server opens (its lock, its sockets, the signalfd,
+/// stdout and stderr opened again, a client's socket) is close-on-exec: a
+/// program it started would not inherit them. Those this test passes on
+/// to it are not the server's.
+pub fn every_descriptor_it_opens_is_close_on_exec(program: &Path, args: &[&str]) {
+    let server = Server::start(program, args);
+    let mut client = server.client();
+    assert_eq!(client.exchange(b'A'), Reply::Byte(b'B'));
+    let pid = server.pid();
+    let passed_on = passed_on_descriptors();
+    for fd in descriptor_numbers(pid) {
+        if fd > 2 && !passed_on.contains(&fd) {
+            let target = fs::read_link(format!("/proc/{pid}/fd/{fd}")).unwrap_or_default();
+            assert_eq!(
+                close_on_exec(pid, fd),
+                Some(true),
+                "descriptor {fd} ({}) is not close-on-exec",
+                target.display()
+            );
+        }
+    }
 }
 
 /// At rest, waiting for clients, the server is one thread, asleep (`S`).

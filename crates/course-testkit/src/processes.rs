@@ -103,7 +103,10 @@ pub fn descriptor_limit_leaving(own: u32) -> u32 {
     let passed_on = passed_on_descriptors();
     let mut limit = own;
     loop {
-        let taken = passed_on.iter().filter(|&&fd| fd < limit).count();
+        let taken = passed_on
+            .iter()
+            .filter(|&&fd| u32::try_from(fd).is_ok_and(|fd| fd < limit))
+            .count();
         let needed = own + u32::try_from(taken).expect("a few descriptors");
         if needed == limit {
             return limit;
@@ -113,24 +116,24 @@ pub fn descriptor_limit_leaving(own: u32) -> u32 {
 }
 
 /// This process's descriptors above 2 that a program it starts inherits:
-/// those without close-on-exec (`O_CLOEXEC`, 0o2000000 in the flags that
-/// /proc/self/fdinfo shows in octal).
-fn passed_on_descriptors() -> Vec<u32> {
-    const O_CLOEXEC: u32 = 0o2_000_000;
-    descriptor_numbers(Pid::this())
+/// those without close-on-exec.
+pub fn passed_on_descriptors() -> Vec<RawFd> {
+    let this = Pid::this();
+    descriptor_numbers(this)
         .into_iter()
-        .filter_map(|fd| u32::try_from(fd).ok())
-        .filter(|&fd| fd > 2)
-        .filter(|fd| {
-            let Ok(info) = fs::read_to_string(format!("/proc/self/fdinfo/{fd}")) else {
-                return false;
-            };
-            info.lines()
-                .find_map(|line| line.strip_prefix("flags:"))
-                .and_then(|flags| u32::from_str_radix(flags.trim(), 8).ok())
-                .is_some_and(|flags| flags & O_CLOEXEC == 0)
-        })
+        .filter(|&fd| fd > 2 && close_on_exec(this, fd) == Some(false))
         .collect()
+}
+
+/// Whether `pid`'s descriptor `fd` is closed when the process starts
+/// another program (`O_CLOEXEC`, 0o2000000 in the flags that
+/// /proc/PID/fdinfo shows in octal); `None` if it is not open.
+pub fn close_on_exec(pid: Pid, fd: RawFd) -> Option<bool> {
+    const O_CLOEXEC: u32 = 0o2_000_000;
+    let info = fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).ok()?;
+    let flags = info.lines().find_map(|line| line.strip_prefix("flags:"))?;
+    let flags = u32::from_str_radix(flags.trim(), 8).ok()?;
+    Some(flags & O_CLOEXEC != 0)
 }
 
 /// How many descriptors `pid` has open.
