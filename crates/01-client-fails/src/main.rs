@@ -126,7 +126,9 @@ fn connect_hint(endpoint: &Endpoint, errno: Errno) -> String {
                 "nothing is listening on {address}: start a server with `--tcp {address}` first"
             );
         }
-        Endpoint::Tcp(_) => return format!("could not connect to {endpoint}"),
+        Endpoint::Tcp(_) => {
+            return format!("{endpoint} cannot be reached: check the host given to --tcp");
+        }
         Endpoint::Unix { path, .. } => path,
     };
     let shown = path.display();

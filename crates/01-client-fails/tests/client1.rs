@@ -69,6 +69,20 @@ fn tcp_with_nobody_listening_is_refused_too() {
         ));
 }
 
+/// The kernel refuses a TCP connection to a multicast address at once,
+/// sending nothing (ENETUNREACH): not a server missing, an address wrong.
+#[test]
+fn tcp_to_an_address_no_connection_can_reach_says_to_check_the_host() {
+    cargo_bin_cmd!("client1")
+        .args(["--tcp", "224.0.0.1:9734"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(
+            "oops: client1: Network is unreachable\nhint: 224.0.0.1:9734 cannot be reached: check the host given to --tcp\n",
+        );
+}
+
 #[test]
 fn prints_the_servers_reply() {
     let dir = TempDir::new().unwrap();
