@@ -362,7 +362,7 @@ pub fn a_live_socket_with_a_full_queue_is_left_alone_at_once(
     let listener = socket(
         AddressFamily::Unix,
         SockType::Stream,
-        SockFlag::empty(),
+        SockFlag::SOCK_CLOEXEC,
         None,
     )
     .expect("a socket");
@@ -375,7 +375,7 @@ pub fn a_live_socket_with_a_full_queue_is_left_alone_at_once(
         let client = socket(
             AddressFamily::Unix,
             SockType::Stream,
-            SockFlag::SOCK_NONBLOCK,
+            SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
             None,
         )
         .expect("a socket");

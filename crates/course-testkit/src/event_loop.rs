@@ -14,6 +14,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use nix::fcntl::{FcntlArg, FdFlag, fcntl};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use tempfile::TempDir;
@@ -372,6 +373,11 @@ fn every_session_served_with_stdout(program: &Path, stdout: Stdio, sessions: usi
 /// sessions are served.
 pub fn a_terminal_that_takes_no_more_never_holds_the_server(program: &Path) {
     let terminal = nix::pty::openpty(None, None).expect("a pseudo-terminal");
+    // openpty opens both ends inheritable: keep them out of the programs
+    // that other tests start meanwhile.
+    for end in [&terminal.master, &terminal.slave] {
+        fcntl(end, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).expect("close-on-exec");
+    }
     every_session_served_with_stdout(program, Stdio::from(terminal.slave), 1500);
     drop(terminal.master);
 }
