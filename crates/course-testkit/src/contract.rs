@@ -784,16 +784,7 @@ pub fn no_descriptor_for_a_client_neither_kills_nor_spins_it(
     server.expect_stderr_containing(&format!(
         "{name}: cannot accept a client on server_socket for now: Too many open files"
     ));
-    let pid = server.pid();
-    let cpu_before = crate::processes::cpu_time(pid).expect("the server is running");
-    let window_start = std::time::Instant::now();
-    std::thread::sleep(Duration::from_secs(1));
-    let cpu = crate::processes::cpu_time(pid).expect("the server is running") - cpu_before;
-    let window = window_start.elapsed();
-    assert!(
-        cpu * 5 < window,
-        "the server used {cpu:?} of CPU in {window:?} while out of descriptors"
-    );
+    crate::limits::assert_it_rests_while_out_of_descriptors(&mut server, name);
     server.signal(Signal::SIGTERM);
     assert_eq!(server.wait_for_exit().code(), Some(0));
 }

@@ -131,6 +131,15 @@ impl Running {
         self.seen_stderr.clone()
     }
 
+    /// Every stderr line that has arrived so far, read now, without
+    /// waiting for more: all that [`Running::stderr_seen`] then holds.
+    pub fn stderr_until_now(&mut self) -> &[String] {
+        while let Ok(line) = self.stderr.try_recv() {
+            self.seen_stderr.push(line);
+        }
+        &self.seen_stderr
+    }
+
     /// Waits, up to [`DEADLINE`], for the program itself to end (it is then
     /// reaped), and returns how it ended. Unlike [`Running::wait`], it does
     /// not wait for its output to end: children may still hold it.
