@@ -258,3 +258,8 @@ fn a_terminal_that_takes_no_more_never_holds_the_server() {
 fn a_socket_that_takes_no_more_never_holds_the_server() {
     event_loop::a_socket_that_takes_no_more_never_holds_the_server(cargo_bin!("select-server"));
 }
+
+#[test]
+fn a_client_that_reads_late_gets_every_reply() {
+    event_loop::a_client_that_reads_late_gets_every_reply(cargo_bin!("select-server"));
+}

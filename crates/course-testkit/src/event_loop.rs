@@ -243,6 +243,45 @@ pub fn a_client_that_never_reads_holds_only_its_own_connection(program: &Path) {
     assert!(!server.running.has_exited());
 }
 
+/// A client that sends 2000 requests at once and reads nothing at first:
+/// a thousand one-byte replies fill its socket long before that (each is
+/// one buffer in the kernel), the server waits for room, asleep. Once the
+/// client reads, the server finds room and sends the rest: all 2000
+/// replies come, in order.
+pub fn a_client_that_reads_late_gets_every_reply(program: &Path) {
+    use nix::sys::socket::{MsgFlags, recv};
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+
+    const REQUESTS: usize = 2000;
+    let server = Server::start(program, &["--work", "0"]);
+    let pid = server.pid();
+    let mut client = UnixStream::connect(server.socket_path()).expect("connect");
+    client
+        .write_all(&[b'A'; REQUESTS])
+        .expect("send the requests");
+    // Asleep (`S`: in select or epoll_wait, the one place it sleeps) with
+    // some replies and not all: the rest wait for room in our socket.
+    let mut waiting = [0u8; REQUESTS];
+    poll_until("the replies fill the client's socket", || {
+        let queued = recv(
+            client.as_raw_fd(),
+            &mut waiting,
+            MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT,
+        )
+        .unwrap_or(0);
+        queued > 0 && queued < REQUESTS && processes::state(pid) == Some('S')
+    });
+    client
+        .set_read_timeout(Some(crate::DEADLINE))
+        .expect("a read timeout");
+    let mut replies = vec![0u8; REQUESTS];
+    client.read_exact(&mut replies).expect(
+        "all the replies, once the client reads (a timeout: the server never sent the rest)",
+    );
+    assert!(replies.iter().all(|&reply| reply == b'B'));
+}
+
 /// Bytes a client sends at once are answered one at a time, in order: the
 /// next one is read only once the reply to the last one is sent.
 pub fn bytes_sent_at_once_are_answered_one_by_one_in_order(program: &Path) {
