@@ -4,8 +4,8 @@
 //! programs on its path. A narrow pane below shows the next command and
 //! types it into its pane when the instructor presses Enter.
 //!
-//! tmux runs on a socket of its own (`tmux -L sockets-course-PID`), apart
-//! from any tmux of the user's. However the demo ends (the last command,
+//! tmux runs on a socket of its own, in a temporary directory of its own
+//! (`tmux -S DIR/tmux`), apart from any tmux of the user's. However the demo ends (the last command,
 //! `q`, Ctrl-C), that tmux server is killed: its panes' programs get
 //! SIGHUP (the servers of the course stop on it and remove their socket
 //! files), and the temporary directory is removed.
@@ -87,13 +87,16 @@ pub fn run(scenario: &Scenario, programs: &Path) -> Result<(), String> {
     }
     let registry = Registry::install()?;
     let dir = registry.temp_dir("sockets-course-panes-")?;
-    let socket = format!("sockets-course-{}", std::process::id());
+    // tmux leaves its socket file behind when its server ends: in a
+    // directory of ours, it goes with the directory.
+    let tmux_dir = registry.temp_dir("sockets-course-tmux-")?;
+    let socket = tmux_dir.path().join("tmux").display().to_string();
     // tmux runs as a daemon, in no process group of ours: if xtask is
     // interrupted, its server must be ended by name, with its panes.
-    registry.at_interruption(&["tmux", "-L", &socket, "kill-server"]);
+    registry.at_interruption(&["tmux", "-S", &socket, "kill-server"]);
     let tmux = |args: &[&str]| {
         let mut command = Command::new("tmux");
-        command.args(["-L", &socket]).args(args);
+        command.args(["-S", &socket]).args(args);
         command
     };
     let path = format!(
@@ -106,7 +109,7 @@ pub fn run(scenario: &Scenario, programs: &Path) -> Result<(), String> {
     // Ctrl-C in the driver's pane ends the driver; the shell around it
     // (which a trap keeps from ending too) then ends tmux.
     let driver = format!(
-        "trap true INT; '{}' demo-panes-driver {} {socket}; tmux -L {socket} kill-server",
+        "trap true INT; '{}' demo-panes-driver {} '{socket}'; tmux -S '{socket}' kill-server",
         std::env::current_exe()
             .map_err(|error| format!("cannot find xtask itself: {error}"))?
             .display(),
@@ -175,13 +178,18 @@ pub fn run(scenario: &Scenario, programs: &Path) -> Result<(), String> {
     }
     println!("xtask: tmux, two terminals: {}", scenario.about);
     // Attached here, in this terminal, until the driver kills the server.
-    let attached = tmux(&["attach-session", "-t", "demo"]).status();
+    // Inside the instructor's own tmux too: TMUX, which makes tmux refuse
+    // to nest, is left out (the demo's tmux is a server of its own).
+    let attached = tmux(&["attach-session", "-t", "demo"])
+        .env_remove("TMUX")
+        .status();
     // Usually gone already: the driver ends it.
     let _ = tmux(&["kill-server"])
         .stderr(std::process::Stdio::null())
         .status();
+    // (It ends with status 1, `[server exited]`, when the driver ends it.)
     attached.map_err(|error| format!("cannot attach to tmux: {error}"))?;
-    drop(dir);
+    drop((dir, tmux_dir));
     println!("\nxtask: the panes demo is over; nothing is left behind");
     Ok(())
 }
@@ -202,7 +210,7 @@ pub fn drive(stage: &str, socket: &str) -> Result<(), String> {
             return Ok(());
         }
         let mut send = Command::new("tmux");
-        send.args(["-L", socket, "send-keys", "-t", target, keys]);
+        send.args(["-S", socket, "send-keys", "-t", target, keys]);
         if keys != CTRL_C {
             send.arg("Enter");
         }
