@@ -104,6 +104,8 @@ fn with_blocking_work_one_slow_client_stalls_all_as_in_the_book() {
     server.signal(Signal::SIGTERM);
     assert_eq!(server.wait().status.code(), Some(0));
     assert!(!path.exists());
+    // The work was cut short, not finished early: no reply went out.
+    assert_eq!(slow.reply(), Reply::Closed);
 }
 
 #[test]
