@@ -35,11 +35,51 @@ pub fn run(args: &MutantsArgs) -> Result<(), String> {
         .arg("--dir")
         .arg(workspace_root())
         .args(&args.more);
-    run_printed(mutants).map_err(|error| {
+    let result = run_printed(mutants);
+    let left = end_leftover_programs();
+    if left > 0 {
+        println!(
+            "xtask: ended {left} program(s) that tests had started from cargo-mutants' scratch copies and that outlived them"
+        );
+    }
+    result.map_err(|error| {
         format!(
             "{error}: some mutants were missed or timed out; mutants.out/missed.txt and timeout.txt list them"
         )
     })?;
     println!("xtask: cargo-mutants is done; its results are in mutants.out/");
     Ok(())
+}
+
+/// Kills every program still running from one of cargo-mutants' scratch
+/// copies of the workspace (`$TMPDIR/cargo-mutants-*`): servers that a test
+/// started, left behind when cargo-mutants killed that test binary at its
+/// timeout (the test's guards never ran). A mutated server may spin.
+fn end_leftover_programs() -> usize {
+    let scratch = std::env::temp_dir().join("cargo-mutants-");
+    let scratch = scratch.to_string_lossy();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    let mut ended = 0;
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse().ok())
+        else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let program = cmdline.split(|&byte| byte == 0).next().unwrap_or_default();
+        if String::from_utf8_lossy(program).starts_with(&*scratch) {
+            let pid = nix::unistd::Pid::from_raw(pid);
+            if nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).is_ok() {
+                ended += 1;
+            }
+        }
+    }
+    ended
 }
