@@ -5,10 +5,10 @@
 //! types it into its pane when the instructor presses Enter.
 //!
 //! tmux runs on a socket of its own, in a temporary directory of its own
-//! (`tmux -S DIR/tmux`), apart from any tmux of the user's. However the demo ends (the last command,
-//! `q`, Ctrl-C), that tmux server is killed: its panes' programs get
-//! SIGHUP (the servers of the course stop on it and remove their socket
-//! files), and the temporary directory is removed.
+//! (`tmux -S DIR/tmux`), apart from any tmux of the user's. However the
+//! demo ends (the last command, `q`, Ctrl-C), that tmux server is killed:
+//! its panes' programs get SIGHUP (the servers of the course stop on it
+//! and remove their socket files), and the temporary directories go.
 
 use std::path::Path;
 use std::process::Command;
