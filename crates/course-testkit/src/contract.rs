@@ -19,6 +19,7 @@ use nix::sys::signal::Signal;
 use predicates::prelude::*;
 use tempfile::TempDir;
 
+use crate::limits;
 use crate::processes::{
     close_on_exec, descriptor_numbers, passed_on_descriptors, state, threads_of,
 };
@@ -590,19 +591,10 @@ pub fn every_start_that_runs_out_of_descriptors_fails_cleanly(
     name: &str,
     args: &[&str],
 ) {
-    let program = program.display().to_string();
     let mut failed_cleanly = 0;
     for open_files in 3..=32 {
         let dir = TempDir::new().expect("a temporary directory");
-        let mut command = Command::new("sh");
-        command
-            .args([
-                "-c",
-                &format!("ulimit -n {open_files} && exec \"$0\" \"$@\""),
-            ])
-            .arg(&program)
-            .args(args)
-            .current_dir(dir.path());
+        let command = limits::under_open_files_limit(open_files, program, args, dir.path());
         let mut running = Running::spawn(command);
         let path = dir.path().join(SOCKET);
         poll_until("the server serves or ends", || {
@@ -767,24 +759,19 @@ pub fn no_descriptor_for_a_client_neither_kills_nor_spins_it(
     open_files: u32,
 ) {
     let dir = TempDir::new().expect("a temporary directory");
-    let mut command = Command::new("sh");
-    command
-        .args([
-            "-c",
-            &format!(
-                "ulimit -n {} && exec \"$0\"",
-                crate::processes::descriptor_limit_leaving(open_files)
-            ),
-        ])
-        .arg(program)
-        .current_dir(dir.path());
-    let mut server = Running::spawn(command);
+    let limit = limits::descriptor_limit_leaving(open_files);
+    let mut server = Running::spawn(limits::under_open_files_limit(
+        limit,
+        program,
+        &[],
+        dir.path(),
+    ));
     server.expect_stdout("server waiting");
     let _queued = Client::unix(&dir.path().join(SOCKET));
     server.expect_stderr_containing(&format!(
         "{name}: cannot accept a client on server_socket for now: Too many open files"
     ));
-    crate::limits::assert_it_rests_while_out_of_descriptors(&mut server, name);
+    limits::assert_it_rests_while_out_of_descriptors(&mut server, name);
     server.signal(Signal::SIGTERM);
     assert_eq!(server.wait_for_exit().code(), Some(0));
 }

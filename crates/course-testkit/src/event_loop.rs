@@ -175,18 +175,8 @@ pub fn running_out_of_descriptors_neither_kills_nor_spins_the_server(
 ) {
     let dir = TempDir::new().expect("a temporary directory");
     let path = dir.path().join(SOCKET);
-    let program = program.display().to_string();
-    let mut command = Command::new("sh");
-    command
-        .args([
-            "-c",
-            &format!(
-                "ulimit -n {} && exec \"$0\" \"$@\"",
-                processes::descriptor_limit_leaving(open_files)
-            ),
-        ])
-        .args([&program, "--work", "0"])
-        .current_dir(dir.path());
+    let limit = limits::descriptor_limit_leaving(open_files);
+    let command = limits::under_open_files_limit(limit, program, &["--work", "0"], dir.path());
     let mut server = Running::spawn(command);
     server.expect_stdout("server waiting");
 

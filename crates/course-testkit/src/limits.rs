@@ -2,12 +2,14 @@
 //! test process raises its own, which servers it starts afterwards inherit,
 //! and a server out of descriptors must rest, not spin.
 
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 
 use crate::Running;
-use crate::processes::cpu_time;
+use crate::processes::{cpu_time, passed_on_descriptors};
 
 /// Raises this process's soft limit on open descriptors (RLIMIT_NOFILE) to
 /// its hard limit, which needs no privilege, and returns the new soft limit.
@@ -19,6 +21,39 @@ pub fn raise_open_files_limit() -> u64 {
         setrlimit(Resource::RLIMIT_NOFILE, hard, hard).expect("setrlimit(RLIMIT_NOFILE)");
     }
     hard
+}
+
+/// The descriptor limit (`ulimit -n`) that leaves a program this test
+/// process starts exactly `own` descriptor numbers (0, 1 and 2 included):
+/// what the test's environment passes on (cargo's jobserver pipes, say,
+/// or cargo-mutants' own) is inherited too, and takes the numbers below
+/// the limit it falls on.
+pub fn descriptor_limit_leaving(own: u32) -> u32 {
+    let passed_on = passed_on_descriptors();
+    let mut limit = own;
+    loop {
+        let taken = passed_on
+            .iter()
+            .filter(|&&fd| u32::try_from(fd).is_ok_and(|fd| fd < limit))
+            .count();
+        let needed = own + u32::try_from(taken).expect("a few descriptors");
+        if needed == limit {
+            return limit;
+        }
+        limit = needed;
+    }
+}
+
+/// `program` with `args`, in `dir`, started by `sh` under `ulimit -n
+/// limit`: every descriptor it opens has a number below `limit`.
+pub fn under_open_files_limit(limit: u32, program: &Path, args: &[&str], dir: &Path) -> Command {
+    let mut command = Command::new("sh");
+    command
+        .args(["-c", &format!("ulimit -n {limit} && exec \"$0\" \"$@\"")])
+        .arg(program)
+        .args(args)
+        .current_dir(dir);
+    command
 }
 
 /// A server `name` that has said once that it cannot accept a client for

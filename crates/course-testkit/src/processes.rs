@@ -94,27 +94,6 @@ pub fn descriptor_numbers(pid: Pid) -> Vec<RawFd> {
     numbers
 }
 
-/// The descriptor limit (`ulimit -n`) that leaves a program this test
-/// process starts exactly `own` descriptor numbers (0, 1 and 2 included):
-/// what the test's environment passes on (cargo's jobserver pipes, say,
-/// or cargo-mutants' own) is inherited too, and takes the numbers below
-/// the limit it falls on.
-pub fn descriptor_limit_leaving(own: u32) -> u32 {
-    let passed_on = passed_on_descriptors();
-    let mut limit = own;
-    loop {
-        let taken = passed_on
-            .iter()
-            .filter(|&&fd| u32::try_from(fd).is_ok_and(|fd| fd < limit))
-            .count();
-        let needed = own + u32::try_from(taken).expect("a few descriptors");
-        if needed == limit {
-            return limit;
-        }
-        limit = needed;
-    }
-}
-
 /// This process's descriptors above 2 that a program it starts inherits:
 /// those without close-on-exec.
 pub fn passed_on_descriptors() -> Vec<RawFd> {

@@ -95,7 +95,7 @@ impl Running {
     pub fn expect_stdout(&mut self, expected: &str) {
         let line = self.next_stdout();
         if line.as_deref() != Some(expected) {
-            let stderr = self.drain_stderr();
+            let stderr = self.stderr_until_now().to_vec();
             panic!(
                 "expected {expected:?} on stdout, got {line:?}; stdout so far: {:?}; stderr: {stderr:?}",
                 self.seen_stdout
@@ -134,9 +134,7 @@ impl Running {
     /// Every stderr line that has arrived so far, read now, without
     /// waiting for more: all that [`Running::stderr_seen`] then holds.
     pub fn stderr_until_now(&mut self) -> &[String] {
-        while let Ok(line) = self.stderr.try_recv() {
-            self.seen_stderr.push(line);
-        }
+        self.seen_stderr.extend(self.stderr.try_iter());
         &self.seen_stderr
     }
 
@@ -152,12 +150,6 @@ impl Running {
             assert!(Instant::now() < deadline, "the program did not end");
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
-    }
-
-    /// Every stderr line received so far and not read yet.
-    fn drain_stderr(&mut self) -> Vec<String> {
-        self.seen_stderr.extend(self.stderr.try_iter());
-        self.seen_stderr.clone()
     }
 
     pub fn signal(&self, signal: Signal) {
@@ -178,7 +170,7 @@ impl Running {
                 break status;
             }
             if Instant::now() >= deadline {
-                let stderr = self.drain_stderr();
+                let stderr = self.stderr_until_now().to_vec();
                 panic!(
                     "the program did not end; stdout: {:?}; stderr: {stderr:?}",
                     self.seen_stdout
