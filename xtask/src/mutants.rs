@@ -57,29 +57,8 @@ pub fn run(args: &MutantsArgs) -> Result<(), String> {
 /// timeout (the test's guards never ran). A mutated server may spin.
 fn end_leftover_programs() -> usize {
     let scratch = std::env::temp_dir().join("cargo-mutants-");
-    let scratch = scratch.to_string_lossy();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return 0;
-    };
-    let mut ended = 0;
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|name| name.parse().ok())
-        else {
-            continue;
-        };
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let program = cmdline.split(|&byte| byte == 0).next().unwrap_or_default();
-        if String::from_utf8_lossy(program).starts_with(&*scratch) {
-            let pid = nix::unistd::Pid::from_raw(pid);
-            if nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).is_ok() {
-                ended += 1;
-            }
-        }
-    }
-    ended
+    course_testkit::processes::started_from(&scratch.to_string_lossy())
+        .into_iter()
+        .filter(|&pid| nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).is_ok())
+        .count()
 }

@@ -63,14 +63,31 @@ pub fn cpu_time(pid: Pid) -> Option<Duration> {
 
 /// The processes whose parent is `parent`, zombies included.
 pub fn children_of(parent: Pid) -> Vec<Pid> {
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
-        .map(Pid::from_raw)
+    every_process()
         .filter(|&pid| parent_of(pid) == Some(parent))
         .collect()
+}
+
+/// The processes whose program was started by a path that begins with
+/// `prefix` (the first word of `/proc/PID/cmdline`).
+pub fn started_from(prefix: &str) -> Vec<Pid> {
+    every_process()
+        .filter(|pid| {
+            fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
+                let program = cmdline.split(|&byte| byte == 0).next().unwrap_or_default();
+                String::from_utf8_lossy(program).starts_with(prefix)
+            })
+        })
+        .collect()
+}
+
+/// Every process there is now, by the numbers /proc lists.
+fn every_process() -> impl Iterator<Item = Pid> {
+    fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .map(Pid::from_raw)
 }
 
 /// The children of `parent` that have ended and were not reaped.
