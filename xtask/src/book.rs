@@ -11,7 +11,7 @@
 //! every link inside the book leads somewhere. `--serve` serves the book
 //! on localhost instead; `--open` opens it in the browser.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::fs;
 use std::io::ErrorKind;
@@ -87,8 +87,9 @@ pub fn run(args: &BookArgs) -> Result<(), String> {
         return Err("mdbook reported errors (above)".to_string());
     }
     let built = book.join("book");
-    let mut problems = output_problems(&root, &built)?;
-    problems.extend(broken_links(&built)?);
+    let pages = built_pages(&built)?;
+    let mut problems = output_problems(&root, &pages);
+    problems.extend(broken_links(&built, &pages));
     if !problems.is_empty() {
         return Err(format!(
             "the built book has problems:\n  {}",
@@ -441,22 +442,18 @@ fn diagram_problems(text: &str) -> Vec<String> {
 /// After mdbook, in every page: an include left as it was written (its
 /// file was not found), a dash before an option name, a code block in a
 /// shell highlighter's language (from an included file, say).
-fn output_problems(root: &Path, built: &Path) -> Result<Vec<String>, String> {
-    let mut pages = Vec::new();
-    collect_files(built, "html", &mut pages)?;
-    pages.sort();
+fn output_problems(root: &Path, pages: &BTreeMap<PathBuf, String>) -> Vec<String> {
     let mut problems = Vec::new();
-    for page in pages {
-        let html = fs::read_to_string(&page).map_err(|error| error.to_string())?;
-        let shown = page.strip_prefix(root).unwrap_or(&page).display();
+    for (page, html) in pages {
+        let shown = page.strip_prefix(root).unwrap_or(page).display();
         let mut found: Vec<(usize, String)> = Vec::new();
-        for line in raw_includes(&html) {
+        for line in raw_includes(html) {
             found.push((line, "an {{#include}} left unresolved".to_string()));
         }
-        for line in dashed_options(&html) {
+        for line in dashed_options(html) {
             found.push((line, "a dash before an option name".to_string()));
         }
-        for (line, language) in shell_classes(&html) {
+        for (line, language) in shell_classes(html) {
             found.push((line, format!("a code block in language-{language}")));
         }
         found.sort_by_key(|(line, _)| *line);
@@ -466,7 +463,21 @@ fn output_problems(root: &Path, built: &Path) -> Result<Vec<String>, String> {
                 .map(|(line, what)| format!("{shown}:{line}: {what}")),
         );
     }
-    Ok(problems)
+    problems
+}
+
+/// Every page mdbook built, read once, by path, in order.
+fn built_pages(built: &Path) -> Result<BTreeMap<PathBuf, String>, String> {
+    let mut pages = Vec::new();
+    collect_files(built, "html", &mut pages)?;
+    pages
+        .into_iter()
+        .map(|page| {
+            let html = fs::read_to_string(&page)
+                .map_err(|error| format!("cannot read {}: {error}", page.display()))?;
+            Ok((page, html))
+        })
+        .collect()
 }
 
 /// The lines of a built page on which an include directive is left.
@@ -499,12 +510,9 @@ fn shell_classes(html: &str) -> Vec<(usize, String)> {
 /// After mdbook: every relative link in the built pages leads to a file,
 /// and to an element with the linked id when it names one. Returns the
 /// broken ones.
-fn broken_links(built: &Path) -> Result<Vec<String>, String> {
-    let mut pages = Vec::new();
-    collect_files(built, "html", &mut pages)?;
+fn broken_links(built: &Path, pages: &BTreeMap<PathBuf, String>) -> Vec<String> {
     let mut broken = BTreeSet::new();
-    for page in &pages {
-        let html = fs::read_to_string(page).map_err(|error| error.to_string())?;
+    for (page, html) in pages {
         for link in html
             .split("href=\"")
             .skip(1)
@@ -528,10 +536,19 @@ fn broken_links(built: &Path) -> Result<Vec<String>, String> {
             } else {
                 target
             };
-            let found = match fs::read_to_string(&target) {
-                Err(_) => target.is_file(),
-                Ok(_) if fragment.is_empty() => true,
-                Ok(text) => text.contains(&format!("id=\"{fragment}\"")),
+            // A page already read, or any other file (a stylesheet, say).
+            let on_disk;
+            let text = match pages.get(&target) {
+                Some(html) => Some(html.as_str()),
+                None => {
+                    on_disk = fs::read_to_string(&target).ok();
+                    on_disk.as_deref()
+                }
+            };
+            let found = match text {
+                None => target.is_file(),
+                Some(_) if fragment.is_empty() => true,
+                Some(text) => text.contains(&format!("id=\"{fragment}\"")),
             };
             if !found {
                 let from = page
@@ -543,7 +560,7 @@ fn broken_links(built: &Path) -> Result<Vec<String>, String> {
             }
         }
     }
-    Ok(broken.into_iter().collect())
+    broken.into_iter().collect()
 }
 
 /// Every file under `dir` whose name ends in `.ext`, in every folder.
