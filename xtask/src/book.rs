@@ -21,7 +21,7 @@ use std::process::{Command, Stdio};
 use clap::Args;
 
 use crate::tools::Tool;
-use crate::{run_printed, shown, workspace_root};
+use crate::{files_under, run_printed, shown, workspace_root};
 
 /// The mdbook the book is built with.
 const MDBOOK: Tool = Tool {
@@ -190,10 +190,7 @@ fn check_sources(root: &Path, src: &Path) -> Result<(), String> {
             ));
         }
     }
-    let mut files = Vec::new();
-    collect_files(src, "md", &mut files)?;
-    files.sort();
-    for path in files {
+    for path in files_with_extension(src, "md")? {
         let text = fs::read_to_string(&path)
             .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
         let shown = path.strip_prefix(root).unwrap_or(&path).display();
@@ -468,9 +465,7 @@ fn output_problems(root: &Path, pages: &BTreeMap<PathBuf, String>) -> Vec<String
 
 /// Every page mdbook built, read once, by path, in order.
 fn built_pages(built: &Path) -> Result<BTreeMap<PathBuf, String>, String> {
-    let mut pages = Vec::new();
-    collect_files(built, "html", &mut pages)?;
-    pages
+    files_with_extension(built, "html")?
         .into_iter()
         .map(|page| {
             let html = fs::read_to_string(&page)
@@ -563,19 +558,12 @@ fn broken_links(built: &Path, pages: &BTreeMap<PathBuf, String>) -> Vec<String> 
     broken.into_iter().collect()
 }
 
-/// Every file under `dir` whose name ends in `.ext`, in every folder.
-fn collect_files(dir: &Path, ext: &str, files: &mut Vec<PathBuf>) -> Result<(), String> {
-    for entry in
-        fs::read_dir(dir).map_err(|error| format!("cannot read {}: {error}", dir.display()))?
-    {
-        let path = entry.map_err(|error| error.to_string())?.path();
-        if path.is_dir() {
-            collect_files(&path, ext, files)?;
-        } else if path.extension().is_some_and(|found| found == ext) {
-            files.push(path);
-        }
-    }
-    Ok(())
+/// Every file under `dir` whose name ends in `.ext`, in path order.
+fn files_with_extension(dir: &Path, ext: &str) -> Result<Vec<PathBuf>, String> {
+    Ok(files_under(dir)?
+        .into_iter()
+        .filter(|path| path.extension().is_some_and(|found| found == ext))
+        .collect())
 }
 
 #[cfg(test)]

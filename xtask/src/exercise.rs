@@ -20,7 +20,7 @@ use std::process::Command;
 use clap::{Args, Subcommand, ValueEnum};
 use exercise_checks::{EXERCISES, Exercise, run_checks};
 
-use crate::{cargo, run_printed, shown, target_dir, workspace_root};
+use crate::{cargo, files_under, run_printed, shown, target_dir, workspace_root};
 use report::{CLIPPY, CheckResult, Graded, Status};
 
 #[derive(Args)]
@@ -542,11 +542,8 @@ fn backup(course: &Course, exercise: &Exercise, work: &Path) -> Result<PathBuf, 
 /// toolchain (std's `DefaultHasher` may change between Rust releases).
 fn fingerprint(dir: &Path) -> String {
     use std::os::unix::ffi::OsStrExt;
-    let mut files = Vec::new();
-    collect_files(dir, &mut files);
-    files.sort();
     let mut hash = Fnv1a::new();
-    for file in files {
+    for file in files_under(dir).unwrap_or_default() {
         let name = file
             .strip_prefix(dir)
             .unwrap_or(&file)
@@ -573,19 +570,6 @@ impl Fnv1a {
         for &byte in bytes {
             self.0 ^= u64::from(byte);
             self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-}
-
-fn collect_files(dir: &Path, files: &mut Vec<PathBuf>) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for path in entries.filter_map(|entry| Some(entry.ok()?.path())) {
-        if path.is_dir() {
-            collect_files(&path, files);
-        } else {
-            files.push(path);
         }
     }
 }
