@@ -16,8 +16,34 @@ use nix::unistd::Pid;
 /// shell starts a job: [`end_group`] then ends it and every process it
 /// forked in one call, and it is not in the terminal's foreground group
 /// (Ctrl-C in the terminal does not reach it; `ps` shows no `+`).
+///
+/// It also dies with the thread that started it (`PR_SET_PDEATHSIG`), so
+/// that a test binary killed outright, by a timeout or by SIGKILL, takes
+/// its servers with it instead of leaving them to PID 1.
 pub fn spawn_as_group(command: &mut Command) -> std::io::Result<Child> {
-    command.process_group(0).spawn()
+    let starter = nix::unistd::getpid();
+    command.process_group(0);
+    die_with_starter(command, starter);
+    command.spawn()
+}
+
+#[allow(unsafe_code)] // pre_exec is unsafe; nix has no safe form.
+fn die_with_starter(command: &mut Command, starter: Pid) {
+    // SAFETY: the closure runs in the child between fork and exec, where
+    // only async-signal-safe calls are allowed: another thread of the test
+    // may have held a lock at the moment of fork. prctl and getppid are
+    // such calls; the closure allocates nothing and takes no lock.
+    unsafe {
+        command.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+            // The starter may have died before prctl: then nothing would
+            // ever send the signal.
+            if nix::unistd::getppid() != starter {
+                return Err(std::io::Error::other("the test that started it is gone"));
+            }
+            Ok(())
+        });
+    }
 }
 
 /// Ends the process group `leader` leads (SIGKILL to every member: a
