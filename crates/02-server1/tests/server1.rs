@@ -160,7 +160,7 @@ fn a_missing_directory_is_a_clear_error() {
         .assert()
         .code(1)
         .stdout("")
-        .stderr("server1: cannot take the lock beside no/such/dir/server_socket (no/such/dir/server_socket.lock): No such file or directory\n");
+        .stderr("server1: cannot open the directory of no/such/dir/server_socket (no/such/dir): No such file or directory\n");
 }
 
 #[test]
@@ -239,10 +239,11 @@ fn a_server_whose_output_nobody_reads_keeps_serving() {
 
 #[test]
 fn no_descriptor_for_a_client_neither_kills_nor_spins_it() {
-    // 5 descriptors: 0, 1, 2, the lock file and the listening socket.
+    // 6 descriptors: 0, 1, 2, the socket's directory, the lock file and the
+    // listening socket.
     contract::no_descriptor_for_a_client_neither_kills_nor_spins_it(
         cargo_bin!("server1"),
         "server1",
-        5,
+        6,
     );
 }

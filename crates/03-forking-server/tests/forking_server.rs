@@ -281,10 +281,11 @@ fn help_shows_how_to_run_server_and_clients() {
 
 #[test]
 fn no_descriptor_for_a_client_neither_kills_nor_spins_it() {
-    // 5 descriptors: 0, 1, 2, the lock file and the listening socket.
+    // 6 descriptors: 0, 1, 2, the socket's directory, the lock file and the
+    // listening socket.
     contract::no_descriptor_for_a_client_neither_kills_nor_spins_it(
         cargo_bin!("forking-server"),
         "forking-server",
-        5,
+        6,
     );
 }

@@ -183,12 +183,13 @@ fn descriptors_beyond_fd_setsize_are_refused_and_the_server_goes_on() {
 
 #[test]
 fn running_out_of_descriptors_neither_kills_nor_spins_the_server() {
-    // 16 descriptors: 0, 1, 2, the lock file, the listening socket, the
-    // signalfd, stdout and stderr opened again (non-blocking), 8 clients.
+    // 17 descriptors: 0, 1, 2, the socket's directory, the lock file, the
+    // listening socket, the signalfd, stdout and stderr opened again
+    // (non-blocking), 8 clients.
     event_loop::running_out_of_descriptors_neither_kills_nor_spins_the_server(
         cargo_bin!("select-server"),
         "select-server",
-        16,
+        17,
     );
 }
 

@@ -176,13 +176,13 @@ fn ten_thousand_clients_are_held_at_once_and_all_served() {
 
 #[test]
 fn running_out_of_descriptors_neither_kills_nor_spins_the_server() {
-    // 17 descriptors: 0, 1, 2, the lock file, the listening socket, the
+    // 18 descriptors: 0, 1, 2, the socket's directory, the lock file, the listening socket, the
     // signalfd, stdout and stderr opened again (non-blocking), the epoll
     // instance, and 8 clients.
     event_loop::running_out_of_descriptors_neither_kills_nor_spins_the_server(
         cargo_bin!("epoll-server"),
         "epoll-server",
-        17,
+        18,
     );
 }
 

@@ -7,8 +7,6 @@ use std::process::ExitCode;
 
 use nix::errno::Errno;
 
-use crate::output::log;
-
 /// A runtime failure: the line to print (without the program name).
 #[derive(Debug)]
 pub struct Failure(String);
@@ -63,7 +61,7 @@ pub fn run(program: &str, body: impl FnOnce() -> Result<(), Failure>) -> ExitCod
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             crate::socket_file::remove_server_files();
-            log(failure);
+            crate::output::log_last(failure);
             ExitCode::FAILURE
         }
     }

@@ -14,6 +14,8 @@
 //! a line that cannot be written at once (stdout a full pipe, say) dropped
 //! and counted instead, and the count is said once the stream flows again.
 
+use std::borrow::Cow;
+use std::ffi::CStr;
 use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::OnceLock;
@@ -28,6 +30,8 @@ use nix::unistd::write;
 /// One of the two streams a server writes its lines on.
 struct Stream {
     name: &'static str,
+    /// The stream's descriptor as a path, to open it again non-blocking.
+    reopen_path: &'static CStr,
     /// How lines are written: set once, by [`never_block`]; blocking until then.
     writer: OnceLock<Writer>,
     /// Lines that could not be written at once, not yet said.
@@ -64,13 +68,14 @@ impl AsFd for Original {
     }
 }
 
-static STDOUT: Stream = Stream::new("stdout");
-static STDERR: Stream = Stream::new("stderr");
+static STDOUT: Stream = Stream::new("stdout", c"/proc/self/fd/1");
+static STDERR: Stream = Stream::new("stderr", c"/proc/self/fd/2");
 
 impl Stream {
-    const fn new(name: &'static str) -> Stream {
+    const fn new(name: &'static str, reopen_path: &'static CStr) -> Stream {
         Stream {
             name,
+            reopen_path,
             writer: OnceLock::new(),
             dropped: AtomicU64::new(0),
         }
@@ -117,9 +122,13 @@ impl Stream {
 
     /// One write of `bytes`; only a line longer than a pipe takes whole
     /// (PIPE_BUF), or a terminal, may take more than one.
-    fn try_write(&self, mut bytes: &[u8]) -> Result<(), Errno> {
+    fn try_write(&self, bytes: &[u8]) -> Result<(), Errno> {
+        self.write_with(self.writer.get().unwrap_or(&Writer::Waiting), bytes)
+    }
+
+    fn write_with(&self, writer: &Writer, mut bytes: &[u8]) -> Result<(), Errno> {
         while !bytes.is_empty() {
-            let written = match self.writer.get().unwrap_or(&Writer::Waiting) {
+            let written = match writer {
                 Writer::Waiting => write(self.original(), bytes),
                 Writer::OwnNonBlocking(fd) => write(fd, bytes),
                 Writer::SocketDontWait => send(
@@ -144,34 +153,34 @@ impl Stream {
 /// the first line.
 pub fn never_block() {
     for stream in [&STDOUT, &STDERR] {
-        let _ = stream
-            .writer
-            .set(non_blocking_writer(stream.original().as_fd()));
+        let _ = stream.writer.set(stream.non_blocking_writer());
     }
 }
 
-/// How to write `fd` without waiting: a pipe, a FIFO or a terminal is
-/// opened again (through /proc), non-blocking; a socket is sent to with
-/// MSG_DONTWAIT; a file on disk is written as it is (it never makes a
-/// writer wait for a reader).
-fn non_blocking_writer(fd: BorrowedFd<'_>) -> Writer {
-    let Ok(stat) = fstat(fd) else {
-        return Writer::Waiting;
-    };
-    let kind = SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT;
-    if kind == SFlag::S_IFSOCK {
-        return Writer::SocketDontWait;
-    }
-    if kind != SFlag::S_IFIFO && kind != SFlag::S_IFCHR {
-        return Writer::Waiting;
-    }
-    let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
-    let flags = OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC | OFlag::O_NOCTTY;
-    match open(path.as_str(), flags, Mode::empty()) {
-        Ok(own) => Writer::OwnNonBlocking(own),
-        // A pipe nobody reads any more (ENXIO), or no /proc: writing the
-        // descriptor itself fails at once with EPIPE, or waits.
-        Err(_) => Writer::Waiting,
+impl Stream {
+    /// How to write the stream without waiting: a pipe, a FIFO or a
+    /// terminal is opened again (through /proc), non-blocking; a socket is
+    /// sent to with MSG_DONTWAIT; a file on disk is written as it is (it
+    /// never makes a writer wait for a reader). No allocation: a signal
+    /// handler may ask.
+    fn non_blocking_writer(&self) -> Writer {
+        let Ok(stat) = fstat(self.original().as_fd()) else {
+            return Writer::Waiting;
+        };
+        let kind = SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT;
+        if kind == SFlag::S_IFSOCK {
+            return Writer::SocketDontWait;
+        }
+        if kind != SFlag::S_IFIFO && kind != SFlag::S_IFCHR {
+            return Writer::Waiting;
+        }
+        let flags = OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC | OFlag::O_NOCTTY;
+        match open(self.reopen_path, flags, Mode::empty()) {
+            Ok(own) => Writer::OwnNonBlocking(own),
+            // A pipe nobody reads any more (ENXIO), or no /proc: writing the
+            // descriptor itself fails at once with EPIPE, or waits.
+            Err(_) => Writer::Waiting,
+        }
     }
 }
 // ANCHOR_END: never_block
@@ -188,19 +197,53 @@ pub fn program() -> &'static str {
     PROGRAM.get().map_or("server", String::as_str)
 }
 
+/// `text` with its control characters escaped (a newline shown as `\n`),
+/// so that a path or anything else a user gave cannot end a line early
+/// and forge the next one.
+pub fn escaped(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    let mut shown = String::with_capacity(text.len() + 8);
+    for character in text.chars() {
+        if character.is_control() {
+            shown.extend(character.escape_debug());
+        } else {
+            shown.push(character);
+        }
+    }
+    Cow::Owned(shown)
+}
+
+fn stderr_line(message: impl fmt::Display) -> String {
+    format!("{}: {}\n", program(), escaped(&message.to_string()))
+}
+
 // ANCHOR: log
 /// Writes one line on stderr, prefixed with the program's name: what a
 /// server says about a client that misbehaved, or about its own start and
-/// stop.
+/// stop. Control characters in it are escaped: one call, one line.
 pub fn log(message: impl fmt::Display) {
-    STDERR.write_line(format!("{}: {message}\n", program()).as_bytes());
+    STDERR.write_line(stderr_line(message).as_bytes());
 }
 // ANCHOR_END: log
 
+/// A program's last line on stderr (why it failed), written as
+/// [`write_last_line`] writes it.
+pub(crate) fn log_last(message: impl fmt::Display) {
+    write_last_line(stderr_line(message).as_bytes());
+}
+
 /// Writes bytes that are a whole line already on stderr, in one write,
-/// with no allocation and no lock: what a signal handler may do.
-pub(crate) fn log_line_from_handler(line: &[u8]) {
-    let _ = STDERR.try_write(line);
+/// without waiting: a line said at a stop or a failed start must never keep
+/// the program from ending (stderr a full pipe, a terminal nobody reads).
+/// A line that cannot go at once is lost. No allocation, no lock: what a
+/// signal handler may do.
+pub(crate) fn write_last_line(line: &[u8]) {
+    let _ = match STDERR.writer.get() {
+        Some(writer) => STDERR.write_with(writer, line),
+        None => STDERR.write_with(&STDERR.non_blocking_writer(), line),
+    };
 }
 
 #[doc(hidden)]

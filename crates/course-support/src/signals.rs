@@ -95,7 +95,8 @@ static SERVER: AtomicI32 = AtomicI32::new(0);
 
 /// The stop handler: it may interrupt the server anywhere (in `accept`, in
 /// the middle of formatting a line), so it calls only async-signal-safe
-/// functions (see signal-safety(7)): `lstat`, `unlink`, `write` and `_exit`
+/// functions (see signal-safety(7)): `fstatat`, `unlinkat`, `open`, `write`
+/// and `_exit`
 /// through [`stopped_by`], and `getpid`, `sigaction`, `raise`. It
 /// allocates nothing and takes no lock.
 extern "C" fn on_stop_signal(number: c_int) {

@@ -4,10 +4,15 @@
 //! The C server of the book unlinks its path blindly before `bind`, even a
 //! regular file, and leaves its socket file behind when it is killed. Here:
 //!
-//! - a server first takes a lock, `PATH.lock`, for as long as it runs (as
-//!   PostgreSQL keeps a lock file beside its socket): a second server on
-//!   the same path finds it taken and exits, so it never mistakes the
-//!   first one's socket, bound but not listening yet, for a stale one;
+//! - a server opens the directory of its socket once, at start, and does
+//!   every later look and removal through that descriptor (`fstatat`,
+//!   `openat`, `unlinkat`): a directory swapped for a symbolic link
+//!   meanwhile changes nothing the server touches;
+//! - it takes a lock, `PATH.lock`, for as long as it runs: a second server
+//!   on the same path finds it taken and exits, so it never mistakes the
+//!   first one's socket, bound but not listening yet, for a stale one. A
+//!   lock file is born whole, marked as the course's and locked; any other
+//!   file at that name (an empty one included) is someone's own;
 //! - holding the lock, it removes a stale socket (nothing answers on it)
 //!   and says so; a live one (a server that is not of the course) is left
 //!   alone, and anything that is not a socket is never touched;
@@ -15,26 +20,27 @@
 //!   removes the socket file it created, only if the path still holds that
 //!   very file, and then its lock file.
 
-use std::ffi::CString;
-use std::fs::{self, File};
-use std::io::Read;
+use std::ffi::{CStr, CString};
+use std::fs::File;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileExt, FileTypeExt, OpenOptionsExt};
-use std::path::Path;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use nix::errno::Errno;
-use nix::fcntl::{FcntlArg, fcntl};
+use nix::fcntl::{AT_FDCWD, AtFlags, FcntlArg, OFlag, fcntl, open, openat};
 use nix::sys::signal::Signal;
-use nix::sys::socket::{AddressFamily, SockFlag, SockType, SockaddrStorage, connect, socket};
-use nix::sys::stat::{FileStat, SFlag, fstat, lstat};
-use nix::unistd::unlink;
+use nix::sys::socket::{
+    AddressFamily, SockFlag, SockType, SockaddrStorage, UnixAddr, connect, socket,
+};
+use nix::sys::stat::{FileStat, Mode, SFlag, fstat, fstatat};
+use nix::unistd::{UnlinkatFlags, getegid, geteuid, linkat, unlinkat};
 
 use crate::endpoint::Endpoint;
 use crate::failure::{Failure, OrFail};
-use crate::output::{log, log_line_from_handler, program};
+use crate::output::{escaped, log, program, write_last_line};
 
 /// What a lock file of the course holds, so that a file of the same name
 /// that is someone's own is never taken over, nor removed.
@@ -42,7 +48,7 @@ const LOCK_MARK: &[u8] =
     b"sockets-course lock: a server holds this file locked while it uses the socket beside it\n";
 
 /// The lock file beside the socket file at `path`.
-pub fn lock_path(path: &Path) -> std::path::PathBuf {
+pub fn lock_path(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_os_string();
     name.push(".lock");
     name.into()
@@ -58,24 +64,27 @@ pub enum Claim {
 }
 
 // ANCHOR: claim
-/// Claims `endpoint` for this server: for a local socket, takes the lock
-/// beside its path and clears a stale socket out of the way.
+/// Claims `endpoint` for this server: for a local socket, opens the
+/// directory it is in, takes the lock beside it and clears a stale socket
+/// out of the way.
 pub fn claim(endpoint: &Endpoint) -> Result<Claim, Failure> {
     let (path, address) = match endpoint {
         Endpoint::Tcp(address) => return Ok(Claim::Tcp(*address)),
         Endpoint::Unix { path, address } => (path, address),
     };
-    let lock = take_lock(path)?;
+    let place = Place::open(path)?;
+    let lock = take_lock(&place, path)?;
+    warn_if_others_can_write(&place);
     let files = ServerFiles {
-        socket_path: c_path(path)?,
-        lock_path: c_path(&lock_path(path))?,
+        place,
         lock,
         socket: OnceLock::new(),
     };
     if FILES.set(files).is_err() {
         return Err(Failure::new("a server claims one endpoint only"));
     }
-    clear_stale_socket(path, address)?;
+    let files = FILES.get().expect("just set");
+    clear_stale_socket(&files.place, address)?;
     Ok(Claim::Unix)
 }
 
@@ -87,11 +96,19 @@ impl Claim {
         match self {
             Claim::Unix => {
                 let files = FILES.get().expect("claim registered the files");
-                let stat = lstat(files.socket_path.as_c_str()).or_fail(|| {
-                    format!("cannot look at {}", files.socket_path.to_string_lossy())
-                })?;
-                let _ = files.socket.set(FileId::of(&stat));
-                Ok(())
+                let place = &files.place;
+                // bind took the path by name: what it made must be in the
+                // directory we hold, a socket of ours.
+                match place.look(&place.socket_name) {
+                    Ok(stat) if is_socket(&stat) && stat.st_uid == geteuid().as_raw() => {
+                        let _ = files.socket.set(FileId::of(&stat));
+                        Ok(())
+                    }
+                    _ => Err(Failure::new(format!(
+                        "the socket bind made is not in the directory of {}: the directory was replaced meanwhile",
+                        place.shown
+                    ))),
+                }
             }
             Claim::Tcp(asked) if asked.port() == 0 => {
                 let bound = bound_address(server_sockfd)
@@ -117,59 +134,158 @@ fn bound_address(server_sockfd: &OwnedFd) -> Result<SocketAddr, Errno> {
     Err(Errno::EAFNOSUPPORT)
 }
 
-fn c_path(path: &Path) -> Result<CString, Failure> {
-    CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| Failure::new(format!("{} holds a NUL byte", path.display())))
+fn c_string(bytes: &[u8], path: &Path) -> Result<CString, Failure> {
+    CString::new(bytes).map_err(|_| {
+        Failure::new(format!(
+            "{} holds a NUL byte",
+            escaped(&path.display().to_string())
+        ))
+    })
+}
+
+// ANCHOR: place
+/// The directory a local server's files are in, held open, and their
+/// names in it. Every look and removal goes through the directory's
+/// descriptor, never through the path again: a path is looked up anew at
+/// each use, so between a look and a removal by name the directory can be
+/// swapped for a link to someone else's (`renameat2(RENAME_EXCHANGE)`),
+/// and the removal would take their file. The descriptor stays the
+/// directory it was when the server started.
+struct Place {
+    dir: OwnedFd,
+    socket_name: CString,
+    lock_name: CString,
+    /// The socket's path as lines show it, control characters escaped.
+    shown: String,
+    /// The lock's path, shown likewise.
+    lock_shown: String,
+}
+
+impl Place {
+    fn open(path: &Path) -> Result<Place, Failure> {
+        let shown = escaped(&path.display().to_string()).into_owned();
+        let lock_shown = escaped(&lock_path(path).display().to_string()).into_owned();
+        let name = match path.file_name() {
+            Some(name) if !path.as_os_str().as_bytes().ends_with(b"/") => name,
+            _ => return Err(Failure::new(format!("{shown} does not name a socket file"))),
+        };
+        let parent = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        // O_PATH: a directory we may only search (x, not r) is enough.
+        // O_NOFOLLOW: a symbolic link here could be pointed elsewhere later.
+        let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        let dir = open(parent, flags, Mode::empty()).or_fail(|| {
+            format!(
+                "cannot open the directory of {shown} ({})",
+                escaped(&parent.display().to_string())
+            )
+        })?;
+        let mut lock_name = name.as_bytes().to_vec();
+        lock_name.extend_from_slice(b".lock");
+        Ok(Place {
+            dir,
+            socket_name: c_string(name.as_bytes(), path)?,
+            lock_name: c_string(&lock_name, path)?,
+            shown,
+            lock_shown,
+        })
+    }
+
+    /// `lstat` of `name` in the directory: async-signal-safe.
+    fn look(&self, name: &CStr) -> nix::Result<FileStat> {
+        fstatat(&self.dir, name, AtFlags::AT_SYMLINK_NOFOLLOW)
+    }
+
+    /// `unlink` of `name` in the directory: async-signal-safe.
+    fn remove(&self, name: &CStr) -> nix::Result<()> {
+        unlinkat(&self.dir, name, UnlinkatFlags::NoRemoveDir)
+    }
+
+    /// `/proc/self/fd/N/NAME`: `name` in the directory we hold, as a path
+    /// the kernel resolves through our descriptor.
+    fn path_through_descriptor(&self, name: &CStr) -> Vec<u8> {
+        let mut path = format!("/proc/self/fd/{}/", self.dir.as_raw_fd()).into_bytes();
+        path.extend_from_slice(name.to_bytes());
+        path
+    }
+}
+// ANCHOR_END: place
+
+/// Says once, as a warning, that other users can change the directory:
+/// they can put files in the server's way, or take its socket's name.
+fn warn_if_others_can_write(place: &Place) {
+    let Ok(stat) = fstat(&place.dir) else { return };
+    let others_write = stat.st_mode & 0o002 != 0;
+    let group_writes = stat.st_mode & 0o020 != 0 && stat.st_gid != getegid().as_raw();
+    let owner_is_other = stat.st_uid != geteuid().as_raw() && stat.st_uid != 0;
+    if others_write || group_writes || owner_is_other {
+        log(format!(
+            "warning: other users can write in the directory of {}: they can put files in its way",
+            place.shown
+        ));
+    }
 }
 
 // ANCHOR: take_lock
-/// Takes the lock beside `path`, for the life of the server.
+/// Takes the lock beside the socket, for the life of the server.
 ///
 /// It is a POSIX record lock (`fcntl(F_SETLK)`), which belongs to this
 /// process alone: a forked child does not hold it, and the kernel lets go
-/// of it when the server ends, however it ends, even by SIGKILL.
-fn take_lock(path: &Path) -> Result<File, Failure> {
-    let lock_path = lock_path(path);
-    let shown = lock_path.display();
+/// of it when the server ends, however it ends, even by SIGKILL. Nothing
+/// here waits: the open is non-blocking (a FIFO would wait for a writer),
+/// only a regular file is read, and `F_SETLK` fails at once if the lock is
+/// taken.
+fn take_lock(place: &Place, path: &Path) -> Result<File, Failure> {
+    let shown = &place.lock_shown;
+    let flags =
+        OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_NOCTTY | OFlag::O_CLOEXEC;
     // A server that stops removes its lock file: the file we lock may be
     // one it has just removed. Then lock the new one.
     for _ in 0..3 {
-        let mut lock = fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .mode(0o644)
-            // Never through a symbolic link; std adds O_CLOEXEC itself.
-            .custom_flags(nix::libc::O_NOFOLLOW)
-            .open(&lock_path)
-            .or_fail(|| format!("cannot take the lock beside {} ({shown})", path.display()))?;
-        if !is_a_course_lock(&mut lock) {
+        let lock = match openat(&place.dir, place.lock_name.as_c_str(), flags, Mode::empty()) {
+            Ok(fd) => File::from(fd),
+            Err(Errno::ENOENT) => match create_lock(place)? {
+                Some(lock) => return Ok(lock),
+                // Another server made one first: look at theirs.
+                None => continue,
+            },
+            Err(errno) => {
+                if let Some(kind) = place
+                    .look(&place.lock_name)
+                    .ok()
+                    .and_then(|stat| not_a_file(&stat))
+                {
+                    return Err(not_a_lock(shown, kind));
+                }
+                return Err(errno)
+                    .or_fail(|| format!("cannot take the lock beside {} ({shown})", place.shown));
+            }
+        };
+        let stat = fstat(&lock).or_fail(|| format!("cannot look at {shown}"))?;
+        if let Some(kind) = not_a_file(&stat) {
+            return Err(not_a_lock(shown, kind));
+        }
+        if !holds_the_mark(&lock) {
             return Err(Failure::new(format!(
                 "{shown} exists and is not a lock of this course; leaving it alone (choose another path with --unix)"
             )));
         }
-        let whole_file = nix::libc::flock {
-            l_type: nix::libc::F_WRLCK as i16,
-            l_whence: nix::libc::SEEK_SET as i16,
-            l_start: 0,
-            l_len: 0,
-            l_pid: 0,
-        };
-        match fcntl(&lock, FcntlArg::F_SETLK(&whole_file)) {
-            Ok(_) => {}
+        match lock_whole(&lock) {
+            Ok(()) => {}
             Err(Errno::EAGAIN | Errno::EACCES) => {
                 return Err(Failure::new(format!(
                     "another server is running on {} (it holds {shown}); stop it first or choose another path with --unix",
-                    path.display()
+                    escaped(&path.display().to_string())
                 )));
             }
             Err(errno) => return Err(errno).or_fail(|| format!("cannot lock {shown}")),
         }
-        let locked = fstat(&lock).or_fail(|| format!("cannot look at {shown}"))?;
-        let there = lstat(&lock_path).ok();
-        if there.is_some_and(|there| FileId::of(&there) == FileId::of(&locked)) {
-            lock.write_all_at(LOCK_MARK, 0)
-                .or_fail(|| format!("cannot write {shown}"))?;
+        // A lock a stopped server of ours left: ours now, if the name still
+        // holds the very file we locked.
+        let there = place.look(&place.lock_name).ok();
+        if there.is_some_and(|there| FileId::of(&there) == FileId::of(&stat)) {
             return Ok(lock);
         }
     }
@@ -179,34 +295,98 @@ fn take_lock(path: &Path) -> Result<File, Failure> {
 }
 // ANCHOR_END: take_lock
 
-/// Whether `lock` is a regular file that is empty (just created) or was
-/// written by a server of the course.
-fn is_a_course_lock(lock: &mut File) -> bool {
-    let is_file = lock.metadata().is_ok_and(|metadata| metadata.is_file());
-    let mut start = Vec::new();
-    let read = Read::by_ref(lock)
-        .take(LOCK_MARK.len() as u64)
-        .read_to_end(&mut start);
-    is_file && read.is_ok() && (start.is_empty() || start == LOCK_MARK)
+/// Makes a new lock file that is whole from its first moment: written with
+/// the mark and locked while it has no name yet (`O_TMPFILE`), then given
+/// its name (`linkat`), which fails if the name was taken meanwhile. So a
+/// lock file without the mark is never one of ours, not even for an
+/// instant. `None`: another server named its lock first.
+fn create_lock(place: &Place) -> Result<Option<File>, Failure> {
+    let shown = &place.lock_shown;
+    let unnamed = openat(
+        &place.dir,
+        c".",
+        OFlag::O_TMPFILE | OFlag::O_RDWR | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o644),
+    )
+    .or_fail(|| format!("cannot create {shown}"))?;
+    let lock = File::from(unnamed);
+    lock.write_all_at(LOCK_MARK, 0)
+        .or_fail(|| format!("cannot write {shown}"))?;
+    lock_whole(&lock).or_fail(|| format!("cannot lock {shown}"))?;
+    let unnamed_path = format!("/proc/self/fd/{}", lock.as_raw_fd());
+    match linkat(
+        AT_FDCWD,
+        unnamed_path.as_str(),
+        &place.dir,
+        place.lock_name.as_c_str(),
+        AtFlags::AT_SYMLINK_FOLLOW,
+    ) {
+        Ok(()) => Ok(Some(lock)),
+        Err(Errno::EEXIST) => Ok(None),
+        Err(errno) => Err(errno).or_fail(|| format!("cannot create {shown}")),
+    }
+}
+
+/// Locks the whole of `file` for writing, or fails at once.
+fn lock_whole(file: &File) -> nix::Result<()> {
+    let whole_file = nix::libc::flock {
+        l_type: nix::libc::F_WRLCK as i16,
+        l_whence: nix::libc::SEEK_SET as i16,
+        l_start: 0,
+        l_len: 0,
+        l_pid: 0,
+    };
+    fcntl(file, FcntlArg::F_SETLK(&whole_file)).map(drop)
+}
+
+/// Whether the regular file `lock` holds the course's mark, and only it.
+fn holds_the_mark(lock: &File) -> bool {
+    let mut start = [0u8; LOCK_MARK.len() + 1];
+    lock.read_at(&mut start, 0)
+        .is_ok_and(|read| &start[..read] == LOCK_MARK)
+}
+
+/// What kind of file `stat` is, if it is not a regular file.
+fn not_a_file(stat: &FileStat) -> Option<&'static str> {
+    let kind = SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT;
+    match kind {
+        SFlag::S_IFREG => None,
+        SFlag::S_IFIFO => Some("a FIFO"),
+        SFlag::S_IFDIR => Some("a directory"),
+        SFlag::S_IFSOCK => Some("a socket"),
+        SFlag::S_IFCHR | SFlag::S_IFBLK => Some("a device"),
+        SFlag::S_IFLNK => Some("a symbolic link"),
+        _ => Some("not a regular file"),
+    }
+}
+
+fn not_a_lock(shown: &str, kind: &str) -> Failure {
+    Failure::new(format!(
+        "{shown} is {kind}, not a lock of this course; leaving it alone (choose another path with --unix)"
+    ))
 }
 
 // ANCHOR: clear_stale_socket
-/// Makes `path` free for `bind`: nothing there is fine, a stale socket is
-/// removed (and said so on stderr), anything else is a failure that leaves
-/// the path as it is.
-fn clear_stale_socket(path: &Path, address: &nix::sys::socket::UnixAddr) -> Result<(), Failure> {
-    let shown = path.display();
+/// Makes the socket's path free for `bind`: nothing there is fine, a stale
+/// socket is removed (and said so on stderr), anything else is a failure
+/// that leaves the path as it is.
+fn clear_stale_socket(place: &Place, address: &UnixAddr) -> Result<(), Failure> {
+    let shown = &place.shown;
     // Nothing there (or nothing to see: bind then says what is wrong).
-    let Ok(metadata) = fs::symlink_metadata(path) else {
+    let Ok(there) = place.look(&place.socket_name) else {
         return Ok(());
     };
-    if !metadata.file_type().is_socket() {
+    if !is_socket(&there) {
         return Err(Failure::new(format!(
             "{shown} exists and is not a socket; leaving it alone (choose another path with --unix)"
         )));
     }
     // A socket file outlives its server. Knock: if nobody answers, it is
     // stale. (We hold the lock, so it is no server of the course starting.)
+    // Knock on the very file we looked at, through our directory.
+    let through_descriptor =
+        UnixAddr::new(place.path_through_descriptor(&place.socket_name).as_slice());
+    let knock_at = through_descriptor.as_ref().unwrap_or(address);
     let probe = socket(
         AddressFamily::Unix,
         SockType::Stream,
@@ -214,13 +394,21 @@ fn clear_stale_socket(path: &Path, address: &nix::sys::socket::UnixAddr) -> Resu
         None,
     )
     .or_fail(|| "cannot create a socket".to_string())?;
-    match connect(probe.as_raw_fd(), address) {
+    match connect(probe.as_raw_fd(), knock_at) {
         // A full listen queue (EAGAIN) also means a server is there.
         Ok(()) | Err(Errno::EAGAIN) => Err(Failure::new(format!(
             "another server is listening on {shown}; stop it first or choose another path with --unix"
         ))),
         Err(Errno::ECONNREFUSED) => {
-            fs::remove_file(path).or_fail(|| format!("cannot remove stale socket {shown}"))?;
+            let still = place.look(&place.socket_name).ok();
+            if !still.is_some_and(|still| FileId::of(&still) == FileId::of(&there)) {
+                return Err(Failure::new(format!(
+                    "{shown} changed while it was being checked; leaving it alone"
+                )));
+            }
+            place
+                .remove(&place.socket_name)
+                .or_fail(|| format!("cannot remove stale socket {shown}"))?;
             log(format!(
                 "removed stale socket {shown} (nothing was listening on it)"
             ));
@@ -248,11 +436,9 @@ impl FileId {
 }
 
 /// What a local server owns in the file system, kept where its stop
-/// handler can reach it, as C strings so that removing needs no
-/// allocation.
+/// handler can reach it, so that removing needs no allocation.
 struct ServerFiles {
-    socket_path: CString,
-    lock_path: CString,
+    place: Place,
     /// The locked lock file: held open for the life of the server.
     lock: File,
     /// The socket file `bind` created, once it has.
@@ -275,15 +461,16 @@ enum Removal {
 }
 
 // ANCHOR: remove_own_files
-/// Removes the socket file if the path still holds the very file `bind`
-/// created, then the lock file if it is still ours. Only async-signal-safe
-/// calls (`lstat`, `fstat`, `unlink`), no allocation.
+/// Removes the socket file if the directory still holds the very file
+/// `bind` created, then the lock file if it is still ours. Only
+/// async-signal-safe calls (`fstatat`, `fstat`, `unlinkat`), no allocation.
 fn remove_own_files(files: &ServerFiles) -> Removal {
+    let place = &files.place;
     let removal = match files.socket.get() {
         None => Removal::NotBound,
-        Some(ours) => match lstat(files.socket_path.as_c_str()) {
+        Some(ours) => match place.look(&place.socket_name) {
             Ok(there) if is_socket(&there) && FileId::of(&there) == *ours => {
-                match unlink(files.socket_path.as_c_str()) {
+                match place.remove(&place.socket_name) {
                     Ok(()) => Removal::Removed,
                     Err(errno) => Removal::Failed(errno),
                 }
@@ -295,12 +482,13 @@ fn remove_own_files(files: &ServerFiles) -> Removal {
     };
     // The lock goes last: until the socket file is gone, no other server
     // may start on the path.
-    let held = fstat(&files.lock).ok().map(|stat| FileId::of(&stat));
-    let there = lstat(files.lock_path.as_c_str())
+    let held = fstat(files.lock.as_fd()).ok().map(|stat| FileId::of(&stat));
+    let there = place
+        .look(&place.lock_name)
         .ok()
         .map(|stat| FileId::of(&stat));
     if held.is_some() && held == there {
-        let _ = unlink(files.lock_path.as_c_str());
+        let _ = place.remove(&place.lock_name);
     }
     removal
 }
@@ -322,14 +510,16 @@ pub(crate) fn remove_server_files() {
 /// Stops the server's use of its files for `signal` and says what
 /// happened in one line: `server1: stopped by SIGTERM, removed
 /// server_socket`, or why the socket file was left alone. Async-signal-safe:
-/// the stop handler calls it, and so may anyone. The caller then exits 0.
+/// the stop handler calls it, and so may anyone. The line never waits for
+/// room in stderr: if it cannot go at once, it is lost. The caller then
+/// exits 0.
 pub fn stopped_by(signal: Signal) {
     let mut line = LineBuffer::new();
     line.push(program().as_bytes());
     line.push(b": stopped by ");
     line.push(signal.as_str().as_bytes());
     if let Some(files) = FILES.get() {
-        let path = files.socket_path.as_bytes();
+        let path = files.place.shown.as_bytes();
         match remove_own_files(files) {
             Removal::Removed => {
                 line.push(b", removed ");
@@ -354,10 +544,9 @@ pub fn stopped_by(signal: Signal) {
             Removal::NotBound => {}
         }
     }
-    log_line_from_handler(line.finish());
+    write_last_line(line.finish());
 }
 // ANCHOR_END: stopped_by
-
 /// A line put together on the stack, without allocating: what a signal
 /// handler may do. Whatever does not fit is cut.
 struct LineBuffer {

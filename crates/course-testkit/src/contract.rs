@@ -95,6 +95,33 @@ macro_rules! start_and_stop_tests {
                 );
             }
             #[test]
+            fn a_lock_path_that_is_no_regular_file_is_refused_at_once() {
+                contract::a_lock_path_that_is_no_regular_file_is_refused_at_once(
+                    program(),
+                    $program,
+                );
+            }
+            #[test]
+            fn an_empty_lock_file_is_someones_own() {
+                contract::an_empty_lock_file_is_someones_own(program(), $program);
+            }
+            #[test]
+            fn a_lock_a_stopped_server_left_is_taken_over() {
+                contract::a_lock_a_stopped_server_left_is_taken_over(program(), ARGS);
+            }
+            #[test]
+            fn a_directory_swapped_for_a_link_never_costs_anyone_a_file() {
+                contract::a_directory_swapped_for_a_link_never_costs_anyone_a_file(program(), ARGS);
+            }
+            #[test]
+            fn a_stop_and_a_failed_start_never_wait_on_a_full_stderr() {
+                contract::a_stop_and_a_failed_start_never_wait_on_a_full_stderr(program(), ARGS);
+            }
+            #[test]
+            fn a_path_cannot_forge_a_log_line() {
+                contract::a_path_cannot_forge_a_log_line(program(), $program, ARGS);
+            }
+            #[test]
             fn a_live_socket_with_a_full_queue_is_left_alone_at_once() {
                 contract::a_live_socket_with_a_full_queue_is_left_alone_at_once(
                     program(),
@@ -339,11 +366,204 @@ pub fn a_lock_path_that_is_a_symbolic_link_is_never_followed(program: &Path, nam
     run(program, Some(dir.path()), &[])
         .code(1)
         .stdout("")
-        .stderr(predicate::str::starts_with(format!(
-            "{name}: cannot take the lock beside server_socket (server_socket.lock): "
-        )));
+        .stderr(format!(
+            "{name}: server_socket.lock is a symbolic link, not a lock of this course; leaving it alone (choose another path with --unix)\n"
+        ));
     assert_eq!(fs::read_to_string(&notes).unwrap(), "");
     assert_eq!(names_in(dir.path()), ["notes", LOCK]);
+}
+
+/// A FIFO, a directory or a socket at the lock path is refused at once,
+/// with one line, and left as it was: the server never reads a file that
+/// could make it wait (a FIFO's read waits for a writer, for ever).
+pub fn a_lock_path_that_is_no_regular_file_is_refused_at_once(program: &Path, name: &str) {
+    let refused = |kind: &str| {
+        format!(
+            "{name}: server_socket.lock is {kind}, not a lock of this course; leaving it alone (choose another path with --unix)\n"
+        )
+    };
+    let dir = TempDir::new().expect("a temporary directory");
+    let lock = dir.path().join(LOCK);
+    nix::unistd::mkfifo(&lock, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    run(program, Some(dir.path()), &[])
+        .code(1)
+        .stdout("")
+        .stderr(refused("a FIFO"));
+    assert!(fs::symlink_metadata(&lock).unwrap().file_type().is_fifo());
+    fs::remove_file(&lock).unwrap();
+
+    fs::create_dir(&lock).unwrap();
+    run(program, Some(dir.path()), &[])
+        .code(1)
+        .stdout("")
+        .stderr(refused("a directory"));
+    assert!(fs::symlink_metadata(&lock).unwrap().is_dir());
+    fs::remove_dir(&lock).unwrap();
+
+    let _listener = UnixListener::bind(&lock).expect("a socket at the lock path");
+    run(program, Some(dir.path()), &[])
+        .code(1)
+        .stdout("")
+        .stderr(refused("a socket"));
+    assert!(fs::symlink_metadata(&lock).unwrap().file_type().is_socket());
+    assert_eq!(names_in(dir.path()), [LOCK]);
+}
+
+/// An empty file at the lock path is someone's own (a server of the
+/// course writes its mark before its lock file has a name): refused, and
+/// left as it was, not taken over and removed at the stop.
+pub fn an_empty_lock_file_is_someones_own(program: &Path, name: &str) {
+    let dir = TempDir::new().expect("a temporary directory");
+    let lock = dir.path().join(LOCK);
+    fs::write(&lock, "").expect("an empty file");
+    run(program, Some(dir.path()), &[])
+        .code(1)
+        .stdout("")
+        .stderr(format!(
+            "{name}: server_socket.lock exists and is not a lock of this course; leaving it alone (choose another path with --unix)\n"
+        ));
+    assert_eq!(fs::read(&lock).unwrap(), b"");
+    assert_eq!(names_in(dir.path()), [LOCK]);
+}
+
+/// The lock file of a server that was killed (SIGKILL: nothing removed)
+/// carries the course's mark and nobody holds it: the next server takes
+/// it over, serves, and removes it when it stops.
+pub fn a_lock_a_stopped_server_left_is_taken_over(program: &Path, args: &[&str]) {
+    let server = Server::start(program, args);
+    let (mut killed, dir) = server.into_parts();
+    let left = fs::read(dir.path().join(LOCK)).expect("the first server's lock");
+    killed.signal(Signal::SIGKILL);
+    killed.wait_for_exit();
+    assert_eq!(fs::read(dir.path().join(LOCK)).unwrap(), left);
+    let mut second = Running::start(program, dir.path(), args);
+    second.expect_stdout("server waiting");
+    second.signal(Signal::SIGTERM);
+    assert_eq!(second.wait_for_exit().code(), Some(0));
+    assert_eq!(names_in(dir.path()), Vec::<String>::new());
+}
+
+/// A directory on the socket's path swapped, as fast as another process
+/// can, for a symbolic link to a directory that holds someone else's
+/// `server_socket` (`renameat2(RENAME_EXCHANGE)`), through 200 starts and
+/// stops: whatever each start makes of it (serve, or refuse), nothing in
+/// the other directory is ever removed, and nothing is left there.
+pub fn a_directory_swapped_for_a_link_never_costs_anyone_a_file(program: &Path, args: &[&str]) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let base = TempDir::new().expect("a temporary directory");
+    let ours = base.path().join("ours");
+    let swapped = base.path().join("swapped");
+    let victim = base.path().join("victim");
+    fs::create_dir(&ours).unwrap();
+    fs::create_dir(&victim).unwrap();
+    fs::write(victim.join(SOCKET), "someone else's file\n").unwrap();
+    std::os::unix::fs::symlink("victim", &swapped).unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let swapper = {
+        let (done, ours, swapped) = (done.clone(), ours.clone(), swapped.clone());
+        std::thread::spawn(move || {
+            let mut swaps = 0u64;
+            while !done.load(Ordering::Relaxed) {
+                nix::fcntl::renameat2(
+                    nix::fcntl::AT_FDCWD,
+                    &ours,
+                    nix::fcntl::AT_FDCWD,
+                    &swapped,
+                    nix::fcntl::RenameFlags::RENAME_EXCHANGE,
+                )
+                .expect("swap the directory and the link");
+                swaps += 1;
+            }
+            swaps
+        })
+    };
+    let mut args = args.to_vec();
+    args.extend(["--unix", "ours/server_socket"]);
+    let mut served = 0;
+    for cycle in 1..=200 {
+        let mut running = Running::start(program, base.path(), &args);
+        if running.next_stdout().as_deref() == Some("server waiting") {
+            served += 1;
+            running.signal(Signal::SIGTERM);
+        }
+        let status = running.wait_for_exit();
+        assert!(
+            matches!(status.code(), Some(0 | 1)),
+            "cycle {cycle}: {status}"
+        );
+        assert_eq!(
+            fs::read_to_string(victim.join(SOCKET)).ok().as_deref(),
+            Some("someone else's file\n"),
+            "cycle {cycle}: the other directory's file was touched"
+        );
+        assert_eq!(names_in(&victim), [SOCKET], "cycle {cycle}");
+    }
+    done.store(true, Ordering::Relaxed);
+    let swaps = swapper.join().expect("the swapper");
+    eprintln!("200 starts, {served} served, {swaps} swaps");
+    assert!(
+        swaps > 200,
+        "the directory was hardly swapped: {swaps} times"
+    );
+}
+
+/// A pipe, full, as a server's stderr: nobody reads it, so a blocking
+/// `write` of one more line would wait for ever.
+fn full_pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+    use nix::fcntl::{FcntlArg, OFlag, fcntl};
+    let (reader, writer) = nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("a pipe");
+    fcntl(&writer, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).expect("non-blocking, to fill it");
+    let filler = [b'x'; 4096];
+    while nix::unistd::write(&writer, &filler).is_ok() {}
+    // Blocking again, as a shell hands a pipe to a program.
+    fcntl(&writer, FcntlArg::F_SETFL(OFlag::empty())).expect("blocking again");
+    (reader, writer)
+}
+
+/// With stderr a full pipe that nobody reads, the line said at a stop
+/// cannot go: the server drops it and still stops, removing its files and
+/// exiting 0; a start that fails exits 1 the same way.
+pub fn a_stop_and_a_failed_start_never_wait_on_a_full_stderr(program: &Path, args: &[&str]) {
+    let dir = TempDir::new().expect("a temporary directory");
+    let (_reader, writer) = full_pipe();
+    let start = || {
+        let mut command = Command::new(program);
+        command.args(args).current_dir(dir.path());
+        let stderr = writer.try_clone().expect("another copy of the pipe");
+        Running::spawn_with(command, std::process::Stdio::piped(), stderr.into())
+    };
+    let mut server = start();
+    server.expect_stdout("server waiting");
+    server.signal(Signal::SIGTERM);
+    assert_eq!(server.wait_for_exit().code(), Some(0));
+    assert_eq!(names_in(dir.path()), Vec::<String>::new());
+
+    fs::write(dir.path().join(LOCK), "my shopping list\n").unwrap();
+    let mut refused = start();
+    assert_eq!(refused.wait_for_exit().code(), Some(1));
+    assert_eq!(names_in(dir.path()), [LOCK]);
+}
+
+/// A socket path with a newline in it is shown with the newline escaped:
+/// the stop is one line, and no line can be made to look like another.
+pub fn a_path_cannot_forge_a_log_line(program: &Path, name: &str, args: &[&str]) {
+    let dir = TempDir::new().expect("a temporary directory");
+    let path = format!("evil\n{name}: stopped by SIGTERM, removed server_socket");
+    let mut args = args.to_vec();
+    args.extend(["--unix", &path]);
+    let mut running = Running::start(program, dir.path(), &args);
+    running.expect_stdout("server waiting");
+    running.signal(Signal::SIGTERM);
+    assert_eq!(running.wait_for_exit().code(), Some(0));
+    let ended = running.wait();
+    assert_eq!(
+        ended.stderr,
+        [format!(
+            "{name}: stopped by SIGTERM, removed evil\\n{name}: stopped by SIGTERM, removed server_socket"
+        )]
+    );
+    assert_eq!(names_in(dir.path()), Vec::<String>::new());
 }
 
 /// Another program's socket whose listen queue is full still counts as

@@ -164,8 +164,8 @@ pub fn over_tcp_a_reset_connection_is_logged_and_removed(program: &Path) {
 }
 
 /// Run out of descriptors (`open_files` of its own, which leaves room for
-/// 8 clients beside what the server holds at start: 0, 1 and 2, the lock
-/// file, the listening socket, the signalfd, and what else the server
+/// 8 clients beside what the server holds at start: 0, 1 and 2, the
+/// socket's directory, the lock file, the listening socket, the signalfd, and what else the server
 /// opens), the server neither ends nor spins, serves the clients it holds,
 /// and takes the queued ones when others leave.
 pub fn running_out_of_descriptors_neither_kills_nor_spins_the_server(

@@ -58,18 +58,24 @@ impl Running {
 
     /// Starts a prepared command with its stdout sent to `stdout` (a file,
     /// say) and its stderr captured.
-    pub fn spawn_with_stdout(mut command: Command, stdout: Stdio) -> Running {
-        command
-            .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(Stdio::piped());
+    pub fn spawn_with_stdout(command: Command, stdout: Stdio) -> Running {
+        Running::spawn_with(command, stdout, Stdio::piped())
+    }
+
+    /// Starts a prepared command with its stdout and stderr sent where
+    /// the test says; only a piped one is read.
+    pub fn spawn_with(mut command: Command, stdout: Stdio, stderr: Stdio) -> Running {
+        command.stdin(Stdio::null()).stdout(stdout).stderr(stderr);
         let mut child = crate::processes::spawn_as_group(&mut command)
             .unwrap_or_else(|error| panic!("cannot start {command:?}: {error}"));
         let stdout = match child.stdout.take() {
             Some(pipe) => lines_of(pipe),
             None => channel().1,
         };
-        let stderr = lines_of(child.stderr.take().expect("piped stderr"));
+        let stderr = match child.stderr.take() {
+            Some(pipe) => lines_of(pipe),
+            None => channel().1,
+        };
         Running {
             child,
             stdout,
