@@ -121,6 +121,20 @@ fn server1(s: &mut Session) -> Result<(), String> {
     s.step(Step::job("stale-removed", &["server1"]).settle(Settle::Lines(WAITING, 1)))?;
     s.step(Step::kill("stop-after-stale", 1, Signal::SIGTERM))?;
 
+    s.narrate("A second server on the same path finds the lock taken and exits at once.");
+    s.step(Step::job("first-server", &["server1"]).settle(Settle::Lines(WAITING, 1)))?;
+    s.step(Step::run("second-server", &["server1"]))?;
+    s.step(Step::kill("stop-first", 1, Signal::SIGTERM))?;
+    s.narrate("Whatever is at the lock path and is not the course's lock is left alone.");
+    s.step(Step::run("fifo", &["mkfifo", "server_socket.lock"]))?;
+    s.step(Step::run("fifo-refused", &["server1"]))?;
+    s.step(Step::run("fifo-removed", &["rm", "server_socket.lock"]))?;
+    s.narrate("In a directory other users can write in, the server warns once.");
+    s.step(Step::run("open-directory", &["chmod", "o+w", "."]))?;
+    s.step(Step::job("start-open", &["server1"]).settle(Settle::Lines(WAITING, 1)))?;
+    s.step(Step::kill("stop-open", 1, Signal::SIGTERM))?;
+    s.step(Step::run("close-directory", &["chmod", "o-w", "."]))?;
+
     s.narrate("accept makes a new socket for each client: the server holds two now.");
     s.step(Step::job("slow-start", &["server1", "--work", "1"]).settle(Settle::Lines(WAITING, 1)))?;
     s.step(Step::job("held-client", &["client1"]))?;

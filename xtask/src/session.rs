@@ -575,18 +575,19 @@ impl Session {
         }
     }
 
-    /// `socket:[4711]` and `pipe:[815]`: an inode number the kernel chose
-    /// becomes a stand-in, the same for the same inode all session long.
+    /// `socket:[4711]`, `pipe:[815]` and the `#815 (deleted)` name of a
+    /// file born unnamed (`O_TMPFILE`, as the lock is): an inode number the
+    /// kernel chose becomes a stand-in, the same for the same inode all
+    /// session long.
     fn stable_inodes(&mut self, text: &str) -> String {
         let mut result = String::new();
         let mut rest = text;
-        while let Some(start) = ["socket:[", "pipe:["]
+        while let Some((at, len, ends)) = [("socket:[", ']'), ("pipe:[", ']'), ("/#", ' ')]
             .iter()
-            .filter_map(|kind| rest.find(kind).map(|at| (at, kind.len())))
+            .filter_map(|&(kind, ends)| rest.find(kind).map(|at| (at, kind.len(), ends)))
             .min()
         {
-            let (at, len) = start;
-            let Some(end) = rest[at + len..].find(']') else {
+            let Some(end) = rest[at + len..].find(ends) else {
                 break;
             };
             let inode = &rest[at + len..at + len + end];
