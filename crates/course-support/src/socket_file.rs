@@ -36,7 +36,7 @@ use nix::sys::socket::{
     AddressFamily, SockFlag, SockType, SockaddrStorage, UnixAddr, connect, socket,
 };
 use nix::sys::stat::{FileStat, Mode, SFlag, fstat, fstatat};
-use nix::unistd::{UnlinkatFlags, getegid, geteuid, linkat, unlinkat};
+use nix::unistd::{Gid, Uid, UnlinkatFlags, getegid, geteuid, linkat, unlinkat};
 
 use crate::endpoint::Endpoint;
 use crate::failure::{Failure, OrFail};
@@ -176,12 +176,19 @@ impl Place {
         // O_PATH: a directory we may only search (x, not r) is enough.
         // O_NOFOLLOW: a symbolic link here could be pointed elsewhere later.
         let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-        let dir = open(parent, flags, Mode::empty()).or_fail(|| {
-            format!(
-                "cannot open the directory of {shown} ({})",
-                escaped(&parent.display().to_string())
-            )
-        })?;
+        let parent_shown = escaped(&parent.display().to_string()).into_owned();
+        let dir = match open(parent, flags, Mode::empty()) {
+            Ok(dir) => dir,
+            Err(Errno::ENOTDIR) if parent.is_symlink() => {
+                return Err(Failure::new(format!(
+                    "the directory of {shown} ({parent_shown}) is a symbolic link; name the directory itself (a link could be pointed elsewhere while the server runs)"
+                )));
+            }
+            Err(errno) => {
+                return Err(errno)
+                    .or_fail(|| format!("cannot open the directory of {shown} ({parent_shown})"));
+            }
+        };
         let mut lock_name = name.as_bytes().to_vec();
         lock_name.extend_from_slice(b".lock");
         Ok(Place {
@@ -216,16 +223,23 @@ impl Place {
 /// Says once, as a warning, that other users can change the directory:
 /// they can put files in the server's way, or take its socket's name.
 fn warn_if_others_can_write(place: &Place) {
-    let Ok(stat) = fstat(&place.dir) else { return };
-    let others_write = stat.st_mode & 0o002 != 0;
-    let group_writes = stat.st_mode & 0o020 != 0 && stat.st_gid != getegid().as_raw();
-    let owner_is_other = stat.st_uid != geteuid().as_raw() && stat.st_uid != 0;
-    if others_write || group_writes || owner_is_other {
+    let Ok(dir) = fstat(&place.dir) else { return };
+    if others_can_write(&dir, geteuid(), getegid()) {
         log(format!(
             "warning: other users can write in the directory of {}: they can put files in its way",
             place.shown
         ));
     }
+}
+
+/// Whether someone but `uid` (and root) can change the directory `dir`:
+/// everyone may write it, or a group `gid` is not, or it is someone
+/// else's. (Group `gid`'s other members are trusted: they share ours.)
+fn others_can_write(dir: &FileStat, uid: Uid, gid: Gid) -> bool {
+    let others_write = dir.st_mode & 0o002 != 0;
+    let group_writes = dir.st_mode & 0o020 != 0 && dir.st_gid != gid.as_raw();
+    let owner_is_other = dir.st_uid != uid.as_raw() && dir.st_uid != 0;
+    others_write || group_writes || owner_is_other
 }
 
 // ANCHOR: take_lock
@@ -597,6 +611,80 @@ mod tests {
         assert_eq!(
             lock_path(Path::new("dir/server_socket")),
             Path::new("dir/server_socket.lock")
+        );
+    }
+
+    fn file_holding(bytes: &[u8]) -> (tempfile::TempDir, File) {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        std::fs::write(dir.path().join("lock"), bytes).expect("write the file");
+        let file = File::open(dir.path().join("lock")).expect("open the file");
+        (dir, file)
+    }
+
+    #[test]
+    fn only_the_mark_and_nothing_more_is_a_lock_of_ours() {
+        assert!(holds_the_mark(&file_holding(LOCK_MARK).1));
+        assert!(!holds_the_mark(&file_holding(b"").1));
+        assert!(!holds_the_mark(&file_holding(&LOCK_MARK[1..]).1));
+        assert!(!holds_the_mark(
+            &file_holding(&[LOCK_MARK, b"x"].concat()).1
+        ));
+    }
+
+    #[test]
+    fn each_kind_of_file_that_is_no_regular_file_is_named() {
+        let kind_of = |path: &str| not_a_file(&nix::sys::stat::lstat(path).expect(path));
+        assert_eq!(not_a_file(&fstat(&file_holding(b"").1).unwrap()), None);
+        assert_eq!(kind_of("/dev/null"), Some("a device"));
+        assert_eq!(kind_of("/"), Some("a directory"));
+        assert_eq!(kind_of("/proc/self"), Some("a symbolic link"));
+    }
+
+    /// Everyone may write the directory, or a group we are not, or it is
+    /// another user's: each is said; our own directory, shared with our
+    /// own group, or root's, is not.
+    #[test]
+    fn a_directory_others_can_change_is_told_from_ours() {
+        let (me, my_group) = (Uid::from_raw(1000), Gid::from_raw(1000));
+        let here = tempfile::tempdir().expect("a temporary directory");
+        let dir = |mode: u32, owner: u32, group: u32| {
+            let mut dir = fstat(File::open(here.path()).unwrap()).unwrap();
+            dir.st_mode = SFlag::S_IFDIR.bits() | mode;
+            dir.st_uid = owner;
+            dir.st_gid = group;
+            dir
+        };
+        let said = |dir: FileStat| others_can_write(&dir, me, my_group);
+        assert!(said(dir(0o1777, 1000, 1000)), "everyone writes");
+        assert!(said(dir(0o770, 1000, 2000)), "another group writes");
+        assert!(said(dir(0o700, 2000, 1000)), "another user's");
+        assert!(!said(dir(0o700, 1000, 1000)), "ours");
+        assert!(!said(dir(0o770, 1000, 1000)), "ours and our group's");
+        assert!(
+            !said(dir(0o700, 1000, 2000)),
+            "another group that cannot write"
+        );
+        assert!(!said(dir(0o755, 0, 0)), "root's");
+    }
+
+    /// A stale check knocks on the socket in the directory the server
+    /// holds, even after that directory was moved: a knock by name would
+    /// reach whatever the path names now.
+    #[test]
+    fn the_knock_reaches_the_socket_in_the_directory_held() {
+        let base = tempfile::tempdir().expect("a temporary directory");
+        let path = base.path().join("here/server_socket");
+        std::fs::create_dir(base.path().join("here")).unwrap();
+        let place = Place::open(&path).expect("open the directory");
+        let _live = std::os::unix::net::UnixListener::bind(&path).expect("a live socket");
+        std::fs::rename(base.path().join("here"), base.path().join("moved")).unwrap();
+        let by_name = UnixAddr::new(&path).unwrap();
+        let refused = clear_stale_socket(&place, &by_name).expect_err("a live socket");
+        assert!(
+            refused
+                .to_string()
+                .starts_with("another server is listening on "),
+            "{refused}"
         );
     }
 }

@@ -106,6 +106,18 @@ macro_rules! start_and_stop_tests {
                 contract::an_empty_lock_file_is_someones_own(program(), $program);
             }
             #[test]
+            fn a_socket_path_through_no_real_directory_is_refused() {
+                contract::a_socket_path_through_no_real_directory_is_refused(program(), $program);
+            }
+            #[test]
+            fn a_directory_other_users_can_write_is_warned_about() {
+                contract::a_directory_other_users_can_write_is_warned_about(
+                    program(),
+                    $program,
+                    ARGS,
+                );
+            }
+            #[test]
             fn a_lock_a_stopped_server_left_is_taken_over() {
                 contract::a_lock_a_stopped_server_left_is_taken_over(program(), ARGS);
             }
@@ -426,6 +438,63 @@ pub fn an_empty_lock_file_is_someones_own(program: &Path, name: &str) {
     assert_eq!(names_in(dir.path()), [LOCK]);
 }
 
+/// A socket path whose directory part is a symbolic link or a regular
+/// file, or that ends in `/`, names no socket file the server could hold
+/// on to: refused with one line, and nothing made anywhere.
+pub fn a_socket_path_through_no_real_directory_is_refused(program: &Path, name: &str) {
+    let dir = TempDir::new().expect("a temporary directory");
+    fs::create_dir(dir.path().join("real")).unwrap();
+    std::os::unix::fs::symlink("real", dir.path().join("link")).unwrap();
+    fs::write(dir.path().join("notes"), "mine\n").unwrap();
+    let refusals = [
+        ("server_socket/", "server_socket/ does not name a socket file".to_string()),
+        (
+            "link/server_socket",
+            "the directory of link/server_socket (link) is a symbolic link; name the directory itself (a link could be pointed elsewhere while the server runs)".to_string(),
+        ),
+        (
+            "notes/server_socket",
+            "cannot open the directory of notes/server_socket (notes): Not a directory".to_string(),
+        ),
+    ];
+    for (path, refusal) in refusals {
+        run(program, Some(dir.path()), &["--unix", path])
+            .code(1)
+            .stdout("")
+            .stderr(format!("{name}: {refusal}\n"));
+    }
+    assert_eq!(names_in(dir.path()), ["link", "notes", "real"]);
+    assert_eq!(names_in(&dir.path().join("real")), Vec::<String>::new());
+}
+
+/// A server started in a directory everyone may write (mode 1777, as
+/// /tmp) says so once, as a warning, and serves.
+pub fn a_directory_other_users_can_write_is_warned_about(
+    program: &Path,
+    name: &str,
+    args: &[&str],
+) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new().expect("a temporary directory");
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o1777)).unwrap();
+    let mut server = Running::start(program, dir.path(), args);
+    server.expect_stdout("server waiting");
+    server.signal(Signal::SIGTERM);
+    let ended = server.wait();
+    assert_eq!(ended.status.code(), Some(0));
+    let warnings: Vec<String> = ended
+        .stderr
+        .into_iter()
+        .filter(|line| line.contains("warning"))
+        .collect();
+    assert_eq!(
+        warnings,
+        [format!(
+            "{name}: warning: other users can write in the directory of server_socket: they can put files in its way"
+        )]
+    );
+}
+
 /// The lock file of a server that was killed (SIGKILL: nothing removed)
 /// carries the course's mark and nobody holds it: the next server takes
 /// it over, serves, and removes it when it stops.
@@ -438,6 +507,7 @@ pub fn a_lock_a_stopped_server_left_is_taken_over(program: &Path, args: &[&str])
     assert_eq!(fs::read(dir.path().join(LOCK)).unwrap(), left);
     let mut second = Running::start(program, dir.path(), args);
     second.expect_stdout("server waiting");
+    assert_every_descriptor_is_close_on_exec(second.pid());
     second.signal(Signal::SIGTERM);
     assert_eq!(second.wait_for_exit().code(), Some(0));
     assert_eq!(names_in(dir.path()), Vec::<String>::new());
@@ -855,7 +925,12 @@ pub fn every_start_that_runs_out_of_descriptors_fails_cleanly(
 /// from `accept`, as the book does, and hold it only while they serve.)
 pub fn every_descriptor_it_opens_is_close_on_exec(program: &Path, args: &[&str]) {
     let server = Server::start(program, args);
-    let pid = server.pid();
+    assert_every_descriptor_is_close_on_exec(server.pid());
+}
+
+/// Every descriptor of `pid` but those this test passed on to it is
+/// close-on-exec.
+fn assert_every_descriptor_is_close_on_exec(pid: nix::unistd::Pid) {
     let passed_on = passed_on_descriptors();
     for fd in descriptor_numbers(pid) {
         if fd > 2 && !passed_on.contains(&fd) {
