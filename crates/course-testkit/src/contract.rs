@@ -8,6 +8,7 @@
 //! is started with (`--work 0`, say).
 
 use std::fs;
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::UnixListener;
 use std::path::Path;
@@ -15,6 +16,7 @@ use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 use assert_cmd::assert::Assert;
+use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl};
 use nix::sys::signal::Signal;
 use predicates::prelude::*;
 use tempfile::TempDir;
@@ -578,41 +580,62 @@ pub fn a_directory_swapped_for_a_link_never_costs_anyone_a_file(program: &Path, 
     );
 }
 
-/// A pipe, full, as a server's stderr: nobody reads it, so a blocking
-/// `write` of one more line would wait for ever.
-fn full_pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
-    use nix::fcntl::{FcntlArg, OFlag, fcntl};
-    let (reader, writer) = nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("a pipe");
-    fcntl(&writer, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).expect("non-blocking, to fill it");
-    let filler = [b'x'; 4096];
-    while nix::unistd::write(&writer, &filler).is_ok() {}
-    // Blocking again, as a shell hands a pipe to a program.
-    fcntl(&writer, FcntlArg::F_SETFL(OFlag::empty())).expect("blocking again");
-    (reader, writer)
+/// Each kind of stderr that can be full: a pipe nobody reads (or whose
+/// reader stopped), a terminal nobody reads, a socket nobody reads. Each
+/// comes as the end the server writes and the end kept so that it stays
+/// full. A closed stderr needs no case: Rust's runtime opens /dev/null
+/// there before `main`.
+fn full_stderrs() -> Vec<(&'static str, OwnedFd, OwnedFd)> {
+    let pipe = nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("a pipe");
+    let terminal = nix::pty::openpty(None, None).expect("a pseudo-terminal");
+    for end in [&terminal.master, &terminal.slave] {
+        fcntl(end, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).expect("close-on-exec");
+    }
+    let (socket, kept) = std::os::unix::net::UnixStream::pair().expect("a socket pair");
+    nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::SndBuf, &4096)
+        .expect("SO_SNDBUF");
+    let kinds = [
+        ("a full pipe", pipe.1, pipe.0),
+        ("a terminal nobody reads", terminal.slave, terminal.master),
+        ("a socket nobody reads", socket.into(), kept.into()),
+    ];
+    kinds
+        .into_iter()
+        .map(|(kind, writer, kept)| {
+            fcntl(&writer, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).expect("non-blocking, to fill it");
+            let filler = [b'x'; 4096];
+            while nix::unistd::write(&writer, &filler).is_ok() {}
+            // Blocking again, as a shell hands it to a program.
+            fcntl(&writer, FcntlArg::F_SETFL(OFlag::empty())).expect("blocking again");
+            (kind, writer, kept)
+        })
+        .collect()
 }
 
-/// With stderr a full pipe that nobody reads, the line said at a stop
-/// cannot go: the server drops it and still stops, removing its files and
-/// exiting 0; a start that fails exits 1 the same way.
+/// With stderr full (a pipe, a terminal or a socket that nobody reads),
+/// the line said at a stop cannot go: the server drops it and still stops,
+/// removing its files and exiting 0; a start that fails exits 1 the same
+/// way.
 pub fn a_stop_and_a_failed_start_never_wait_on_a_full_stderr(program: &Path, args: &[&str]) {
-    let dir = TempDir::new().expect("a temporary directory");
-    let (_reader, writer) = full_pipe();
-    let start = || {
-        let mut command = Command::new(program);
-        command.args(args).current_dir(dir.path());
-        let stderr = writer.try_clone().expect("another copy of the pipe");
-        Running::spawn_with(command, std::process::Stdio::piped(), stderr.into())
-    };
-    let mut server = start();
-    server.expect_stdout("server waiting");
-    server.signal(Signal::SIGTERM);
-    assert_eq!(server.wait_for_exit().code(), Some(0));
-    assert_eq!(names_in(dir.path()), Vec::<String>::new());
+    for (kind, writer, _kept) in full_stderrs() {
+        let dir = TempDir::new().expect("a temporary directory");
+        let start = || {
+            let mut command = Command::new(program);
+            command.args(args).current_dir(dir.path());
+            let stderr = writer.try_clone().expect("another copy of stderr");
+            Running::spawn_with(command, std::process::Stdio::piped(), stderr.into())
+        };
+        let mut server = start();
+        server.expect_stdout("server waiting");
+        server.signal(Signal::SIGTERM);
+        assert_eq!(server.wait_for_exit().code(), Some(0), "stderr {kind}");
+        assert_eq!(names_in(dir.path()), Vec::<String>::new(), "stderr {kind}");
 
-    fs::write(dir.path().join(LOCK), "my shopping list\n").unwrap();
-    let mut refused = start();
-    assert_eq!(refused.wait_for_exit().code(), Some(1));
-    assert_eq!(names_in(dir.path()), [LOCK]);
+        fs::write(dir.path().join(LOCK), "my shopping list\n").unwrap();
+        let mut refused = start();
+        assert_eq!(refused.wait_for_exit().code(), Some(1), "stderr {kind}");
+        assert_eq!(names_in(dir.path()), [LOCK], "stderr {kind}");
+    }
 }
 
 /// A socket path with a newline in it is shown with the newline escaped:
