@@ -95,10 +95,9 @@ static SERVER: AtomicI32 = AtomicI32::new(0);
 
 /// The stop handler: it may interrupt the server anywhere (in `accept`, in
 /// the middle of formatting a line), so it calls only async-signal-safe
-/// functions (see signal-safety(7)): `fstatat`, `unlinkat`, `open`, `write`
-/// and `_exit`
-/// through [`stopped_by`], and `getpid`, `sigaction`, `raise`. It
-/// allocates nothing and takes no lock.
+/// functions (see signal-safety(7)): `fstatat`, `unlinkat`, `fstat`,
+/// `open`, `write` or `send`, and `_exit` through [`stopped_by`], and
+/// `getpid`, `sigaction`, `raise`. It allocates nothing and takes no lock.
 extern "C" fn on_stop_signal(number: c_int) {
     let Ok(signal) = Signal::try_from(number) else {
         return;
