@@ -41,7 +41,6 @@ pub fn survive_accept_error(errno: Errno, endpoint: &Endpoint) -> Result<AcceptA
         _ => Err(errno).or_fail(|| format!("cannot accept a client on {endpoint}")),
     }
 }
-// ANCHOR_END: survive_accept_error
 
 /// For a server that may sleep (server1, forking-server): as
 /// [`survive_accept_error`], resting through a shortage itself.
@@ -51,6 +50,7 @@ pub fn wait_out_accept_error(errno: Errno, endpoint: &Endpoint) -> Result<(), Fa
     }
     Ok(())
 }
+// ANCHOR_END: survive_accept_error
 
 #[cfg(test)]
 mod tests {
