@@ -316,18 +316,20 @@ fn take_lock(place: &Place, path: &Path) -> Result<File, Failure> {
 /// instant. `None`: another server named its lock first.
 fn create_lock(place: &Place) -> Result<Option<File>, Failure> {
     let shown = &place.lock_shown;
-    let unnamed = openat(
+    let unnamed = match openat(
         &place.dir,
         c".",
         OFlag::O_TMPFILE | OFlag::O_RDWR | OFlag::O_CLOEXEC,
         Mode::from_bits_truncate(0o644),
-    )
-    .or_fail(|| format!("cannot create {shown}"))?;
-    let lock = File::from(unnamed);
-    lock.write_all_at(LOCK_MARK, 0)
-        .or_fail(|| format!("cannot write {shown}"))?;
-    lock_whole(&lock).or_fail(|| format!("cannot lock {shown}"))?;
-    let unnamed_path = format!("/proc/self/fd/{}", lock.as_raw_fd());
+    ) {
+        Ok(unnamed) => File::from(unnamed),
+        // A file system without O_TMPFILE (NFS; overlayfs, as in a
+        // container, before Linux 6.6).
+        Err(Errno::EOPNOTSUPP) => return create_lock_through_a_draft(place),
+        Err(errno) => return Err(errno).or_fail(|| format!("cannot create {shown}")),
+    };
+    mark_and_lock(&unnamed, shown)?;
+    let unnamed_path = format!("/proc/self/fd/{}", unnamed.as_raw_fd());
     match linkat(
         AT_FDCWD,
         unnamed_path.as_str(),
@@ -335,10 +337,58 @@ fn create_lock(place: &Place) -> Result<Option<File>, Failure> {
         place.lock_name.as_c_str(),
         AtFlags::AT_SYMLINK_FOLLOW,
     ) {
-        Ok(()) => Ok(Some(lock)),
+        Ok(()) => Ok(Some(unnamed)),
         Err(Errno::EEXIST) => Ok(None),
         Err(errno) => Err(errno).or_fail(|| format!("cannot create {shown}")),
     }
+}
+
+/// `create_lock` where the file system cannot make a file without a name:
+/// the same, made under a draft name of this process's own
+/// (`PATH.lock.PID`, `O_EXCL`), given the lock's name by `linkat` and
+/// the draft name removed again. Other servers never open a draft.
+fn create_lock_through_a_draft(place: &Place) -> Result<Option<File>, Failure> {
+    let shown = &place.lock_shown;
+    let draft_suffix = format!(".{}", std::process::id());
+    let mut draft_name = place.lock_name.as_bytes().to_vec();
+    draft_name.extend_from_slice(draft_suffix.as_bytes());
+    let draft_name = CString::new(draft_name).expect("a lock name holds no NUL byte");
+    let flags = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR | OFlag::O_CLOEXEC;
+    let draft = openat(
+        &place.dir,
+        draft_name.as_c_str(),
+        flags,
+        Mode::from_bits_truncate(0o644),
+    )
+    .map(File::from)
+    .or_fail(|| format!("cannot create {shown}{draft_suffix} (a draft of the lock)"))?;
+    let named = mark_and_lock(&draft, shown).and_then(|()| {
+        match linkat(
+            &place.dir,
+            draft_name.as_c_str(),
+            &place.dir,
+            place.lock_name.as_c_str(),
+            AtFlags::empty(),
+        ) {
+            Ok(()) => Ok(true),
+            Err(Errno::EEXIST) => Ok(false),
+            Err(errno) => Err(errno).or_fail(|| format!("cannot create {shown}")),
+        }
+    });
+    // The draft name goes, if it still names our draft.
+    let ours = fstat(&draft).ok().map(|stat| FileId::of(&stat));
+    let there = place.look(&draft_name).ok().map(|stat| FileId::of(&stat));
+    if ours.is_some() && ours == there {
+        let _ = place.remove(&draft_name);
+    }
+    Ok(named?.then_some(draft))
+}
+
+/// Writes the course's mark into a new lock file, and locks it.
+fn mark_and_lock(lock: &File, shown: &str) -> Result<(), Failure> {
+    lock.write_all_at(LOCK_MARK, 0)
+        .or_fail(|| format!("cannot write {shown}"))?;
+    lock_whole(lock).or_fail(|| format!("cannot lock {shown}"))
 }
 
 /// Locks the whole of `file` for writing, or fails at once.
@@ -665,6 +715,63 @@ mod tests {
             "another group that cannot write"
         );
         assert!(!said(dir(0o755, 0, 0)), "root's");
+    }
+
+    /// Whether another open of `path` would find it locked (an open file
+    /// description's lock query sees this process's own locks too). It
+    /// closes a descriptor of the file, which drops this process's lock.
+    fn is_locked(path: &Path) -> bool {
+        let mut probe = nix::libc::flock {
+            l_type: nix::libc::F_WRLCK as i16,
+            l_whence: nix::libc::SEEK_SET as i16,
+            l_start: 0,
+            l_len: 0,
+            l_pid: 0,
+        };
+        let other = File::open(path).expect("open the lock again");
+        fcntl(&other, FcntlArg::F_OFD_GETLK(&mut probe)).expect("F_OFD_GETLK");
+        probe.l_type != nix::libc::F_UNLCK as i16
+    }
+
+    fn names_in(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Where there is no O_TMPFILE, the lock is made under a draft name:
+    /// it ends up marked and locked at its own name, the draft name gone;
+    /// a name taken meanwhile is left as it is.
+    #[test]
+    fn a_lock_made_through_a_draft_is_whole_and_leaves_no_draft() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let place = Place::open(&dir.path().join("server_socket")).expect("open the directory");
+        let lock = create_lock_through_a_draft(&place)
+            .expect("make the lock")
+            .expect("the name was free");
+        let lock_path = dir.path().join("server_socket.lock");
+        // First: closing any descriptor of the file drops a process's lock.
+        assert!(is_locked(&lock_path), "the lock is held");
+        assert_eq!(std::fs::read(&lock_path).unwrap(), LOCK_MARK);
+        assert_eq!(names_in(dir.path()), ["server_socket.lock"]);
+        drop(lock);
+
+        let taken = tempfile::tempdir().expect("a temporary directory");
+        std::fs::write(taken.path().join("server_socket.lock"), "theirs\n").unwrap();
+        let place = Place::open(&taken.path().join("server_socket")).expect("open the directory");
+        assert!(
+            create_lock_through_a_draft(&place)
+                .expect("no failure")
+                .is_none()
+        );
+        assert_eq!(
+            std::fs::read_to_string(taken.path().join("server_socket.lock")).unwrap(),
+            "theirs\n"
+        );
+        assert_eq!(names_in(taken.path()), ["server_socket.lock"]);
     }
 
     /// A stale check knocks on the socket in the directory the server
