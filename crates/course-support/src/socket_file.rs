@@ -376,9 +376,9 @@ fn create_lock_through_a_draft(place: &Place) -> Result<Option<File>, Failure> {
         }
     });
     // The draft name goes, if it still names our draft.
-    let ours = fstat(&draft).ok().map(|stat| FileId::of(&stat));
-    let there = place.look(&draft_name).ok().map(|stat| FileId::of(&stat));
-    if ours.is_some() && ours == there {
+    if let (Ok(ours), Ok(there)) = (fstat(&draft), place.look(&draft_name))
+        && FileId::of(&ours) == FileId::of(&there)
+    {
         let _ = place.remove(&draft_name);
     }
     Ok(named?.then_some(draft))
