@@ -32,6 +32,11 @@ fn says_adding_serving_and_removing_with_the_clients_descriptor() {
 }
 
 #[test]
+fn a_clients_socket_is_non_blocking_and_close_on_exec() {
+    event_loop::a_clients_socket_is_non_blocking_and_close_on_exec(cargo_bin!("epoll-server"));
+}
+
+#[test]
 fn a_client_makes_several_exchanges_on_one_connection_until_it_hangs_up() {
     event_loop::a_client_makes_several_exchanges_on_one_connection_until_it_hangs_up(
         cargo_bin!("epoll-server"),

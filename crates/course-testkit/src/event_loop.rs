@@ -55,6 +55,17 @@ pub fn says_adding_serving_and_removing_with_the_clients_descriptor(program: &Pa
     assert_eq!(ended.stderr.len(), 1, "{:?}", ended.stderr);
 }
 
+/// A client's socket, from `accept4`, is non-blocking (reading or writing
+/// it never holds the loop) and close-on-exec, like every other
+/// descriptor of the server.
+pub fn a_clients_socket_is_non_blocking_and_close_on_exec(program: &Path) {
+    let mut server = Server::start(program, &["--work", "0"]);
+    let (_client, fd) = server.connect();
+    let pid = server.pid();
+    assert_eq!(processes::non_blocking(pid, fd), Some(true), "fd {fd}");
+    assert_eq!(processes::close_on_exec(pid, fd), Some(true), "fd {fd}");
+}
+
 /// A client started with `args` makes several exchanges on one connection,
 /// and the server hangs up when, and only when, the client has finished.
 pub fn a_client_makes_several_exchanges_on_one_connection_until_it_hangs_up(

@@ -9,6 +9,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Command};
 use std::time::Duration;
 
+use nix::fcntl::OFlag;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
@@ -148,14 +149,24 @@ pub fn passed_on_descriptors() -> Vec<RawFd> {
 }
 
 /// Whether `pid`'s descriptor `fd` is closed when the process starts
-/// another program (`O_CLOEXEC`, 0o2000000 in the flags that
-/// /proc/PID/fdinfo shows in octal); `None` if it is not open.
+/// another program (`O_CLOEXEC`); `None` if it is not open.
 pub fn close_on_exec(pid: Pid, fd: RawFd) -> Option<bool> {
-    const O_CLOEXEC: u32 = 0o2_000_000;
+    has_flag(pid, fd, OFlag::O_CLOEXEC)
+}
+
+/// Whether reads and writes of `pid`'s descriptor `fd` return `EAGAIN`
+/// rather than wait (`O_NONBLOCK`); `None` if it is not open.
+pub fn non_blocking(pid: Pid, fd: RawFd) -> Option<bool> {
+    has_flag(pid, fd, OFlag::O_NONBLOCK)
+}
+
+/// Whether `flag` is among the flags that /proc/PID/fdinfo shows (in
+/// octal) for `pid`'s descriptor `fd`.
+fn has_flag(pid: Pid, fd: RawFd, flag: OFlag) -> Option<bool> {
     let info = fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).ok()?;
     let flags = info.lines().find_map(|line| line.strip_prefix("flags:"))?;
-    let flags = u32::from_str_radix(flags.trim(), 8).ok()?;
-    Some(flags & O_CLOEXEC != 0)
+    let flags = nix::libc::c_int::from_str_radix(flags.trim(), 8).ok()?;
+    Some(OFlag::from_bits_retain(flags).contains(flag))
 }
 
 /// How many descriptors `pid` has open.
