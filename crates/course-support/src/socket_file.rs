@@ -330,17 +330,14 @@ fn create_lock(place: &Place) -> Result<Option<File>, Failure> {
     };
     mark_and_lock(&unnamed, shown)?;
     let unnamed_path = format!("/proc/self/fd/{}", unnamed.as_raw_fd());
-    match linkat(
+    let named = linkat(
         AT_FDCWD,
         unnamed_path.as_str(),
         &place.dir,
         place.lock_name.as_c_str(),
         AtFlags::AT_SYMLINK_FOLLOW,
-    ) {
-        Ok(()) => Ok(Some(unnamed)),
-        Err(Errno::EEXIST) => Ok(None),
-        Err(errno) => Err(errno).or_fail(|| format!("cannot create {shown}")),
-    }
+    );
+    Ok(got_the_name(named, shown)?.then_some(unnamed))
 }
 
 /// `create_lock` where the file system cannot make a file without a name:
@@ -363,17 +360,14 @@ fn create_lock_through_a_draft(place: &Place) -> Result<Option<File>, Failure> {
     .map(File::from)
     .or_fail(|| format!("cannot create {shown}{draft_suffix} (a draft of the lock)"))?;
     let named = mark_and_lock(&draft, shown).and_then(|()| {
-        match linkat(
+        let named = linkat(
             &place.dir,
             draft_name.as_c_str(),
             &place.dir,
             place.lock_name.as_c_str(),
             AtFlags::empty(),
-        ) {
-            Ok(()) => Ok(true),
-            Err(Errno::EEXIST) => Ok(false),
-            Err(errno) => Err(errno).or_fail(|| format!("cannot create {shown}")),
-        }
+        );
+        got_the_name(named, shown)
     });
     // The draft name goes, if it still names our draft.
     if let (Ok(ours), Ok(there)) = (fstat(&draft), place.look(&draft_name))
@@ -382,6 +376,16 @@ fn create_lock_through_a_draft(place: &Place) -> Result<Option<File>, Failure> {
         let _ = place.remove(&draft_name);
     }
     Ok(named?.then_some(draft))
+}
+
+/// What `linkat` giving a new lock its name came to: `false` if another
+/// server's lock took the name first.
+fn got_the_name(linked: nix::Result<()>, shown: &str) -> Result<bool, Failure> {
+    match linked {
+        Ok(()) => Ok(true),
+        Err(Errno::EEXIST) => Ok(false),
+        Err(errno) => Err(errno).or_fail(|| format!("cannot create {shown}")),
+    }
 }
 
 /// Writes the course's mark into a new lock file, and locks it.
@@ -393,14 +397,19 @@ fn mark_and_lock(lock: &File, shown: &str) -> Result<(), Failure> {
 
 /// Locks the whole of `file` for writing, or fails at once.
 fn lock_whole(file: &File) -> nix::Result<()> {
-    let whole_file = nix::libc::flock {
+    fcntl(file, FcntlArg::F_SETLK(&whole_file_for_writing())).map(drop)
+}
+
+/// A write lock on the whole of a file, from its start to however long it
+/// grows.
+fn whole_file_for_writing() -> nix::libc::flock {
+    nix::libc::flock {
         l_type: nix::libc::F_WRLCK as i16,
         l_whence: nix::libc::SEEK_SET as i16,
         l_start: 0,
         l_len: 0,
         l_pid: 0,
-    };
-    fcntl(file, FcntlArg::F_SETLK(&whole_file)).map(drop)
+    }
 }
 
 /// Whether the regular file `lock` holds the course's mark, and only it.
@@ -697,8 +706,9 @@ mod tests {
     fn a_directory_others_can_change_is_told_from_ours() {
         let (me, my_group) = (Uid::from_raw(1000), Gid::from_raw(1000));
         let here = tempfile::tempdir().expect("a temporary directory");
+        let real = fstat(File::open(here.path()).unwrap()).unwrap();
         let dir = |mode: u32, owner: u32, group: u32| {
-            let mut dir = fstat(File::open(here.path()).unwrap()).unwrap();
+            let mut dir = real;
             dir.st_mode = SFlag::S_IFDIR.bits() | mode;
             dir.st_uid = owner;
             dir.st_gid = group;
@@ -721,13 +731,7 @@ mod tests {
     /// description's lock query sees this process's own locks too). It
     /// closes a descriptor of the file, which drops this process's lock.
     fn is_locked(path: &Path) -> bool {
-        let mut probe = nix::libc::flock {
-            l_type: nix::libc::F_WRLCK as i16,
-            l_whence: nix::libc::SEEK_SET as i16,
-            l_start: 0,
-            l_len: 0,
-            l_pid: 0,
-        };
+        let mut probe = whole_file_for_writing();
         let other = File::open(path).expect("open the lock again");
         fcntl(&other, FcntlArg::F_OFD_GETLK(&mut probe)).expect("F_OFD_GETLK");
         probe.l_type != nix::libc::F_UNLCK as i16
