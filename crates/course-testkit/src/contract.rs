@@ -16,7 +16,7 @@ use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 use assert_cmd::assert::Assert;
-use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl};
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::sys::signal::Signal;
 use predicates::prelude::*;
 use tempfile::TempDir;
@@ -587,13 +587,8 @@ pub fn a_directory_swapped_for_a_link_never_costs_anyone_a_file(program: &Path, 
 /// there before `main`.
 fn full_stderrs() -> Vec<(&'static str, OwnedFd, OwnedFd)> {
     let pipe = nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("a pipe");
-    let terminal = nix::pty::openpty(None, None).expect("a pseudo-terminal");
-    for end in [&terminal.master, &terminal.slave] {
-        fcntl(end, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).expect("close-on-exec");
-    }
-    let (socket, kept) = std::os::unix::net::UnixStream::pair().expect("a socket pair");
-    nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::SndBuf, &4096)
-        .expect("SO_SNDBUF");
+    let terminal = crate::pseudo_terminal();
+    let (socket, kept) = crate::socket_pair_with_a_small_buffer();
     let kinds = [
         ("a full pipe", pipe.1, pipe.0),
         ("a terminal nobody reads", terminal.slave, terminal.master),

@@ -13,7 +13,6 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use nix::fcntl::{FcntlArg, FdFlag, fcntl};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use tempfile::TempDir;
@@ -401,12 +400,7 @@ fn every_session_served_with_stdout(program: &Path, stdout: Stdio, sessions: usi
 /// after a few kilobytes: the server's lines to it never wait, and 1500
 /// sessions are served.
 pub fn a_terminal_that_takes_no_more_never_holds_the_server(program: &Path) {
-    let terminal = nix::pty::openpty(None, None).expect("a pseudo-terminal");
-    // openpty opens both ends inheritable: keep them out of the programs
-    // that other tests start meanwhile.
-    for end in [&terminal.master, &terminal.slave] {
-        fcntl(end, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).expect("close-on-exec");
-    }
+    let terminal = crate::pseudo_terminal();
     every_session_served_with_stdout(program, Stdio::from(terminal.slave), 1500);
     drop(terminal.master);
 }
@@ -414,10 +408,7 @@ pub fn a_terminal_that_takes_no_more_never_holds_the_server(program: &Path) {
 /// A socket nobody reads as stdout (a log collector that stalled) fills:
 /// the server's lines to it never wait, and 1500 sessions are served.
 pub fn a_socket_that_takes_no_more_never_holds_the_server(program: &Path) {
-    let (theirs, ours) = UnixStream::pair().expect("a socket pair");
-    // A small buffer, so that a few hundred lines fill it.
-    nix::sys::socket::setsockopt(&theirs, nix::sys::socket::sockopt::SndBuf, &4096)
-        .expect("SO_SNDBUF");
+    let (theirs, ours) = crate::socket_pair_with_a_small_buffer();
     every_session_served_with_stdout(program, Stdio::from(OwnedFd::from(theirs)), 1500);
     drop(ours);
 }

@@ -45,6 +45,30 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("local address").port()
 }
 
+/// A pseudo-terminal, both ends close-on-exec: openpty opens them
+/// inheritable, and the programs other tests start meanwhile must not get
+/// them.
+pub(crate) fn pseudo_terminal() -> nix::pty::OpenptyResult {
+    use nix::fcntl::{FcntlArg, FdFlag, fcntl};
+    let terminal = nix::pty::openpty(None, None).expect("a pseudo-terminal");
+    for end in [&terminal.master, &terminal.slave] {
+        fcntl(end, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).expect("close-on-exec");
+    }
+    terminal
+}
+
+/// A connected pair of local sockets whose first end has a small send
+/// buffer, so that a few hundred lines written to it fill it.
+pub(crate) fn socket_pair_with_a_small_buffer() -> (
+    std::os::unix::net::UnixStream,
+    std::os::unix::net::UnixStream,
+) {
+    let (small, other) = std::os::unix::net::UnixStream::pair().expect("a socket pair");
+    nix::sys::socket::setsockopt(&small, nix::sys::socket::sockopt::SndBuf, &4096)
+        .expect("SO_SNDBUF");
+    (small, other)
+}
+
 /// Checks `condition` every few milliseconds until it holds, and fails the
 /// test, naming `what`, if it does not within [`DEADLINE`].
 pub fn poll_until(what: &str, mut condition: impl FnMut() -> bool) {
