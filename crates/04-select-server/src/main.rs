@@ -1,13 +1,14 @@
-//! select-server: the chapter's last server (its server5). One process, one
-//! thread, no fork: `select` sleeps until the listening socket or any
-//! client has something for us, and the loop serves whichever is ready.
-//! The loop never sleeps anywhere else. Pretend work does not sleep: each
-//! reply gets a deadline, and `select` wakes up for the nearest one.
-//! `--blocking-work` sleeps inside the loop as the book does, to show how
-//! one slow client then stalls all the others.
+//! select-server: the course's answer to server5, the book's loop. One
+//! process, one thread, no fork, `select` over every client, as server5;
+//! but the loop never sleeps anywhere else. Pretend work does not sleep:
+//! each reply gets a deadline, and `select` wakes up for the nearest one.
+//! Nor does a write, or a log line: no client stalls the others.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+mod deadlines;
+mod master_sets;
+
+use std::collections::BTreeMap;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -15,86 +16,22 @@ use clap::Parser;
 use course_support::accept::SHORTAGE_PAUSE;
 use course_support::signals::{self, STOP_SIGNALS};
 use course_support::socket_file::{self, stopped_by};
-use course_support::{AcceptAgain, EndpointArgs, Failure, OrFail, log, say};
+use course_support::{AcceptAgain, EndpointArgs, Failure, OrFail, log, output, say};
+use deadlines::{Deadlines, time_until};
+use master_sets::{Clients, MasterSets};
 use nix::errno::Errno;
-use nix::sys::select::{FD_SETSIZE, FdSet, select};
+use nix::sys::select::{FD_SETSIZE, select};
 use nix::sys::signal::Signal;
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::socket::{
     Backlog, SockFlag, SockType, accept4, bind, listen, setsockopt, socket, sockopt,
 };
-use nix::sys::time::{TimeVal, TimeValLike};
 use nix::unistd::{close, read, write};
-
-/// A server that answers each client's character with the next one, many
-/// clients at once, in one process, with select().
-#[derive(Parser)]
-#[command(
-    name = "select-server",
-    version,
-    after_help = "\
-Example: start the server in one terminal, then three clients at once in
-another:
-
-  terminal 1 $ select-server
-              server waiting
-  terminal 2 $ client1 & client1 & client1 & wait
-              char from server = B
-              char from server = B
-              char from server = B
-
-The three replies come together, after one --work period (5 seconds): while
-a client's work is pending the server goes on serving the others.
-
-With --blocking-work the server sleeps inside its loop, as the book's server5
-does: one slow client stalls all, and the three replies take three periods
-(15 seconds), one after the other.
-
-Ctrl-C, `kill` or closing its terminal stops the server and removes its
-socket file. It never waits to write a line: one that stdout or stderr
-cannot take at once (a full pipe) is dropped, and the count said later.
-Over the network: `select-server --tcp 127.0.0.1:9734` and `client1 --tcp 127.0.0.1:9734`."
-)]
-struct Args {
-    #[command(flatten)]
-    endpoint: EndpointArgs,
-
-    /// Seconds of pretend work before each reply (at most a day)
-    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = course_support::work::parse_seconds)]
-    work: Duration,
-
-    /// Do the work as the book does, sleeping inside the loop: one slow
-    /// client then stalls all the others
-    #[arg(long)]
-    blocking_work: bool,
-}
 
 fn main() -> ExitCode {
     let args = Args::parse();
     course_support::run("select-server", || serve(&args))
 }
-
-/// Every client's socket, by descriptor number: select answers with
-/// numbers, and a hash map finds the socket in the same time however
-/// many clients there are.
-type Clients = HashMap<RawFd, OwnedFd>;
-
-/// A reply being worked on, due at a deadline.
-struct Pending {
-    fd: RawFd,
-    reply: u8,
-    due: Instant,
-}
-
-/// The replies being worked on, in the order they fall due. Every reply
-/// takes the same --work, so a reply scheduled later is due later and the
-/// queue stays sorted by itself: the nearest deadline is at the front.
-type Replies = VecDeque<Pending>;
-
-/// Replies that are due but that their client's socket could not take (a
-/// client that does not read fills it): each waits, by descriptor, for its
-/// socket to be writable.
-type Unsent = BTreeMap<RawFd, u8>;
 
 fn serve(args: &Args) -> Result<(), Failure> {
     let endpoint = args.endpoint.endpoint()?;
@@ -137,8 +74,10 @@ fn serve(args: &Args) -> Result<(), Failure> {
     )
     .or_fail(|| "cannot create a signalfd".to_string())?;
     // Nor may the loop wait to log: a line that stdout or stderr cannot
-    // take at once is dropped and counted.
-    course_support::output::never_block();
+    // take at once is dropped and counted. The lines of one wake-up go
+    // out together, in one write, before the loop sleeps again.
+    output::never_block();
+    output::gather();
     // ANCHOR_END: signalfd
 
     for fd in [server_sockfd.as_raw_fd(), signal_fd.as_raw_fd()] {
@@ -151,57 +90,49 @@ fn serve(args: &Args) -> Result<(), Failure> {
 
     // ANCHOR: loop
     let mut clients = Clients::new();
-    let mut replies = Replies::new();
+    let mut deadlines = Deadlines::default();
     let mut unsent = Unsent::new();
     // Out of descriptors, accept rests until then (not watched meanwhile).
     let mut accept_again: Option<Instant> = None;
-    let mut watched = Watched::new(
-        &server_sockfd,
+    let mut watched = MasterSets::new(
+        Some(&server_sockfd),
         &signal_fd,
         &clients,
-        &replies,
-        &unsent,
-        true,
+        &deadlines,
+        None.into_iter(),
     );
-    // The ready descriptors of each wake-up, kept from one to the next.
-    let (mut readable, mut writable, mut gone) = (Vec::new(), Vec::new(), Vec::new());
+    // What one wake-up changes in the clients, done once the walk is over.
+    let (mut arrived, mut gone) = (Vec::new(), Vec::new());
     loop {
+        let mut accept_paused = false;
         // The book's loop: select overwrites the sets it is given with the
         // ready descriptors, so it gets copies of the master sets.
         let mut readfds = watched.read;
         let mut writefds = watched.write;
-        let nearest = [replies.front().map(|pending| pending.due), accept_again];
-        let mut timeout = time_until(nearest.into_iter().flatten().min());
+        let mut timeout = time_until(deadlines.nearest().into_iter().chain(accept_again).min());
 
         say!("server waiting");
+        output::flush();
         // Sleep until a watched descriptor is ready or the nearest
         // deadline comes: the kernel looks at every descriptor in the sets
         // at once and leaves in them only the ready ones. (The book passes
         // FD_SETSIZE; the highest descriptor plus one spares the kernel
         // the numbers above it.)
-        match select(
+        select(
             watched.highest + 1,
             &mut readfds,
             // No write set at all while every reply went out at once.
             (!unsent.is_empty()).then_some(&mut writefds),
             None,
             timeout.as_mut(),
-        ) {
-            // No signal handler can cut select short (the signals we take
-            // come through the signalfd), and the kernel restarts it after
-            // a stop (Ctrl-Z) and continue.
-            Ok(_) => {}
-            Err(errno) => return Err(errno).or_fail(|| "select failed".to_string()),
-        }
-        // The book's `for (fd = 0; fd < FD_SETSIZE; fd++) if (FD_ISSET(...))`.
-        readable.clear();
-        readable.extend(readfds.fds(Some(watched.highest)).map(raw));
-        writable.clear();
-        if !unsent.is_empty() {
-            writable.extend(writefds.fds(Some(watched.highest)).map(raw));
-        }
+        )
+        // No signal handler can cut select short (the signals we take come
+        // through the signalfd), and the kernel restarts it after a stop
+        // (Ctrl-Z) and continue.
+        .or_fail(|| "select failed".to_string())?;
 
-        for &fd in &readable {
+        // The book's `for (fd = 0; fd < FD_SETSIZE; fd++) if (FD_ISSET(...))`.
+        for fd in readfds.fds(Some(watched.highest)).map(|fd| fd.as_raw_fd()) {
             if fd == signal_fd.as_raw_fd() {
                 if let Some(signal) = stop_signal(&signal_fd) {
                     stopped_by(signal);
@@ -215,23 +146,16 @@ fn serve(args: &Args) -> Result<(), Failure> {
                     &server_sockfd,
                     SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
                 ) {
-                    Ok(client_sockfd) => add_client(&mut clients, client_sockfd),
+                    Ok(client_sockfd) => arrived.push(client_sockfd),
                     Err(errno) => {
                         if course_support::survive_accept_error(errno, &endpoint)?
                             == AcceptAgain::AfterAPause
                         {
                             accept_again = Some(Instant::now() + SHORTAGE_PAUSE);
+                            accept_paused = true;
                         }
                     }
                 }
-                watched = Watched::new(
-                    &server_sockfd,
-                    &signal_fd,
-                    &clients,
-                    &replies,
-                    &unsent,
-                    accept_again.is_none(),
-                );
             } else if let Some(client_sockfd) = clients.get(&fd) {
                 // The book asks ioctl(FIONREAD) how many bytes wait, and
                 // takes 0 for a hang-up; read says exactly what woke us: a
@@ -239,14 +163,9 @@ fn serve(args: &Args) -> Result<(), Failure> {
                 let mut ch = [0u8; 1];
                 match read(client_sockfd, &mut ch) {
                     Ok(0) => gone.push(fd),
-                    Ok(_) if args.blocking_work => {
-                        // The book's way: work right here, asleep. Every
-                        // other client waits, since nobody calls select
-                        // for them until we are done.
-                        if let Some(signal) = sleep_unless_stopped(&signal_fd, args.work) {
-                            stopped_by(signal);
-                            return Ok(());
-                        }
+                    // No work to do: the reply goes at once, and the sets
+                    // stay as they are.
+                    Ok(_) if args.work.is_zero() => {
                         let reply = ch[0].wrapping_add(1);
                         answer(
                             fd,
@@ -258,13 +177,8 @@ fn serve(args: &Args) -> Result<(), Failure> {
                         );
                     }
                     Ok(_) => {
-                        // Not read again until it has its reply.
-                        watched.read.remove(client_sockfd.as_fd());
-                        replies.push_back(Pending {
-                            fd,
-                            reply: ch[0].wrapping_add(1),
-                            due: Instant::now() + args.work,
-                        });
+                        deadlines.schedule(fd, ch[0].wrapping_add(1), args.work);
+                        watched.wait_for_reply(client_sockfd);
                     }
                     // Readable a moment ago, not now: wait again.
                     Err(Errno::EAGAIN) => {}
@@ -280,18 +194,19 @@ fn serve(args: &Args) -> Result<(), Failure> {
         }
 
         // Replies that waited for room in their client's socket.
-        for &fd in &writable {
-            if let (Some(client_sockfd), Some(&reply)) = (clients.get(&fd), unsent.get(&fd)) {
-                match write(client_sockfd, &[reply]) {
-                    Ok(_) => {
-                        unsent.remove(&fd);
-                        watched.write.remove(client_sockfd.as_fd());
-                        watched.read.insert(client_sockfd.as_fd());
-                    }
-                    Err(Errno::EAGAIN) => {}
-                    Err(errno) => {
-                        log(format!("cannot answer client on fd {fd}: {}", errno.desc()));
-                        gone.push(fd);
+        if !unsent.is_empty() {
+            for fd in writefds.fds(Some(watched.highest)).map(|fd| fd.as_raw_fd()) {
+                if let (Some(client_sockfd), Some(&reply)) = (clients.get(&fd), unsent.get(&fd)) {
+                    match write(client_sockfd, &[reply]) {
+                        Ok(_) => {
+                            unsent.remove(&fd);
+                            watched.read_again(client_sockfd);
+                        }
+                        Err(Errno::EAGAIN) => {}
+                        Err(errno) => {
+                            log(format!("cannot answer client on fd {fd}: {}", errno.desc()));
+                            gone.push(fd);
+                        }
                     }
                 }
             }
@@ -300,116 +215,51 @@ fn serve(args: &Args) -> Result<(), Failure> {
         // Whether select saw something or its timeout ran out, send every
         // reply whose time has come, from the front of the queue.
         let now = Instant::now();
-        while replies.front().is_some_and(|pending| pending.due <= now) {
-            let pending = replies.pop_front().expect("a reply is at the front");
+        while let Some(pending) = deadlines.next_due(now) {
             if let Some(client_sockfd) = clients.get(&pending.fd) {
+                let (fd, reply) = (pending.fd, pending.reply);
                 answer(
-                    pending.fd,
+                    fd,
                     client_sockfd,
-                    pending.reply,
+                    reply,
                     &mut watched,
                     &mut unsent,
                     &mut gone,
                 );
             }
         }
-        if accept_again.is_some_and(|again| again <= now) {
+        let accept_rested = accept_again.is_some_and(|again| again <= now);
+        if accept_rested {
             accept_again = None;
-            watched.read.insert(server_sockfd.as_fd());
         }
 
-        if !gone.is_empty() {
+        // Clients that came or went, or accept that rests or is back: the
+        // master sets are made again.
+        if !arrived.is_empty() || !gone.is_empty() || accept_paused || accept_rested {
+            for client_sockfd in arrived.drain(..) {
+                add_client(&mut clients, client_sockfd);
+            }
             for fd in gone.drain(..) {
                 unsent.remove(&fd);
                 remove_client(&mut clients, fd);
             }
-            watched = Watched::new(
-                &server_sockfd,
+            let listening = accept_again.is_none().then_some(&server_sockfd);
+            watched = MasterSets::new(
+                listening,
                 &signal_fd,
                 &clients,
-                &replies,
-                &unsent,
-                accept_again.is_none(),
+                &deadlines,
+                unsent.keys().copied(),
             );
         }
     }
     // ANCHOR_END: loop
 }
 
-fn raw(fd: std::os::fd::BorrowedFd<'_>) -> RawFd {
-    fd.as_raw_fd()
-}
-
-// ANCHOR: watched
-/// The book's master sets: what select watches, kept from one call to the
-/// next, and the highest descriptor in them.
-struct Watched<'fd> {
-    read: FdSet<'fd>,
-    write: FdSet<'fd>,
-    highest: RawFd,
-}
-
-impl<'fd> Watched<'fd> {
-    /// The master sets, made afresh when a client comes or goes. nix's
-    /// FdSet borrows each descriptor it holds, so that none can be closed
-    /// while a set still names it (in C, select on a closed descriptor is
-    /// a bug nobody sees); the price is that a set outlives no change to
-    /// the clients. For reading: the listening socket (unless accept
-    /// rests), the signalfd, and every client but those waiting for their
-    /// reply; for writing: the clients whose reply waits for room.
-    fn new(
-        server_sockfd: &'fd OwnedFd,
-        signal_fd: &'fd SignalFd,
-        clients: &'fd Clients,
-        replies: &Replies,
-        unsent: &Unsent,
-        accepting: bool,
-    ) -> Watched<'fd> {
-        let mut read = FdSet::new();
-        let mut write = FdSet::new();
-        read.insert(signal_fd.as_fd());
-        if accepting {
-            read.insert(server_sockfd.as_fd());
-        }
-        for client_sockfd in clients.values() {
-            read.insert(client_sockfd.as_fd());
-        }
-        for pending in replies {
-            if let Some(client_sockfd) = clients.get(&pending.fd) {
-                read.remove(client_sockfd.as_fd());
-            }
-        }
-        for fd in unsent.keys() {
-            if let Some(client_sockfd) = clients.get(fd) {
-                read.remove(client_sockfd.as_fd());
-                write.insert(client_sockfd.as_fd());
-            }
-        }
-        let highest = [server_sockfd.as_raw_fd(), signal_fd.as_raw_fd()]
-            .into_iter()
-            .chain(clients.keys().copied())
-            .max()
-            .unwrap_or(0);
-        Watched {
-            read,
-            write,
-            highest,
-        }
-    }
-}
-// ANCHOR_END: watched
-
-/// Sleeps for `work`, as the book's server5 does, unless a stop signal
-/// comes first: select on the signalfd alone, with `work` as its timeout.
-fn sleep_unless_stopped(signal_fd: &SignalFd, work: Duration) -> Option<Signal> {
-    let mut signals = FdSet::new();
-    signals.insert(signal_fd.as_fd());
-    let mut timeout = time_until(Some(Instant::now() + work));
-    match select(None, &mut signals, None, None, timeout.as_mut()) {
-        Ok(1) => stop_signal(signal_fd),
-        _ => None,
-    }
-}
+/// Replies that are due but that their client's socket could not take (a
+/// client that does not read fills it): each waits, by descriptor, for its
+/// socket to be writable.
+type Unsent = BTreeMap<RawFd, u8>;
 
 /// The stop signal the signalfd has for us, if any.
 fn stop_signal(signal_fd: &SignalFd) -> Option<Signal> {
@@ -418,7 +268,7 @@ fn stop_signal(signal_fd: &SignalFd) -> Option<Signal> {
     STOP_SIGNALS.contains(&signal).then_some(signal)
 }
 
-// ANCHOR: fd_setsize
+// ANCHOR: add_client
 /// Whether select can watch `fd`: an fd_set is a bitmap of FD_SETSIZE bits
 /// (1024), one per descriptor number from 0.
 fn fits_in_fd_set(fd: RawFd) -> bool {
@@ -441,19 +291,9 @@ fn add_client(clients: &mut Clients, client_sockfd: OwnedFd) {
     clients.insert(fd, client_sockfd);
     say!("adding client on fd {fd}");
 }
-// ANCHOR_END: fd_setsize
+// ANCHOR_END: add_client
 
-// ANCHOR: deadlines
-/// How long select may sleep: until `deadline`, or for as long as it takes
-/// (`None`) when there is none.
-fn time_until(deadline: Option<Instant>) -> Option<TimeVal> {
-    let wait = deadline?.saturating_duration_since(Instant::now());
-    // Rounded up to whole microseconds, so that select does not wake up
-    // just before the deadline.
-    let micros = i64::try_from(wait.as_nanos().div_ceil(1000)).expect("--work is at most a day");
-    Some(TimeVal::microseconds(micros))
-}
-
+// ANCHOR: answer
 /// Writes a client's reply, without waiting: if its socket has no room
 /// (the client does not read), the reply waits for the socket to be
 /// writable, and the client is not read from meanwhile. Otherwise the
@@ -463,7 +303,7 @@ fn answer<'fd>(
     fd: RawFd,
     client_sockfd: &'fd OwnedFd,
     reply: u8,
-    watched: &mut Watched<'fd>,
+    watched: &mut MasterSets<'fd>,
     unsent: &mut Unsent,
     gone: &mut Vec<RawFd>,
 ) {
@@ -471,10 +311,9 @@ fn answer<'fd>(
     // Rust starts every program with SIGPIPE ignored, so a client that has
     // gone is an EPIPE (or ECONNRESET) error here; the C server is killed.
     match write(client_sockfd, &[reply]) {
-        Ok(_) => watched.read.insert(client_sockfd.as_fd()),
+        Ok(_) => watched.read_again(client_sockfd),
         Err(Errno::EAGAIN) => {
-            watched.read.remove(client_sockfd.as_fd());
-            watched.write.insert(client_sockfd.as_fd());
+            watched.wait_for_room(client_sockfd);
             unsent.insert(fd, reply);
         }
         Err(errno) => {
@@ -483,8 +322,9 @@ fn answer<'fd>(
         }
     }
 }
-// ANCHOR_END: deadlines
+// ANCHOR_END: answer
 
+// ANCHOR: remove_client
 /// Stops watching a client and hangs up.
 fn remove_client(clients: &mut Clients, fd: RawFd) {
     if let Some(client_sockfd) = clients.remove(&fd) {
@@ -499,4 +339,41 @@ fn close_client(fd: RawFd, client_sockfd: OwnedFd) {
     if let Err(errno) = close(client_sockfd) {
         log(format!("cannot close client on fd {fd}: {}", errno.desc()));
     }
+}
+// ANCHOR_END: remove_client
+
+/// A server that answers each client's character with the next one, many
+/// clients at once, in one process, with select().
+#[derive(Parser)]
+#[command(
+    name = "select-server",
+    version,
+    after_help = "\
+Example: start the server in one terminal, then three clients at once in
+another:
+
+  terminal 1 $ select-server
+              server waiting
+  terminal 2 $ client1 & client1 & client1 & wait
+              char from server = B
+              char from server = B
+              char from server = B
+
+The three replies come together, after one --work period (5 seconds): while
+a client's work is pending the server goes on serving the others.
+server5, the book's version, sleeps inside its loop instead: one slow client
+stalls all, and the three replies take three periods (15 seconds).
+
+Ctrl-C, `kill` or closing its terminal stops the server and removes its
+socket file. It never waits to write a line: one that stdout or stderr
+cannot take at once (a full pipe) is dropped, and the count said later.
+Over the network: `select-server --tcp 127.0.0.1:9734` and `client1 --tcp 127.0.0.1:9734`."
+)]
+struct Args {
+    #[command(flatten)]
+    endpoint: EndpointArgs,
+
+    /// Seconds of pretend work before each reply (at most a day)
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = course_support::work::parse_seconds)]
+    work: Duration,
 }

@@ -378,37 +378,156 @@ pub fn a_full_stdout_pipe_never_holds_the_server(program: &Path, name: &str) {
 }
 
 /// Serves `sessions` clients one after another with the server's stdout
-/// sent to `stdout`, which nobody reads: every one is answered.
-fn every_session_served_with_stdout(program: &Path, stdout: Stdio, sessions: usize) {
+/// sent to `stdout`, which nobody reads: every one is answered. Then reads
+/// what `ours`, the other end, holds, serving one more client at a time
+/// until the server says how many lines it dropped: every line that came
+/// is whole, one the server says (a line cut by a write that the stream
+/// took only a part of is finished before any other).
+fn every_session_served_and_every_line_whole(
+    program: &Path,
+    name: &str,
+    stdout: Stdio,
+    mut ours: impl std::io::Read,
+) {
     let dir = TempDir::new().expect("a temporary directory");
     let mut command = Command::new(program);
     command.args(["--work", "0"]).current_dir(dir.path());
     let server = Running::spawn_with_stdout(command, stdout);
     let path = dir.path().join(SOCKET);
     crate::poll_until("the server listens", || Client::try_unix(&path).is_ok());
-    for session in 0..sessions {
+    for session in 0..1500 {
         assert_eq!(
             Client::unix(&path).exchange(b'A'),
             Reply::Byte(b'B'),
             "session {session}"
         );
     }
+    let mut came = Vec::new();
+    let notice = format!("{name}: ");
+    crate::poll_until("the server says how many lines it dropped", || {
+        let mut chunk = [0u8; 65536];
+        while let Ok(count @ 1..) = ours.read(&mut chunk) {
+            came.extend_from_slice(&chunk[..count]);
+        }
+        let _ = Client::unix(&path).exchange(b'A');
+        String::from_utf8_lossy(&came).contains("line(s) dropped: stdout was full")
+    });
+    let text = String::from_utf8_lossy(&came).replace("\r\n", "\n");
+    // The last piece may be a line still on its way.
+    let (whole, _on_its_way) = text.rsplit_once('\n').expect("lines came");
+    for line in whole.lines() {
+        let client_event = ["adding", "serving", "removing"].iter().any(|event| {
+            line.strip_prefix(&format!("{event} client on fd "))
+                .is_some_and(|fd| fd.parse::<RawFd>().is_ok())
+        });
+        let dropped = line.strip_prefix(&notice).is_some_and(|rest| {
+            rest.strip_suffix(" line(s) dropped: stdout was full")
+                .is_some_and(|count| count.parse::<u64>().is_ok())
+        });
+        assert!(
+            line == "server waiting" || client_event || dropped,
+            "not a whole line of the server's: {line:?}"
+        );
+    }
     drop(server);
 }
 
 /// A terminal nobody reads (its output stopped with Ctrl-S, say) fills
-/// after a few kilobytes: the server's lines to it never wait, and 1500
-/// sessions are served.
-pub fn a_terminal_that_takes_no_more_never_holds_the_server(program: &Path) {
+/// after a few kilobytes: the server's lines to it never wait, 1500
+/// sessions are served, and what the terminal shows is whole lines.
+pub fn a_terminal_that_takes_no_more_never_holds_the_server(program: &Path, name: &str) {
     let terminal = crate::pseudo_terminal();
-    every_session_served_with_stdout(program, Stdio::from(terminal.slave), 1500);
-    drop(terminal.master);
+    nix::fcntl::fcntl(
+        &terminal.master,
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    )
+    .expect("a non-blocking master");
+    let master = std::fs::File::from(terminal.master);
+    every_session_served_and_every_line_whole(program, name, Stdio::from(terminal.slave), master);
 }
 
 /// A socket nobody reads as stdout (a log collector that stalled) fills:
-/// the server's lines to it never wait, and 1500 sessions are served.
-pub fn a_socket_that_takes_no_more_never_holds_the_server(program: &Path) {
+/// the server's lines to it never wait, 1500 sessions are served, and what
+/// the socket holds is whole lines.
+pub fn a_socket_that_takes_no_more_never_holds_the_server(program: &Path, name: &str) {
     let (theirs, ours) = crate::socket_pair_with_a_small_buffer();
-    every_session_served_with_stdout(program, Stdio::from(OwnedFd::from(theirs)), 1500);
-    drop(ours);
+    ours.set_nonblocking(true).expect("a non-blocking reader");
+    every_session_served_and_every_line_whole(
+        program,
+        name,
+        Stdio::from(OwnedFd::from(theirs)),
+        ours,
+    );
+}
+
+/// select can watch descriptors 0 to 1023 (glibc's and the kernel's fd_set).
+const FD_SETSIZE: RawFd = 1024;
+
+/// 1100 clients at once: those that select can watch (below FD_SETSIZE)
+/// are served; each one beyond is refused with a line on stderr and
+/// closed, and the server goes on, holding at the end exactly the
+/// descriptors it held at the start.
+pub fn descriptors_beyond_fd_setsize_are_refused_and_the_server_goes_on(
+    program: &Path,
+    name: &str,
+) {
+    const CLIENTS: usize = 1100;
+    // The test holds every client's socket, the server its own end.
+    let limit = limits::raise_open_files_limit();
+    if limit < CLIENTS as u64 + 100 {
+        eprintln!(
+            "skipping: the hard limit on open files is {limit}, too low for {CLIENTS} clients"
+        );
+        return;
+    }
+    let mut server = Server::start(program, &["--work", "0"]);
+    let pid = server.running.pid();
+    let at_start = processes::descriptor_numbers(pid);
+    let free_below_fd_setsize = FD_SETSIZE as usize - at_start.len();
+
+    let mut clients: Vec<Client> = (0..CLIENTS).map(|_| server.client()).collect();
+
+    // The clients take every free number below FD_SETSIZE...
+    let mut added = Vec::new();
+    for _ in 0..free_below_fd_setsize {
+        added.push(server.expect_adding());
+        server.running.expect_stdout("server waiting");
+    }
+    assert_eq!(added.iter().max(), Some(&(FD_SETSIZE - 1)));
+    // ...then each next one gets 1024, the lowest free number, and is
+    // refused and closed, which frees 1024 for the next one.
+    for _ in free_below_fd_setsize..CLIENTS {
+        let line = server.running.expect_stderr_containing("refusing");
+        assert_eq!(
+            line,
+            format!(
+                "{name}: refusing client on fd 1024: select watches descriptors below FD_SETSIZE (1024) only"
+            )
+        );
+    }
+    assert_eq!(clients.last_mut().unwrap().reply(), Reply::Closed);
+
+    // The server goes on: it serves its clients, and a number freed below
+    // FD_SETSIZE goes to the next client.
+    assert_eq!(clients[0].exchange(b'A'), Reply::Byte(b'B'));
+    assert_eq!(
+        server.next_event(),
+        format!("serving client on fd {}", added[0])
+    );
+    drop(clients.remove(0));
+    assert_eq!(
+        server.next_event(),
+        format!("removing client on fd {}", added[0])
+    );
+    server.running.expect_stdout("server waiting");
+    let (mut late, fd) = server.connect();
+    assert_eq!(fd, added[0]);
+    assert_eq!(late.exchange(b'A'), Reply::Byte(b'B'));
+
+    // Every client gone, the server holds what it held at the start.
+    drop(clients);
+    drop(late);
+    poll_until("the server closes every client's socket", || {
+        processes::descriptor_numbers(pid) == at_start
+    });
 }

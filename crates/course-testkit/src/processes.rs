@@ -75,6 +75,13 @@ fn parent_of(pid: Pid) -> Option<Pid> {
     Some(Pid::from_raw(stat_fields(pid)?.get(1)?.parse().ok()?))
 }
 
+/// The system call `pid` sleeps in, by number (`nix::libc::SYS_write`,
+/// say), from /proc/PID/syscall; `None` while it runs, or once it is gone.
+pub fn sleeping_in(pid: Pid) -> Option<i64> {
+    let syscall = fs::read_to_string(format!("/proc/{pid}/syscall")).ok()?;
+    syscall.split_whitespace().next()?.parse().ok()
+}
+
 /// The CPU time `pid` has used so far, all its threads together, to the
 /// nanosecond: the first field of each `/proc/PID/task/TID/schedstat`.
 /// `None` where the kernel does not keep it or the process is gone.
