@@ -55,7 +55,7 @@ fn script(stage: &str) -> &'static [(Pane, &'static str)] {
             (Server, CTRL_C),
         ],
         "04" => &[
-            (Server, "select-server --work 2 --blocking-work"),
+            (Server, "server5 --work 2"),
             (Clients, "client1 & client1 & client1 & wait"),
             (Server, CTRL_C),
             (Server, "select-server --work 2"),

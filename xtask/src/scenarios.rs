@@ -60,7 +60,7 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         id: "04",
         name: "select-server",
-        about: "one process, three slow clients: the book's blocking loop, then deadlines",
+        about: "one process, three slow clients: the book's server5 stalls, select-server does not",
         play: select_server,
         trace: Some(select_server_traced),
     },
@@ -253,17 +253,11 @@ fn children(s: &mut Session, name: &'static str) -> Result<(), String> {
 }
 
 fn select_server(s: &mut Session) -> Result<(), String> {
-    s.narrate("The book's server5 works inside its select loop: one client at a time.");
-    s.step(
-        Step::job(
-            "blocking",
-            &["select-server", "--work", "1", "--blocking-work"],
-        )
-        .settle(Settle::Lines(WAITING, 1)),
-    )?;
+    s.narrate("The book's server5 works asleep inside its select loop: one client at a time.");
+    s.step(Step::job("blocking", &["server5", "--work", "1"]).settle(Settle::Lines(WAITING, 1)))?;
     three_slow_clients(s, "blocking-clients")?;
     s.step(Step::kill("blocking-stop", 1, Signal::SIGTERM))?;
-    s.narrate("By default each client gets a deadline, and select waits for the nearest one.");
+    s.narrate("select-server gives each client a deadline, and select waits for the nearest one.");
     s.step(
         Step::job("start", &["select-server", "--work", "1"]).settle(Settle::Lines(WAITING, 1)),
     )?;

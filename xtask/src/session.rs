@@ -31,10 +31,11 @@ use crate::procs::{Group, Registry};
 
 /// The course's programs, run from the build directory under their own
 /// names.
-pub const COURSE_PROGRAMS: [&str; 5] = [
+pub const COURSE_PROGRAMS: [&str; 6] = [
     "client1",
     "server1",
     "forking-server",
+    "server5",
     "select-server",
     "epoll-server",
 ];

@@ -6,7 +6,9 @@
 //! or ten thousand. Pretend work does not sleep, as in select-server: each
 //! reply gets a deadline, and `epoll_wait` wakes up for the nearest one.
 
-use std::collections::{HashMap, VecDeque};
+mod deadlines;
+
+use std::collections::HashMap;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -15,9 +17,10 @@ use clap::Parser;
 use course_support::accept::SHORTAGE_PAUSE;
 use course_support::signals::{self, STOP_SIGNALS};
 use course_support::socket_file::{self, stopped_by};
-use course_support::{AcceptAgain, EndpointArgs, Failure, OrFail, log, say};
+use course_support::{AcceptAgain, EndpointArgs, Failure, OrFail, log, output, say};
+use deadlines::{Deadlines, time_until};
 use nix::errno::Errno;
-use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
 use nix::sys::signal::Signal;
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::socket::{
@@ -72,19 +75,6 @@ fn main() -> ExitCode {
 /// same time however many clients there are.
 type Clients = HashMap<RawFd, OwnedFd>;
 
-/// A reply being worked on, due at a deadline.
-struct Pending {
-    fd: RawFd,
-    reply: u8,
-    due: Instant,
-}
-
-/// The replies being worked on, in the order they fall due. Every reply
-/// takes the same --work, so a reply scheduled later is due later and the
-/// queue stays sorted by itself: the nearest deadline is at the front,
-/// found without looking at any other client.
-type Replies = VecDeque<Pending>;
-
 /// Replies that are due but that their client's socket could not take (a
 /// client that does not read fills it): each waits, by descriptor, for its
 /// socket to be writable.
@@ -94,13 +84,18 @@ type Unsent = HashMap<RawFd, u8>;
 /// the others stay ready and come back from the next one.
 const MAX_EVENTS: usize = 64;
 
-/// What epoll reports about a client, once: readable (a byte, or the end
-/// of the stream) while we wait for its byte, writable while its reply
-/// waits for room. After one report the kernel stops reporting the client
-/// (it is still in the interest list, disarmed) until we arm it again: a
-/// client whose reply is being worked on is not reported, with no call.
-const READING: EpollFlags = EpollFlags::EPOLLIN.union(EpollFlags::EPOLLONESHOT);
+// ANCHOR: interest
+/// What epoll reports about a client. While we wait for its byte:
+/// readable (a byte, or the end of the stream), for as long as it is
+/// (level-triggered, as select), so a reply written at once changes
+/// nothing in the interest list.
+const READING: EpollFlags = EpollFlags::EPOLLIN;
+/// While its reply waits for room: writable, once (EPOLLONESHOT).
 const WRITING: EpollFlags = EpollFlags::EPOLLOUT.union(EpollFlags::EPOLLONESHOT);
+/// While its reply is being worked on: nothing we ask for. A hang-up or an
+/// error is reported anyway, once (EPOLLONESHOT): the reply finds out.
+const WORKING: EpollFlags = EpollFlags::EPOLLONESHOT;
+// ANCHOR_END: interest
 
 /// The number epoll keeps with a descriptor and hands back when it is
 /// ready: its descriptor number, which is how the server tells clients
@@ -136,13 +131,15 @@ fn serve(args: &Args) -> Result<(), Failure> {
         Backlog::new(5).expect("5 is a valid backlog"),
     )
     .or_fail(|| format!("cannot listen on {endpoint}"))?;
-    // Signals as one more descriptor, and lines that never make us wait.
+    // Signals as one more descriptor, and lines that never make us wait,
+    // gathered into one write per wake-up.
     let signal_fd = SignalFd::with_flags(
         stop_signals.set(),
         SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC,
     )
     .or_fail(|| "cannot create a signalfd".to_string())?;
-    course_support::output::never_block();
+    output::never_block();
+    output::gather();
     // ANCHOR_END: setup
 
     // ANCHOR: epoll_create
@@ -157,30 +154,29 @@ fn serve(args: &Args) -> Result<(), Failure> {
     // each, which from now on puts itself on the ready list when a client
     // connects or a signal comes. Level-triggered, as select is: each
     // stays ready while a client waits in the queue or a signal is unread.
-    for watched in [server_sockfd.as_raw_fd(), signal_fd.as_raw_fd()] {
-        let event = EpollEvent::new(EpollFlags::EPOLLIN, token(watched));
-        let added = if watched == server_sockfd.as_raw_fd() {
-            epoll.add(&server_sockfd, event)
-        } else {
-            epoll.add(&signal_fd, event)
-        };
-        added.or_fail(|| format!("cannot watch descriptor {watched}"))?;
-    }
+    let listening = EpollEvent::new(EpollFlags::EPOLLIN, token(server_sockfd.as_raw_fd()));
+    epoll
+        .add(&server_sockfd, listening)
+        .or_fail(|| "cannot watch the listening socket".to_string())?;
+    let signals = EpollEvent::new(EpollFlags::EPOLLIN, token(signal_fd.as_raw_fd()));
+    epoll
+        .add(&signal_fd, signals)
+        .or_fail(|| "cannot watch the signalfd".to_string())?;
     // ANCHOR_END: epoll_create
 
     // ANCHOR: loop
     let mut clients = Clients::new();
-    let mut replies = Replies::new();
+    let mut deadlines = Deadlines::default();
     let mut unsent = Unsent::new();
     // Out of descriptors, accept rests until then (not watched meanwhile).
     let mut accept_again: Option<Instant> = None;
     let mut events = vec![EpollEvent::empty(); MAX_EVENTS];
     loop {
         // No set to build: the interest list is already in the kernel.
-        let nearest = [replies.front().map(|pending| pending.due), accept_again];
-        let timeout = time_until(nearest.into_iter().flatten().min());
+        let timeout = time_until(deadlines.nearest().into_iter().chain(accept_again).min());
 
         say!("server waiting");
+        output::flush();
         // Sleep until a watched descriptor is ready or the nearest
         // deadline comes (epoll_wait). The kernel looks at no descriptor
         // here: each one put itself on the ready list when its byte,
@@ -197,6 +193,7 @@ fn serve(args: &Args) -> Result<(), Failure> {
         // Only the ready descriptors, however many clients are idle.
         for event in &events[..ready] {
             let fd = RawFd::try_from(event.data()).expect("we registered descriptor numbers");
+            let reported = event.events();
             if fd == signal_fd.as_raw_fd() {
                 if let Some(signal) = stop_signal(&signal_fd) {
                     stopped_by(signal);
@@ -221,9 +218,12 @@ fn serve(args: &Args) -> Result<(), Failure> {
                         }
                     }
                 }
+            } else if !reported.intersects(EpollFlags::EPOLLIN | EpollFlags::EPOLLOUT) {
+                // A hang-up or an error of a client whose reply is being
+                // worked on (see WORKING): its reply will find out.
             } else if let Some(&reply) = unsent.get(&fd) {
                 // Its reply waited for room, and there is room now.
-                answer(&epoll, &mut clients, &mut unsent, fd, reply);
+                answer(&epoll, &mut clients, &mut unsent, fd, reply, WRITING);
             } else if let Some(client_sockfd) = clients.get(&fd) {
                 // As in select-server: read says exactly what woke us, a
                 // byte, 0 for the end of the stream (the client hung up),
@@ -231,14 +231,19 @@ fn serve(args: &Args) -> Result<(), Failure> {
                 let mut ch = [0u8; 1];
                 match read(client_sockfd, &mut ch) {
                     Ok(0) => remove_client(&epoll, &mut clients, fd),
-                    // Disarmed until it has its reply (see READING).
-                    Ok(_) => replies.push_back(Pending {
-                        fd,
-                        reply: ch[0].wrapping_add(1),
-                        due: Instant::now() + args.work,
-                    }),
-                    // Readable a moment ago, not now: watch it again.
-                    Err(Errno::EAGAIN) => watch(&epoll, &mut clients, fd, READING),
+                    // No work to do: the reply goes at once, and the
+                    // interest list stays as it is.
+                    Ok(_) if args.work.is_zero() => {
+                        let reply = ch[0].wrapping_add(1);
+                        answer(&epoll, &mut clients, &mut unsent, fd, reply, READING);
+                    }
+                    // Not reported until it has its reply (see WORKING).
+                    Ok(_) => {
+                        deadlines.schedule(fd, ch[0].wrapping_add(1), args.work);
+                        watch(&epoll, &mut clients, fd, WORKING);
+                    }
+                    // Readable a moment ago, not now: wait again.
+                    Err(Errno::EAGAIN) => {}
                     Err(errno) => {
                         log(format!(
                             "cannot read from client on fd {fd}: {}",
@@ -254,9 +259,9 @@ fn serve(args: &Args) -> Result<(), Failure> {
         // reply whose time has come, from the front of the queue: the
         // first one not due yet ends the walk.
         let now = Instant::now();
-        while replies.front().is_some_and(|pending| pending.due <= now) {
-            let pending = replies.pop_front().expect("a reply is at the front");
-            answer(&epoll, &mut clients, &mut unsent, pending.fd, pending.reply);
+        while let Some(pending) = deadlines.next_due(now) {
+            let (fd, reply) = (pending.fd, pending.reply);
+            answer(&epoll, &mut clients, &mut unsent, fd, reply, WORKING);
         }
         if accept_again.is_some_and(|again| again <= now) {
             accept_again = None;
@@ -299,25 +304,20 @@ fn add_client(epoll: &Epoll, clients: &mut Clients, client_sockfd: OwnedFd) {
 // ANCHOR_END: add_client
 
 // ANCHOR: deadlines
-/// How long epoll_wait may sleep: until `deadline`, or for as long as it
-/// takes (`NONE`) when there is none.
-fn time_until(deadline: Option<Instant>) -> EpollTimeout {
-    let Some(deadline) = deadline else {
-        return EpollTimeout::NONE;
-    };
-    let wait = deadline.saturating_duration_since(Instant::now());
-    // epoll_wait counts whole milliseconds (select took microseconds):
-    // rounded up, so that it does not wake up just before the deadline.
-    let millis = wait.as_nanos().div_ceil(1_000_000);
-    EpollTimeout::try_from(millis).expect("--work is at most a day")
-}
-
 /// Writes a client's reply, without waiting: if its socket has no room
 /// (the client does not read), the reply waits until epoll reports the
 /// socket writable, and the client is not read from meanwhile. Otherwise
-/// the client is armed again for its next byte. A client that has gone is
+/// the client is watched for its next byte, which takes an epoll_ctl only
+/// if it was watched for something else (`was`). A client that has gone is
 /// logged and removed.
-fn answer(epoll: &Epoll, clients: &mut Clients, unsent: &mut Unsent, fd: RawFd, reply: u8) {
+fn answer(
+    epoll: &Epoll,
+    clients: &mut Clients,
+    unsent: &mut Unsent,
+    fd: RawFd,
+    reply: u8,
+    was: EpollFlags,
+) {
     let Some(client_sockfd) = clients.get(&fd) else {
         return;
     };
@@ -328,6 +328,7 @@ fn answer(epoll: &Epoll, clients: &mut Clients, unsent: &mut Unsent, fd: RawFd, 
     // Rust starts every program with SIGPIPE ignored, so a client that has
     // gone is an EPIPE (or ECONNRESET) error here; the C server is killed.
     match write(client_sockfd, &[reply]) {
+        Ok(_) if was == READING => {}
         Ok(_) => watch(epoll, clients, fd, READING),
         Err(Errno::EAGAIN) => {
             unsent.insert(fd, reply);
@@ -340,9 +341,10 @@ fn answer(epoll: &Epoll, clients: &mut Clients, unsent: &mut Unsent, fd: RawFd, 
     }
 }
 
-/// Arms a client again (epoll_ctl MOD), for its next byte (READING) or for
-/// room to write (WRITING). A byte that came meanwhile is reported at once:
-/// level-triggered, the socket is still readable.
+/// Changes what epoll reports about a client (epoll_ctl MOD): its next
+/// byte (READING), room to write (WRITING), or nothing (WORKING). A byte
+/// that came meanwhile is reported at once: level-triggered, the socket is
+/// still readable.
 fn watch(epoll: &Epoll, clients: &mut Clients, fd: RawFd, what: EpollFlags) {
     let Some(client_sockfd) = clients.get(&fd) else {
         return;

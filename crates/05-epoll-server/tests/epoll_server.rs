@@ -250,12 +250,18 @@ fn a_full_stdout_pipe_never_holds_the_server() {
 
 #[test]
 fn a_terminal_that_takes_no_more_never_holds_the_server() {
-    event_loop::a_terminal_that_takes_no_more_never_holds_the_server(cargo_bin!("epoll-server"));
+    event_loop::a_terminal_that_takes_no_more_never_holds_the_server(
+        cargo_bin!("epoll-server"),
+        "epoll-server",
+    );
 }
 
 #[test]
 fn a_socket_that_takes_no_more_never_holds_the_server() {
-    event_loop::a_socket_that_takes_no_more_never_holds_the_server(cargo_bin!("epoll-server"));
+    event_loop::a_socket_that_takes_no_more_never_holds_the_server(
+        cargo_bin!("epoll-server"),
+        "epoll-server",
+    );
 }
 
 #[test]

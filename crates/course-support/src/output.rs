@@ -13,13 +13,20 @@
 //! An event loop must never block, not even to log: [`never_block`] makes
 //! a line that cannot be written at once (stdout a full pipe, say) dropped
 //! and counted instead, and the count is said once the stream flows again.
+//!
+//! An event loop may also [`gather`] the stdout lines of one wake-up and
+//! [`flush`] them in one `write` before it sleeps again: one system call
+//! where each line took one. Lines stay whole (a write of up to PIPE_BUF
+//! bytes, which a pipe takes whole or not at all) and in order, with
+//! stderr's too: a stderr line sends what was gathered first.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::ffi::CStr;
 use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, open};
@@ -126,17 +133,27 @@ impl Stream {
         self.write_with(self.writer.get().unwrap_or(&Writer::Waiting), bytes)
     }
 
+    /// One write call of `bytes` as [`Stream::write_with`] makes it: how
+    /// many bytes the stream took.
+    fn write_once(&self, bytes: &[u8]) -> Result<usize, Errno> {
+        self.write_call(self.writer.get().unwrap_or(&Writer::Waiting), bytes)
+    }
+
+    fn write_call(&self, writer: &Writer, bytes: &[u8]) -> Result<usize, Errno> {
+        match writer {
+            Writer::Waiting => write(self.original(), bytes),
+            Writer::OwnNonBlocking(fd) => write(fd, bytes),
+            Writer::SocketDontWait => send(
+                self.original().as_fd().as_raw_fd(),
+                bytes,
+                MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL,
+            ),
+        }
+    }
+
     fn write_with(&self, writer: &Writer, mut bytes: &[u8]) -> Result<(), Errno> {
         while !bytes.is_empty() {
-            let written = match writer {
-                Writer::Waiting => write(self.original(), bytes),
-                Writer::OwnNonBlocking(fd) => write(fd, bytes),
-                Writer::SocketDontWait => send(
-                    self.original().as_fd().as_raw_fd(),
-                    bytes,
-                    MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL,
-                ),
-            };
+            let written = self.write_call(writer, bytes);
             match written {
                 Ok(count) => bytes = &bytes[count..],
                 Err(Errno::EINTR) => {}
@@ -224,6 +241,7 @@ fn stderr_line(message: impl fmt::Display) -> String {
 /// server says about a client that misbehaved, or about its own start and
 /// stop. Control characters in it are escaped: one call, one line.
 pub fn log(message: impl fmt::Display) {
+    flush();
     STDERR.write_line(stderr_line(message).as_bytes());
 }
 // ANCHOR_END: log
@@ -240,6 +258,7 @@ pub(crate) fn log_last(message: impl fmt::Display) {
 /// A line that cannot go at once is lost. No allocation, no lock: what a
 /// signal handler may do.
 pub(crate) fn write_last_line(line: &[u8]) {
+    flush();
     let _ = match STDERR.writer.get() {
         Some(writer) => STDERR.write_with(writer, line),
         None => STDERR.write_with(&STDERR.non_blocking_writer(), line),
@@ -254,11 +273,156 @@ pub fn say_line(line: fmt::Arguments<'_>) {
     let mut cursor = std::io::Cursor::new(&mut buffer[..]);
     if std::io::Write::write_fmt(&mut cursor, format_args!("{line}\n")).is_ok() {
         let len = usize::try_from(cursor.position()).unwrap_or(0);
-        STDOUT.write_line(&buffer[..len]);
+        say_bytes(&buffer[..len]);
     } else {
-        STDOUT.write_line(format!("{line}\n").as_bytes());
+        say_bytes(format!("{line}\n").as_bytes());
     }
 }
+
+/// A whole line for stdout: gathered for the next [`flush`], or written now.
+fn say_bytes(line: &[u8]) {
+    let gathered = GATHERING.load(Ordering::Relaxed)
+        && GATHERED.with(|gathered| {
+            let Ok(mut gathered) = gathered.try_borrow_mut() else {
+                return false;
+            };
+            let Some(lines) = gathered.as_mut() else {
+                return false;
+            };
+            if lines.pending.len() + line.len() > PIPE_BUF {
+                STDOUT.write_gathered(lines);
+            }
+            if lines.pending.is_empty() && line.len() > PIPE_BUF {
+                // Too long to go whole through a pipe anyway: on its own.
+                return false;
+            }
+            if lines.pending.len() + line.len() > PIPE_BUF {
+                // The stream took nothing: no room left for this one either.
+                STDOUT.dropped.fetch_add(1, Ordering::Relaxed);
+            } else {
+                lines.pending.extend_from_slice(line);
+            }
+            true
+        });
+    if !gathered {
+        STDOUT.write_line(line);
+    }
+}
+
+// ANCHOR: gather
+/// The most a pipe takes in one write, whole or not at all (PIPE_BUF).
+const PIPE_BUF: usize = 4096;
+
+/// Stdout's lines since the event loop last slept, for [`flush`].
+struct Gathered {
+    /// Bytes to write: first the rest of a line the stream took only a
+    /// part of (`tail` bytes), then whole lines.
+    pending: Vec<u8>,
+    tail: usize,
+}
+
+thread_local! {
+    /// `Some` once [`gather`] is called: an event loop is one thread.
+    static GATHERED: RefCell<Option<Gathered>> = const { RefCell::new(None) };
+}
+
+/// Whether [`gather`] was called. Checked before GATHERED is touched, so
+/// that a signal handler (server1's), which may not allocate, never makes
+/// the thread-local's first use.
+static GATHERING: AtomicBool = AtomicBool::new(false);
+
+/// From now on stdout's lines wait for [`flush`], which the event loop
+/// calls before each sleep: the lines of one wake-up go out in one write.
+/// Call it after [`never_block`].
+pub fn gather() {
+    GATHERING.store(true, Ordering::Relaxed);
+    GATHERED.with(|gathered| {
+        if let Ok(mut gathered) = gathered.try_borrow_mut() {
+            gathered.get_or_insert(Gathered {
+                pending: Vec::with_capacity(PIPE_BUF),
+                tail: 0,
+            });
+        }
+    });
+}
+
+/// Writes the gathered lines, in one write, without waiting: those stdout
+/// cannot take now are dropped and counted. Nothing to do unless
+/// [`gather`] was called.
+pub fn flush() {
+    if !GATHERING.load(Ordering::Relaxed) {
+        return;
+    }
+    GATHERED.with(|gathered| {
+        if let Ok(mut gathered) = gathered.try_borrow_mut()
+            && let Some(lines) = gathered.as_mut()
+        {
+            STDOUT.write_gathered(lines);
+        }
+    });
+}
+
+impl Stream {
+    /// One write of what was gathered, with the count of lines dropped
+    /// before it as a line of its own (unless the rest of a line must go
+    /// first). What it does not take: the rest of a line it took a part
+    /// of is kept, to go first next time; the lines it did not begin are
+    /// dropped and counted.
+    fn write_gathered(&self, lines: &mut Gathered) {
+        if lines.pending.is_empty() {
+            return;
+        }
+        let dropped = self.dropped.load(Ordering::Relaxed);
+        let note = if dropped > 0 && lines.tail == 0 {
+            format!(
+                "{}: {dropped} line(s) dropped: {} was full\n",
+                program(),
+                self.name
+            )
+        } else {
+            String::new()
+        };
+        let mut out = note.into_bytes();
+        let noted = !out.is_empty();
+        out.extend_from_slice(&lines.pending);
+        lines.pending.clear();
+        let written = loop {
+            match self.write_once(&out) {
+                Err(Errno::EINTR) => {}
+                other => break other,
+            }
+        };
+        let taken = match written {
+            Ok(count) => count,
+            // Nothing taken: the rest of a begun line must still go.
+            Err(Errno::EAGAIN) => 0,
+            Err(_) => {
+                lines.tail = 0;
+                return;
+            }
+        };
+        if noted && taken > 0 {
+            self.dropped.fetch_sub(dropped, Ordering::Relaxed);
+        }
+        let rest = &out[taken..];
+        // The rest of the line the write stopped in, if it stopped in one.
+        let begun = if taken > 0 && out[taken - 1] != b'\n' {
+            rest.iter()
+                .position(|&byte| byte == b'\n')
+                .map_or(rest.len(), |end| end + 1)
+        } else if taken == 0 {
+            lines.tail
+        } else {
+            0
+        };
+        let (tail, not_begun) = rest.split_at(begun);
+        let lost = not_begun.iter().filter(|&&byte| byte == b'\n').count();
+        self.dropped.fetch_add(lost as u64, Ordering::Relaxed);
+        lines.pending.extend_from_slice(tail);
+        lines.tail = tail.len();
+    }
+}
+// ANCHOR_END: gather
 
 // ANCHOR: say
 /// `println!` for servers: one line on stdout, in one write, at once.
