@@ -18,6 +18,9 @@ use tempfile::TempDir;
 use super::{Contender, Metric, PAIRS, Pair, Plan, SERVERS, Server};
 use crate::procs::{Group, Registry};
 
+/// How many round trips, or sessions, a count of system calls is taken over.
+const COUNTED: usize = 1000;
+
 /// How long a server may take to answer its first client, and how long
 /// past its window the load client may run, before the bench gives up.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -326,8 +329,18 @@ impl Lab {
 
     /// Starts a Rust server or a C twin with no work, as the pairs run them.
     fn start_contender(&self, contender: Contender) -> Result<Served, String> {
+        let (name, command, socket) = self.contender_command(contender)?;
+        self.start_answering(&name, command, socket)
+    }
+
+    /// How a contender is run, with no work: its name, its command and
+    /// its socket.
+    fn contender_command(
+        &self,
+        contender: Contender,
+    ) -> Result<(String, Command, PathBuf), String> {
         match contender {
-            Contender::Rust(server) => self.start_server(server, Duration::ZERO),
+            Contender::Rust(server) => Ok(self.server_command(server, Duration::ZERO)),
             Contender::C(_) | Contender::CWithThread => {
                 let programs = self
                     .c_programs
@@ -340,7 +353,7 @@ impl Lab {
                 // PROGRAM SOCKET_PATH WORK_SECONDS
                 let mut command = Command::new(programs.join(name));
                 command.arg(&socket).arg("0");
-                self.start_answering(&contender.name(), command, socket)
+                Ok((contender.name(), command, socket))
             }
         }
     }
@@ -348,6 +361,11 @@ impl Lab {
     /// Starts `server` with `--work`, its stdout thrown away (it prints as
     /// usual, into /dev/null), and waits until it answers a client.
     fn start_server(&self, server: Server, work: Duration) -> Result<Served, String> {
+        let (name, command, socket) = self.server_command(server, work);
+        self.start_answering(&name, command, socket)
+    }
+
+    fn server_command(&self, server: Server, work: Duration) -> (String, Command, PathBuf) {
         let name = server.program();
         let socket = self.dir.path().join(format!("{name}.socket"));
         let mut command = Command::new(self.programs.join(name));
@@ -355,7 +373,50 @@ impl Lab {
             .arg("--unix")
             .arg(&socket)
             .args(["--work", &seconds_arg(work)]);
-        self.start_answering(name, command, socket)
+        (name.to_string(), command, socket)
+    }
+
+    /// The system calls `contender` makes per round trip or session (by
+    /// `metric`), as strace counts them (`-f -c`, forked children
+    /// included): a run of [`COUNTED`] of them less a run of none, so that
+    /// what starting, the first answer and stopping cost falls out.
+    pub fn system_calls(&self, contender: Contender, metric: Metric) -> Result<f64, String> {
+        let busy = self.traced_calls(contender, metric, COUNTED)?;
+        let idle = self.traced_calls(contender, metric, 0)?;
+        Ok(busy.saturating_sub(idle) as f64 / COUNTED as f64)
+    }
+
+    /// All the system calls `contender` made, under strace, serving
+    /// `count` round trips on one connection, or sessions.
+    fn traced_calls(
+        &self,
+        contender: Contender,
+        metric: Metric,
+        count: usize,
+    ) -> Result<u64, String> {
+        let (name, command, socket) = self.contender_command(contender)?;
+        let summary = self
+            .dir
+            .path()
+            .join(format!("{}.strace", contender.program()));
+        let mut traced = Command::new("strace");
+        traced
+            .args(["-f", "-c", "-o"])
+            .arg(&summary)
+            .arg(command.get_program())
+            .args(command.get_args());
+        let running = self.start_answering(&format!("{name} under strace"), traced, socket)?;
+        let served = exchange(&running.socket, metric, count);
+        // strace blocks SIGTERM while its program runs: the program itself
+        // is stopped, and strace, writing its count, ends with it.
+        for traced in course_testkit::processes::children_of(running.group.pid()) {
+            let _ = nix::sys::signal::kill(traced, Signal::SIGTERM);
+        }
+        self.stop(running)?;
+        served?;
+        let counted = fs::read_to_string(&summary)
+            .map_err(|error| format!("cannot read {}: {error}", summary.display()))?;
+        total_calls(&counted).ok_or_else(|| format!("strace's summary for {name} has no total"))
     }
 
     /// Runs `command`, a server listening on `socket`, and waits until it
@@ -552,6 +613,59 @@ impl Drop for Lab {
     fn drop(&mut self) {
         self.registry.forget_directory(&self.dir);
     }
+}
+
+/// `count` round trips on one connection, or `count` sessions (by
+/// `metric`), against the server listening on `socket`.
+fn exchange(socket: &Path, metric: Metric, count: usize) -> Result<(), String> {
+    let failed =
+        |error: std::io::Error| format!("cannot exchange with {}: {error}", socket.display());
+    let one = |stream: &mut UnixStream| -> std::io::Result<()> {
+        stream.write_all(&[loadgen::SENT])?;
+        let mut reply = [0u8; 1];
+        stream.read_exact(&mut reply)
+    };
+    match metric {
+        Metric::RoundTrips if count > 0 => {
+            let mut stream = UnixStream::connect(socket).map_err(failed)?;
+            for _ in 0..count {
+                one(&mut stream).map_err(failed)?;
+            }
+            // Its hang-up seen: the server reads the end of the stream.
+            stream.shutdown(std::net::Shutdown::Write).map_err(failed)?;
+            let mut rest = Vec::new();
+            stream.read_to_end(&mut rest).map_err(failed)?;
+        }
+        Metric::RoundTrips => {}
+        Metric::Sessions => {
+            for _ in 0..count {
+                let mut stream = UnixStream::connect(socket).map_err(failed)?;
+                one(&mut stream).map_err(failed)?;
+                let mut rest = Vec::new();
+                stream.read_to_end(&mut rest).map_err(failed)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The number of calls on the `total` line of strace's `-c` summary.
+fn total_calls(summary: &str) -> Option<u64> {
+    let total = summary
+        .lines()
+        .find(|line| line.trim_end().ends_with(" total"))?;
+    // % time, seconds, usecs/call, calls, [errors,] total
+    total.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// Whether strace can be run here.
+pub fn has_strace() -> bool {
+    Command::new("strace")
+        .arg("-V")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
 }
 
 /// A server's peak resident memory, in KiB.

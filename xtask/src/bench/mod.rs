@@ -108,6 +108,9 @@ const FULL: Plan = Plan {
 pub enum Server {
     Server1,
     Forking,
+    /// The book's server5: measured only against its C twin, the book's
+    /// loop in C (select-server.c), with no work, where it does not stall.
+    Server5,
     Select,
     Epoll,
 }
@@ -124,6 +127,7 @@ impl Server {
         match self {
             Server::Server1 => "server1",
             Server::Forking => "forking-server",
+            Server::Server5 => "server5",
             Server::Select => "select-server",
             Server::Epoll => "epoll-server",
         }
@@ -134,7 +138,7 @@ impl Server {
     /// else while the first idle client holds it, and forking-server would
     /// keep a process per idle client.
     pub fn keeps_connections(self) -> bool {
-        matches!(self, Server::Select | Server::Epoll)
+        matches!(self, Server::Server5 | Server::Select | Server::Epoll)
     }
 }
 
@@ -206,7 +210,7 @@ impl Pair {
 
 /// Each Rust server against its C twin, then the C forking server against
 /// itself with one more thread.
-pub const PAIRS: [Pair; 5] = [
+pub const PAIRS: [Pair; 6] = [
     Pair {
         first: Contender::Rust(Server::Server1),
         second: Contender::C(Server::Server1),
@@ -214,6 +218,10 @@ pub const PAIRS: [Pair; 5] = [
     Pair {
         first: Contender::Rust(Server::Forking),
         second: Contender::C(Server::Forking),
+    },
+    Pair {
+        first: Contender::Rust(Server::Server5),
+        second: Contender::C(Server::Select),
     },
     Pair {
         first: Contender::Rust(Server::Select),
@@ -228,6 +236,45 @@ pub const PAIRS: [Pair; 5] = [
         second: Contender::CWithThread,
     },
 ];
+
+/// The system calls per round trip or session of each program of the
+/// Rust-against-C pairs, counted under strace, apart from the timed runs
+/// (strace slows every call down); `None`, saying why, without strace or
+/// the C twins.
+fn count_system_calls(lab: &Lab) -> Result<Option<Vec<(Contender, f64)>>, String> {
+    if !lab.has_c_twins() {
+        return Ok(None);
+    }
+    if !measure::has_strace() {
+        eprintln!(
+            "bench: strace is not installed, so system calls are not counted (Debian, Ubuntu: sudo apt-get install strace)"
+        );
+        return Ok(None);
+    }
+    let mut calls: Vec<(Contender, f64)> = Vec::new();
+    for pair in PAIRS {
+        if !matches!(pair.first, Contender::Rust(_)) {
+            continue;
+        }
+        for contender in [pair.first, pair.second] {
+            if calls.iter().any(|(counted, _)| *counted == contender) {
+                continue;
+            }
+            eprintln!(
+                "bench: {}: system calls per {}, under strace",
+                contender.name(),
+                match pair.metric() {
+                    Metric::Sessions => "session",
+                    Metric::RoundTrips => "round trip",
+                }
+            );
+            let counted = lab.system_calls(contender, pair.metric())?;
+            eprintln!("        {counted:.2}");
+            calls.push((contender, counted));
+        }
+    }
+    Ok(Some(calls))
+}
 
 /// Where the book keeps the bench's page and plot.
 pub fn book_dir() -> PathBuf {
@@ -280,11 +327,13 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
             pair_rounds.push(lab.pairs(&plan, number, total)?);
         }
     }
+    let calls = count_system_calls(&lab)?;
     let cores = lab.cores;
     drop(lab);
 
     let twins_measured = c_programs.is_some().then_some(pair_rounds.as_slice());
-    let results = report::Results::from_rounds(plan, cores, &rounds, twins_measured);
+    let mut results = report::Results::from_rounds(plan, cores, &rounds, twins_measured);
+    results.calls = calls;
     let machine = machine::Machine::this_one();
     let too_busy = results.too_busy();
     println!();

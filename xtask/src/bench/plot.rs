@@ -19,6 +19,7 @@ fn colour(server: Server) -> &'static str {
     match server {
         Server::Server1 => "#7570b3",
         Server::Forking => "#e7298a",
+        Server::Server5 => "#e6ab02",
         Server::Select => "#d95f02",
         Server::Epoll => "#1b9e77",
     }
