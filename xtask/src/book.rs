@@ -8,7 +8,9 @@
 //! listing, every diagram its alt text. After it: mdbook reported no
 //! error, no include was left unresolved in the pages, no dash before an
 //! option name or shell highlighter got in through an included file, and
-//! every link inside the book leads somewhere. `--serve` serves the book
+//! every link inside the book leads somewhere. The diffs between two
+//! programs that a page shows are written first, from the code
+//! (`--check` fails on a stale one instead). `--serve` serves the book
 //! on localhost instead; `--open` opens it in the browser.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -56,11 +58,16 @@ pub struct BookArgs {
     /// Open the book in the browser once it is built (or served)
     #[arg(long)]
     open: bool,
+    /// Fail if a diff the book shows between two programs (book/src/diffs)
+    /// is not what the code gives now, instead of writing it (as CI runs it)
+    #[arg(long)]
+    check: bool,
 }
 
 pub fn run(args: &BookArgs) -> Result<(), String> {
     let root = workspace_root();
     let book = root.join("book");
+    crate::code_diff::write_or_check(&root, args.check)?;
     check_sources(&root, &book.join("src"))?;
     let (mdbook, path) = tools()?;
     if args.serve {

@@ -1,8 +1,21 @@
-//! A line diff for drifted transcripts: short texts, so the plain
-//! longest-common-subsequence table is enough.
+//! A line diff, for drifted transcripts and for the book's diffs between
+//! two programs: short texts, so the plain longest-common-subsequence
+//! table is enough.
 
-/// The lines of `old` and `new`, each prefixed with `-`, `+` or ` `.
+/// The lines of `old` and `new`, each prefixed with `- `, `+ ` or two
+/// spaces.
 pub fn lines(old: &str, new: &str) -> String {
+    marked(old, new, ["  ", "+ ", "- "])
+}
+
+/// The lines of `old` and `new` as a unified diff marks them: ` `, `+`
+/// or `-` before each, with the whole of both texts as context.
+pub fn unified(old: &str, new: &str) -> String {
+    marked(old, new, [" ", "+", "-"])
+}
+
+/// The lines of both, each after its mark: `[same, added, removed]`.
+fn marked(old: &str, new: &str, [same, added, removed]: [&str; 3]) -> String {
     let old: Vec<&str> = old.lines().collect();
     let new: Vec<&str> = new.lines().collect();
     // common[i][j]: length of the longest common subsequence of old[i..] and new[j..].
@@ -20,14 +33,14 @@ pub fn lines(old: &str, new: &str) -> String {
     let mut out = String::new();
     while i < old.len() || j < new.len() {
         if i < old.len() && j < new.len() && old[i] == new[j] {
-            out.push_str(&format!("  {}\n", old[i]));
+            out.push_str(&format!("{same}{}\n", old[i]));
             i += 1;
             j += 1;
-        } else if j < new.len() && (i == old.len() || common[i][j + 1] >= common[i + 1][j]) {
-            out.push_str(&format!("+ {}\n", new[j]));
+        } else if j < new.len() && (i == old.len() || common[i][j + 1] > common[i + 1][j]) {
+            out.push_str(&format!("{added}{}\n", new[j]));
             j += 1;
         } else {
-            out.push_str(&format!("- {}\n", old[i]));
+            out.push_str(&format!("{removed}{}\n", old[i]));
             i += 1;
         }
     }
@@ -40,8 +53,9 @@ mod tests {
     fn marks_what_changed() {
         assert_eq!(
             super::lines("a\nb\nc\n", "a\nx\nc\n"),
-            "  a\n+ x\n- b\n  c\n"
+            "  a\n- b\n+ x\n  c\n"
         );
         assert_eq!(super::lines("same\n", "same\n"), "  same\n");
+        assert_eq!(super::unified("a\nb\n", "a\nc\n"), " a\n-b\n+c\n");
     }
 }

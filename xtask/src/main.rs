@@ -5,6 +5,7 @@
 
 mod bench;
 mod book;
+mod code_diff;
 mod demo;
 mod diff;
 mod exercise;
