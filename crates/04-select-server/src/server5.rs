@@ -17,50 +17,10 @@ use nix::sys::socket::{
 };
 use nix::unistd::{close, read, write};
 
-/// The book's server5: many clients in one process, with select(), and
-/// one slow client stalling them all.
-#[derive(Parser)]
-#[command(
-    name = "server5",
-    version,
-    after_help = "\
-Example: start the server in one terminal, then three clients at once in
-another:
-
-  terminal 1 $ server5 --work 1
-              server waiting
-  terminal 2 $ client1 & client1 & client1 & wait
-              char from server = B
-              char from server = B
-              char from server = B
-
-The replies come one a second: the server does each client's work asleep
-inside its loop, as the book's does, so one slow client stalls all the
-others. select-server, the course's version, answers all three together.
-
-Ctrl-C, `kill` or closing its terminal stops the server and removes its
-socket file. Over the network: `server5 --tcp 127.0.0.1:9734` and
-`client1 --tcp 127.0.0.1:9734`."
-)]
-struct Args {
-    #[command(flatten)]
-    endpoint: EndpointArgs,
-
-    /// Seconds of pretend work before each reply (at most a day), slept
-    /// inside the loop as the book's sleep(5)
-    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = course_support::work::parse_seconds)]
-    work: Duration,
-}
-
 fn main() -> ExitCode {
     let args = Args::parse();
     course_support::run("server5", || serve(&args))
 }
-
-/// Every client's socket, by descriptor number, in number order: the book's
-/// master set of clients. select answers with numbers, and this finds the
-/// socket for each.
-type Clients = BTreeMap<RawFd, OwnedFd>;
 
 fn serve(args: &Args) -> Result<(), Failure> {
     let endpoint = args.endpoint.endpoint()?;
@@ -159,6 +119,11 @@ fn serve(args: &Args) -> Result<(), Failure> {
     // ANCHOR_END: loop
 }
 
+/// Every client's socket, by descriptor number, in number order: the book's
+/// master set of clients. select answers with numbers, and this finds the
+/// socket for each.
+type Clients = BTreeMap<RawFd, OwnedFd>;
+
 // ANCHOR: add_client
 /// Adds a client the kernel has just given us to the master set, if select
 /// can watch it: an fd_set is a bitmap of FD_SETSIZE bits (1024), one per
@@ -190,3 +155,38 @@ fn remove_client(clients: &mut Clients, fd: RawFd) {
     }
 }
 // ANCHOR_END: remove_client
+
+/// The book's server5: many clients in one process, with select(), and
+/// one slow client stalling them all.
+#[derive(Parser)]
+#[command(
+    name = "server5",
+    version,
+    after_help = "\
+Example: start the server in one terminal, then three clients at once in
+another:
+
+  terminal 1 $ server5 --work 1
+              server waiting
+  terminal 2 $ client1 & client1 & client1 & wait
+              char from server = B
+              char from server = B
+              char from server = B
+
+The replies come one a second: the server does each client's work asleep
+inside its loop, as the book's does, so one slow client stalls all the
+others. select-server, the course's version, answers all three together.
+
+Ctrl-C, `kill` or closing its terminal stops the server and removes its
+socket file. Over the network: `server5 --tcp 127.0.0.1:9734` and
+`client1 --tcp 127.0.0.1:9734`."
+)]
+struct Args {
+    #[command(flatten)]
+    endpoint: EndpointArgs,
+
+    /// Seconds of pretend work before each reply (at most a day), slept
+    /// inside the loop as the book's sleep(5)
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = course_support::work::parse_seconds)]
+    work: Duration,
+}

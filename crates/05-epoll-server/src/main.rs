@@ -28,80 +28,9 @@ use nix::sys::socket::{
 };
 use nix::unistd::{close, read, write};
 
-/// A server that answers each client's character with the next one, any
-/// number of clients at once, in one process, with epoll.
-#[derive(Parser)]
-#[command(
-    name = "epoll-server",
-    version,
-    after_help = "\
-Example: start the server in one terminal, then three clients at once in
-another:
-
-  terminal 1 $ epoll-server
-              server waiting
-  terminal 2 $ client1 & client1 & client1 & wait
-              char from server = B
-              char from server = B
-              char from server = B
-
-The three replies come together, after one --work period (5 seconds): while
-a client's work is pending the server goes on serving the others, as
-select-server does. Unlike select-server, it watches descriptors of any
-number (select stops at 1023): raise `ulimit -n` and it holds tens of
-thousands of clients, and serving one costs the same however many are idle.
-
-Ctrl-C, `kill` or closing its terminal stops the server and removes its
-socket file. It never waits to write a line: one that stdout or stderr
-cannot take at once (a full pipe) is dropped, and the count said later.
-Over the network: `epoll-server --tcp 127.0.0.1:9734` and `client1 --tcp 127.0.0.1:9734`."
-)]
-struct Args {
-    #[command(flatten)]
-    endpoint: EndpointArgs,
-
-    /// Seconds of pretend work before each reply (at most a day)
-    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = course_support::work::parse_seconds)]
-    work: Duration,
-}
-
 fn main() -> ExitCode {
     let args = Args::parse();
     course_support::run("epoll-server", || serve(&args))
-}
-
-/// Every client's socket, by descriptor number: epoll hands back the number
-/// we registered each socket with, and a hash map finds the socket in the
-/// same time however many clients there are.
-type Clients = HashMap<RawFd, OwnedFd>;
-
-/// Replies that are due but that their client's socket could not take (a
-/// client that does not read fills it): each waits, by descriptor, for its
-/// socket to be writable.
-type Unsent = HashMap<RawFd, u8>;
-
-/// At most this many ready descriptors come back from one `epoll_wait`;
-/// the others stay ready and come back from the next one.
-const MAX_EVENTS: usize = 64;
-
-// ANCHOR: interest
-/// What epoll reports about a client. While we wait for its byte:
-/// readable (a byte, or the end of the stream), for as long as it is
-/// (level-triggered, as select), so a reply written at once changes
-/// nothing in the interest list.
-const READING: EpollFlags = EpollFlags::EPOLLIN;
-/// While its reply waits for room: writable, once (EPOLLONESHOT).
-const WRITING: EpollFlags = EpollFlags::EPOLLOUT.union(EpollFlags::EPOLLONESHOT);
-/// While its reply is being worked on: nothing we ask for. A hang-up or an
-/// error is reported anyway, once (EPOLLONESHOT): the reply finds out.
-const WORKING: EpollFlags = EpollFlags::EPOLLONESHOT;
-// ANCHOR_END: interest
-
-/// The number epoll keeps with a descriptor and hands back when it is
-/// ready: its descriptor number, which is how the server tells clients
-/// apart.
-fn token(fd: RawFd) -> u64 {
-    u64::try_from(fd).expect("an open descriptor's number is not negative")
 }
 
 fn serve(args: &Args) -> Result<(), Failure> {
@@ -274,6 +203,40 @@ fn serve(args: &Args) -> Result<(), Failure> {
     // ANCHOR_END: loop
 }
 
+/// Every client's socket, by descriptor number: epoll hands back the number
+/// we registered each socket with, and a hash map finds the socket in the
+/// same time however many clients there are.
+type Clients = HashMap<RawFd, OwnedFd>;
+
+/// Replies that are due but that their client's socket could not take (a
+/// client that does not read fills it): each waits, by descriptor, for its
+/// socket to be writable.
+type Unsent = HashMap<RawFd, u8>;
+
+/// At most this many ready descriptors come back from one `epoll_wait`;
+/// the others stay ready and come back from the next one.
+const MAX_EVENTS: usize = 64;
+
+// ANCHOR: interest
+/// What epoll reports about a client. While we wait for its byte:
+/// readable (a byte, or the end of the stream), for as long as it is
+/// (level-triggered, as select), so a reply written at once changes
+/// nothing in the interest list.
+const READING: EpollFlags = EpollFlags::EPOLLIN;
+/// While its reply waits for room: writable, once (EPOLLONESHOT).
+const WRITING: EpollFlags = EpollFlags::EPOLLOUT.union(EpollFlags::EPOLLONESHOT);
+/// While its reply is being worked on: nothing we ask for. A hang-up or an
+/// error is reported anyway, once (EPOLLONESHOT): the reply finds out.
+const WORKING: EpollFlags = EpollFlags::EPOLLONESHOT;
+// ANCHOR_END: interest
+
+/// The number epoll keeps with a descriptor and hands back when it is
+/// ready: its descriptor number, which is how the server tells clients
+/// apart.
+fn token(fd: RawFd) -> u64 {
+    u64::try_from(fd).expect("an open descriptor's number is not negative")
+}
+
 /// The stop signal the signalfd has for us, if any.
 fn stop_signal(signal_fd: &SignalFd) -> Option<Signal> {
     let info = signal_fd.read_signal().ok()??;
@@ -381,4 +344,41 @@ fn close_client(fd: RawFd, client_sockfd: OwnedFd) {
     if let Err(errno) = close(client_sockfd) {
         log(format!("cannot close client on fd {fd}: {}", errno.desc()));
     }
+}
+
+/// A server that answers each client's character with the next one, any
+/// number of clients at once, in one process, with epoll.
+#[derive(Parser)]
+#[command(
+    name = "epoll-server",
+    version,
+    after_help = "\
+Example: start the server in one terminal, then three clients at once in
+another:
+
+  terminal 1 $ epoll-server
+              server waiting
+  terminal 2 $ client1 & client1 & client1 & wait
+              char from server = B
+              char from server = B
+              char from server = B
+
+The three replies come together, after one --work period (5 seconds): while
+a client's work is pending the server goes on serving the others, as
+select-server does. Unlike select-server, it watches descriptors of any
+number (select stops at 1023): raise `ulimit -n` and it holds tens of
+thousands of clients, and serving one costs the same however many are idle.
+
+Ctrl-C, `kill` or closing its terminal stops the server and removes its
+socket file. It never waits to write a line: one that stdout or stderr
+cannot take at once (a full pipe) is dropped, and the count said later.
+Over the network: `epoll-server --tcp 127.0.0.1:9734` and `client1 --tcp 127.0.0.1:9734`."
+)]
+struct Args {
+    #[command(flatten)]
+    endpoint: EndpointArgs,
+
+    /// Seconds of pretend work before each reply (at most a day)
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = course_support::work::parse_seconds)]
+    work: Duration,
 }
