@@ -14,8 +14,21 @@ pub fn unified(old: &str, new: &str) -> String {
     marked(old, new, [" ", "+", "-"])
 }
 
+/// [`unified`]'s lines, one by one.
+pub fn unified_lines(old: &str, new: &str) -> Vec<String> {
+    marked_lines(old, new, [" ", "+", "-"])
+}
+
+/// The lines of both, each after its mark, each ending in a newline.
+fn marked(old: &str, new: &str, marks: [&str; 3]) -> String {
+    marked_lines(old, new, marks)
+        .iter()
+        .map(|line| format!("{line}\n"))
+        .collect()
+}
+
 /// The lines of both, each after its mark: `[same, added, removed]`.
-fn marked(old: &str, new: &str, [same, added, removed]: [&str; 3]) -> String {
+fn marked_lines(old: &str, new: &str, [same, added, removed]: [&str; 3]) -> Vec<String> {
     let old: Vec<&str> = old.lines().collect();
     let new: Vec<&str> = new.lines().collect();
     // common[i][j]: length of the longest common subsequence of old[i..] and new[j..].
@@ -30,17 +43,17 @@ fn marked(old: &str, new: &str, [same, added, removed]: [&str; 3]) -> String {
         }
     }
     let (mut i, mut j) = (0, 0);
-    let mut out = String::new();
+    let mut out = Vec::new();
     while i < old.len() || j < new.len() {
         if i < old.len() && j < new.len() && old[i] == new[j] {
-            out.push_str(&format!("{same}{}\n", old[i]));
+            out.push(format!("{same}{}", old[i]));
             i += 1;
             j += 1;
         } else if j < new.len() && (i == old.len() || common[i][j + 1] > common[i + 1][j]) {
-            out.push_str(&format!("{added}{}\n", new[j]));
+            out.push(format!("{added}{}", new[j]));
             j += 1;
         } else {
-            out.push_str(&format!("{removed}{}\n", old[i]));
+            out.push(format!("{removed}{}", old[i]));
             i += 1;
         }
     }

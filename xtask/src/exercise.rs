@@ -10,7 +10,9 @@
 //! `hint-1.md`, `hint-2.md`, ..., `starter/` and `solution/`. Its checks are
 //! in the `exercise-checks` crate (exercises/checks).
 
+mod class;
 mod report;
+mod source;
 mod verify;
 
 use std::fs;
@@ -21,7 +23,9 @@ use clap::{Args, Subcommand, ValueEnum};
 use exercise_checks::{EXERCISES, Exercise, run_checks};
 
 use crate::{cargo, files_under, run_printed, shown, target_dir, workspace_root};
-use report::{CLIPPY, CheckResult, Graded, Status};
+use crate::patch::{self, Files};
+use report::{CheckResult, Graded, Report, Status};
+use source::Kind;
 
 #[derive(Args)]
 pub struct ExerciseArgs {
@@ -57,28 +61,104 @@ enum Action {
         /// The exercise: its id (01a, or 1a) or name (patient-client)
         exercise: String,
     },
-    /// Grade every exercise crate in my-exercises/: a table, JSON or JUnit XML
+    /// Grade a student's exercises: a table, JSON or JUnit XML, with points
     ///
     /// Live and offline: each crate is built, checked and linted now. Exits
-    /// with status 0 only when every started exercise passes.
+    /// with status 0 only when something was graded and all of it passes.
     #[command(after_help = "\
-Each started exercise is built (offline), checked and linted with clippy,
-as `check` does; clippy counts as a check (\"clippy has nothing to say\").
-The JSON report has one entry for every exercise of the course (or each one
-named), with its id, status (passed, failed, does-not-build or not-started)
-and checks (name, passed, message). The JUnit report has one testsuite per
-exercise and one testcase per check, with a failure for each failed check
-(skipped, for an exercise not started). Progress goes to stderr, so that
-stdout holds the report alone:
+Name the assigned exercises (as arguments, or one per line in a file with
+--assigned-file): each is graded, and one not started fails. With none
+named, every started exercise is graded, and nothing started is a failure.
+Each is built (offline), checked and linted with clippy, as `check` does;
+clippy counts as a check (\"clippy has nothing to say\"). Every check is
+worth its points (1 unless the exercise says more), and the report gives
+each exercise's score and the total. The student is --student, or git's
+user.name and user.email in DIR.
 
-  cargo xtask exercise grade --format junit > grades.xml")]
+The JSON report: {\"student\", \"score\", \"max_score\", \"exercises\": [{\"id\",
+\"status\" (passed, failed, does-not-build or not-started), \"score\",
+\"max_score\", \"checks\": [{\"name\", \"passed\", \"points\", \"message\"}]}]}.
+The JUnit report has one testsuite per exercise and one testcase per check,
+with a failure for each failed check whose message says what was expected
+and what came. Progress goes to stderr, so that stdout holds the report:
+
+  cargo xtask exercise grade 01a 02a --format junit > grades.xml")]
     Grade {
-        /// Only these exercises (ids, as 01a or 1a, or names); every exercise
-        /// of the course by default
+        /// The assigned exercises (ids, as 01a or 1a, or names); every started
+        /// one if none is named
         exercises: Vec<String>,
+        /// A file naming the assigned exercises, one per line (`#` starts a comment)
+        #[arg(long, value_name = "FILE")]
+        assigned_file: Option<PathBuf>,
+        /// Who is graded, as the reports name them
+        #[arg(long, value_name = "NAME")]
+        student: Option<String>,
+        /// The student's clone of the course, whose my-exercises/ is graded
+        #[arg(long = "in", value_name = "DIR")]
+        clone: Option<PathBuf>,
         /// How to report
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+    },
+    /// Grade a class: many students' clones, with this course's checks, into
+    /// one CSV and one JSON summary
+    #[command(after_help = "\
+Each clone's my-exercises/ is graded as `grade --in CLONE` does, with the
+checks of this course (never the clone's own), building into one shared
+target directory. The student is the author of the clone's last commit,
+else the clone's folder name. One student's broken crate or failing
+program is that student's failure; the others go on. It writes
+DIR/summary.csv (student, exercise, status, score, max_score) and
+DIR/summary.json (every student's whole report), and exits 0 when every
+student passes every assigned exercise:
+
+  cargo xtask exercise grade-class --out grades 01a 02a -- clones/*")]
+    GradeClass {
+        /// The assigned exercises (ids or names); every started one if none
+        exercises: Vec<String>,
+        /// A file naming the assigned exercises, one per line
+        #[arg(long, value_name = "FILE")]
+        assigned_file: Option<PathBuf>,
+        /// Where summary.csv and summary.json go
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// The students' clones of the course
+        #[arg(last = true, required = true, value_name = "CLONE")]
+        clones: Vec<PathBuf>,
+    },
+    /// Show an exercise's task again, as plain text
+    Task {
+        /// The exercise: its id (01a, or 1a) or name (patient-client)
+        exercise: String,
+    },
+    /// Write the course's tested solution as a whole crate into DIR, once
+    /// your own crate passes (or with --teacher)
+    Solution {
+        /// The exercise: its id (01a, or 1a) or name (patient-client)
+        exercise: String,
+        /// Where the crate goes: a folder that does not exist yet;
+        /// my-exercises-solutions/ID by default
+        dir: Option<PathBuf>,
+        /// Write it even though your crate does not pass (for teachers)
+        #[arg(long)]
+        teacher: bool,
+    },
+    /// For authors: write an exercise's starter and solution as crates to
+    /// edit (into target/exercise-edit/ID/), made from its stage and its
+    /// patches; `save` writes the patches back from them
+    Edit {
+        /// The exercise: its id (01a, or 1a) or name (patient-client)
+        exercise: String,
+    },
+    /// For authors: write an exercise's starter.diff and solution.diff from
+    /// the crates `edit` wrote (or from DIR/starter and DIR/solution)
+    Save {
+        /// The exercise: its id (01a, or 1a) or name (patient-client)
+        exercise: String,
+        /// Where the starter/ and solution/ crates are; target/exercise-edit/ID
+        /// by default
+        #[arg(long)]
+        from: Option<PathBuf>,
     },
     /// For authors: every starter fails the checks it must (the same way in
     /// every run), every solution passes them all and clippy
@@ -118,7 +198,52 @@ pub fn run(args: &ExerciseArgs) -> Result<(), String> {
         Action::Check { exercise } => check(&course, find(exercise)?),
         Action::Hint { exercise, number } => hint(&course, find(exercise)?, number.unwrap_or(1)),
         Action::Reset { exercise } => reset(&course, find(exercise)?),
-        Action::Grade { exercises, format } => grade(&course, &chosen(exercises)?, *format),
+        Action::Grade {
+            exercises,
+            assigned_file,
+            student,
+            clone,
+            format,
+        } => {
+            let assigned = assigned(exercises, assigned_file.as_deref())?;
+            let course = match clone {
+                Some(clone) => Course::grading(clone)?,
+                None => course,
+            };
+            let student = match student {
+                Some(student) => student.clone(),
+                None => git_user(&course.root),
+            };
+            let report = grade(&course, &assigned, student);
+            print!(
+                "{}",
+                match format {
+                    Format::Text => report::table(&report),
+                    Format::Json => report::json(&report),
+                    Format::Junit => report::junit(&report),
+                }
+            );
+            verdict(&report)
+        }
+        Action::GradeClass {
+            exercises,
+            assigned_file,
+            out,
+            clones,
+        } => class::grade(&assigned(exercises, assigned_file.as_deref())?, out, clones),
+        Action::Task { exercise } => {
+            let exercise = find(exercise)?;
+            println!("Exercise {}: {}\n", exercise.id, exercise.title);
+            println!("{}", task_text(&course, exercise)?);
+            Ok(())
+        }
+        Action::Solution {
+            exercise,
+            dir,
+            teacher,
+        } => solution(&course, find(exercise)?, dir.as_deref(), *teacher),
+        Action::Edit { exercise } => edit(&course, find(exercise)?),
+        Action::Save { exercise, from } => save(&course, find(exercise)?, from.as_deref()),
         Action::Verify {
             exercises,
             runs,
@@ -162,6 +287,27 @@ impl Course {
             root: workspace_root(),
             marks: target_dir().join("exercise-marks"),
         }
+    }
+
+    /// A student's clone, graded with this course's exercises and checks;
+    /// its passes are marked nowhere.
+    fn grading(clone: &Path) -> Result<Course, String> {
+        let root = clone
+            .canonicalize()
+            .map_err(|error| format!("cannot grade {}: {error}", clone.display()))?;
+        Ok(Course {
+            exercises: workspace_root().join("exercises"),
+            marks: target_dir().join("exercise-marks-of-clones"),
+            root,
+        })
+    }
+
+    /// The course whose stages and patches make the exercises.
+    fn exercises_root(&self) -> PathBuf {
+        self.exercises
+            .parent()
+            .expect("exercises/ is in the course")
+            .to_path_buf()
     }
 
     fn exercise_dir(&self, exercise: &Exercise) -> PathBuf {
@@ -209,18 +355,85 @@ impl Course {
         }
     }
 
+    /// As `list` says it, in `grade`'s words: `not-started`, `started`
+    /// (not passed since its last change), `passed`.
     fn status(&self, exercise: &Exercise) -> &'static str {
         let work = self.work_dir(exercise);
         if !work.is_dir() {
-            return "not started";
+            return Status::NotStarted.as_str();
         }
         let mark = fs::read_to_string(self.mark(exercise)).unwrap_or_default();
         if mark == fingerprint(&work) {
-            "passing"
+            Status::Passed.as_str()
         } else {
             "started"
         }
     }
+}
+
+/// Where `edit` writes an exercise's crates for its author.
+fn edit_dir(exercise: &Exercise) -> PathBuf {
+    target_dir().join("exercise-edit").join(exercise.dir_name())
+}
+
+fn edit(course: &Course, exercise: &Exercise) -> Result<(), String> {
+    let dir = edit_dir(exercise);
+    for kind in [Kind::Starter, Kind::Solution] {
+        let crate_dir = dir.join(kind.as_str());
+        if crate_dir.exists() {
+            return Err(format!(
+                "{} exists: `cargo xtask exercise save {}` saves what is in it; remove it to start over",
+                crate_dir.display(),
+                exercise.id
+            ));
+        }
+        let files = source::program(&course.root, exercise, kind)?;
+        let package = format!("{}-{}", exercise.name, kind.as_str());
+        source::write_crate(&course.root, exercise, &files, &package, &crate_dir, true)?;
+    }
+    println!(
+        "xtask: {} holds {}'s starter/ and solution/: edit them, then `cargo xtask exercise save {}`",
+        dir.display(),
+        exercise.id,
+        exercise.id
+    );
+    Ok(())
+}
+
+/// Every file under a crate's `src/`, as a patch names it.
+fn sources_of(crate_dir: &Path) -> Result<Files, String> {
+    let mut files = Files::new();
+    for path in files_under(&crate_dir.join("src"))? {
+        let name = path
+            .strip_prefix(crate_dir)
+            .expect("under the crate")
+            .display()
+            .to_string();
+        files.insert(name, read(&path)?);
+    }
+    Ok(files)
+}
+
+fn save(course: &Course, exercise: &Exercise, from: Option<&Path>) -> Result<(), String> {
+    let dir = from.map_or_else(|| edit_dir(exercise), Path::to_path_buf);
+    let stage = source::stage_files(&course.root, exercise)?;
+    let starter = sources_of(&dir.join("starter"))?;
+    let solution = sources_of(&dir.join("solution"))?;
+    let exercise_dir = course.exercise_dir(exercise);
+    for (kind, old, new) in [
+        (Kind::Starter, &stage, &starter),
+        (Kind::Solution, &starter, &solution),
+    ] {
+        let path = exercise_dir.join(kind.patch_file());
+        fs::write(&path, patch::make_for_files(old, new))
+            .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
+        let made = source::program(&course.root, exercise, kind)?;
+        if &made != new {
+            return Err(format!("{} does not make the {} again", path.display(), kind.as_str()));
+        }
+        println!("xtask: wrote {}", course.shown(&path));
+    }
+    Ok(())
 }
 
 fn list(course: &Course) {
@@ -251,60 +464,28 @@ fn start(course: &Course, exercise: &Exercise) -> Result<(), String> {
             exercise.id
         ));
     }
-    copy_starter(course, exercise, &work)?;
-    let task = read(&course.exercise_dir(exercise).join("README.md"))?;
+    make_starter(course, exercise, &work)?;
     println!(
         "Exercise {}: {}\n\n{}\n\nYour crate is {} (package {}): edit src/main.rs where it says TODO.\n\
-         Check it with `cargo xtask exercise check {}`; `cargo xtask exercise hint {}` when stuck.",
+         Check it with `cargo xtask exercise check {}`; `cargo xtask exercise hint {}` when stuck;\n\
+         `cargo xtask exercise task {}` shows this task again.",
         exercise.id,
         exercise.title,
-        task.trim_end(),
+        task_text(course, exercise)?,
         course.shown(&work),
         exercise.name,
+        exercise.id,
         exercise.id,
         exercise.id
     );
     Ok(())
 }
 
-/// Copies the starter crate to `work`, renamed to the exercise's name.
-fn copy_starter(course: &Course, exercise: &Exercise, work: &Path) -> Result<(), String> {
-    let starter = course.exercise_dir(exercise).join("starter");
-    copy_tree(&starter, work)?;
-    let manifest = work.join("Cargo.toml");
-    let text = read(&manifest)?;
-    let renamed = student_manifest(&text, exercise)?;
-    fs::write(&manifest, renamed)
-        .map_err(|error| format!("cannot write {}: {error}", manifest.display()))
-}
-
-/// The starter's manifest, with the package named as the student's.
-fn student_manifest(starter: &str, exercise: &Exercise) -> Result<String, String> {
-    // The package's name, and its program's (`[[bin]]`).
-    let name_line = format!("name = \"{}-starter\"", exercise.name);
-    if starter.lines().filter(|line| *line == name_line).count() != 2 {
-        return Err(format!(
-            "the starter's Cargo.toml must have the line `{name_line}` twice, for the package and its [[bin]]"
-        ));
-    }
-    Ok(starter.replace(&name_line, &format!("name = \"{}\"", exercise.name)))
-}
-
-fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
-    fs::create_dir_all(to).map_err(|error| format!("cannot create {}: {error}", to.display()))?;
-    for entry in
-        fs::read_dir(from).map_err(|error| format!("cannot read {}: {error}", from.display()))?
-    {
-        let entry = entry.map_err(|error| error.to_string())?;
-        let (source, target) = (entry.path(), to.join(entry.file_name()));
-        if source.is_dir() {
-            copy_tree(&source, &target)?;
-        } else {
-            fs::copy(&source, &target)
-                .map_err(|error| format!("cannot copy {}: {error}", source.display()))?;
-        }
-    }
-    Ok(())
+/// Writes the starter, made from the stage and the exercise's patch, as
+/// the student's own crate in `work`.
+fn make_starter(course: &Course, exercise: &Exercise, work: &Path) -> Result<(), String> {
+    let files = source::program(&course.exercises_root(), exercise, Kind::Starter)?;
+    source::write_crate(&course.exercises_root(), exercise, &files, exercise.name, work, true)
 }
 
 fn read(path: &Path) -> Result<String, String> {
@@ -319,9 +500,7 @@ fn check(course: &Course, exercise: &'static Exercise) -> Result<(), String> {
             exercise.id, exercise.id
         ));
     }
-    let mut build = cargo();
-    build.args(["build", "--quiet", "--package", exercise.name]);
-    run_printed(build).map_err(|error| {
+    run_printed(cargo_on(&work, "build")).map_err(|error| {
         format!("{error}: your crate does not build yet; the compiler says why, above")
     })?;
     println!(
@@ -332,27 +511,19 @@ fn check(course: &Course, exercise: &'static Exercise) -> Result<(), String> {
     );
     let outcomes = run_checks(exercise.checks, &program_of(exercise));
 
-    let mut clippy = cargo();
-    clippy.args(["clippy", "--quiet", "--package", exercise.name]);
+    let mut clippy = cargo_on(&work, "clippy");
     clippy.args(["--", "-D", "warnings"]);
     let clippy_passes = run_printed(clippy).is_ok();
-    let clippy = CheckResult {
-        name: CLIPPY.to_string(),
-        passed: clippy_passes,
-        message: if clippy_passes {
-            String::new()
-        } else {
-            "its warnings are above".to_string()
-        },
-    };
+    let clippy = CheckResult::clippy(clippy_passes, "its warnings are above");
 
     let graded = Graded::built(exercise, &outcomes, clippy);
     print!("{}", report::text(&graded));
     course.record(&graded);
     if graded.status == Status::Passed {
         println!(
-            "{}: every check passes, and clippy too. Well done!",
-            exercise.id
+            "{}: every check passes, and clippy too. Well done! \
+             `cargo xtask exercise solution {}` shows the course's.",
+            exercise.id, exercise.id
         );
         Ok(())
     } else {
@@ -365,36 +536,99 @@ fn check(course: &Course, exercise: &'static Exercise) -> Result<(), String> {
     }
 }
 
+/// Cargo, run on the crate in `dir` alone (it is not a member of the
+/// course's workspace), building into the course's target directory.
+fn cargo_on(dir: &Path, subcommand: &str) -> Command {
+    let mut command = cargo();
+    command.arg(subcommand);
+    command.arg("--manifest-path").arg(dir.join("Cargo.toml"));
+    command.arg("--target-dir").arg(target_dir());
+    command
+}
+
 /// Where cargo puts an exercise's program, built from the student's crate.
 fn program_of(exercise: &Exercise) -> PathBuf {
     target_dir().join("debug").join(exercise.name)
 }
 
-/// Grades `exercises` and prints the report in `format` on stdout (what
-/// it runs goes to stderr). Fails when a started exercise does not pass.
-fn grade(course: &Course, exercises: &[&'static Exercise], format: Format) -> Result<(), String> {
-    let graded: Vec<Graded> = exercises
+/// The assigned exercises: those named, and those in `file`; none means
+/// every started one.
+fn assigned(named: &[String], file: Option<&Path>) -> Result<Vec<&'static Exercise>, String> {
+    let mut wanted = named.to_vec();
+    if let Some(file) = file {
+        let text = read(file)?;
+        wanted.extend(
+            text.lines()
+                .map(|line| line.split('#').next().unwrap_or("").trim())
+                .filter(|id| !id.is_empty())
+                .map(str::to_string),
+        );
+    }
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    chosen(&wanted)
+}
+
+/// git's user.name and user.email where `dir` is, as a report names the
+/// student: `Ada Lovelace <ada@example.org>`; `unknown student` without.
+fn git_user(dir: &Path) -> String {
+    let config = |key: &str| {
+        Command::new("git")
+            .current_dir(dir)
+            .args(["config", key])
+            .output()
+            .ok()
+            .filter(|output| output.status.success())
+            .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_string())
+            .filter(|value| !value.is_empty())
+    };
+    match (config("user.name"), config("user.email")) {
+        (Some(name), Some(email)) => format!("{name} <{email}>"),
+        (Some(name), None) => name,
+        (None, Some(email)) => email,
+        (None, None) => "unknown student".to_string(),
+    }
+}
+
+/// Grades the `assigned` exercises (every started one if none is), what
+/// it runs said on stderr.
+fn grade(course: &Course, assigned: &[&'static Exercise], student: String) -> Report {
+    let graded = if assigned.is_empty() {
+        EXERCISES
+            .iter()
+            .filter(|exercise| course.work_dir(exercise).exists())
+            .map(|exercise| grade_one(course, exercise))
+            .collect()
+    } else {
+        assigned
+            .iter()
+            .map(|exercise| grade_one(course, exercise))
+            .collect()
+    };
+    Report { student, graded }
+}
+
+/// Passes when something was graded and all of it passed.
+fn verdict(report: &Report) -> Result<(), String> {
+    if report.graded.is_empty() {
+        return Err(
+            "nothing to grade: no exercise is started, and none was named as assigned".to_string(),
+        );
+    }
+    let failing: Vec<&str> = report
+        .graded
         .iter()
-        .map(|exercise| grade_one(course, exercise))
-        .collect();
-    print!(
-        "{}",
-        match format {
-            Format::Text => report::table(&graded),
-            Format::Json => report::json(&graded),
-            Format::Junit => report::junit(&graded),
-        }
-    );
-    let failing: Vec<&str> = graded
-        .iter()
-        .filter(|graded| !matches!(graded.status, Status::NotStarted | Status::Passed))
+        .filter(|graded| graded.status != Status::Passed)
         .map(|graded| graded.exercise.id)
         .collect();
     if failing.is_empty() {
         Ok(())
     } else {
         Err(format!(
-            "not every started exercise passes yet: {}",
+            "{} of {} graded exercises do not pass: {}",
+            failing.len(),
+            report.graded.len(),
             failing.join(", ")
         ))
     }
@@ -412,34 +646,51 @@ fn grade_one(course: &Course, exercise: &'static Exercise) -> Graded {
         course.shown(&work),
         exercise.title
     );
-    let mut build = cargo();
-    build.args(["build", "--offline", "--package", exercise.name]);
-    build.args(["--message-format", "short", "--color", "never"]);
-    if let Err(errors) = captured(build) {
-        let graded = Graded::does_not_build(exercise, &errors);
+    if !work.join("Cargo.toml").is_file() {
+        let graded = Graded::does_not_build(exercise, "its folder has no Cargo.toml");
         course.record(&graded);
         return graded;
     }
-    let outcomes = run_checks(exercise.checks, &program_of(exercise));
-    let mut clippy = cargo();
-    clippy.args(["clippy", "--offline", "--package", exercise.name]);
-    clippy.args(["--message-format", "short", "--color", "never"]);
+    let mut build = cargo_on(&work, "build");
+    build.args(["--offline", "--message-format", "short", "--color", "never"]);
+    let program = captured(build).and_then(|()| executable_of(&work));
+    let program = match program {
+        Ok(program) => program,
+        Err(errors) => {
+            let graded = Graded::does_not_build(exercise, &errors);
+            course.record(&graded);
+            return graded;
+        }
+    };
+    let outcomes = run_checks(exercise.checks, &program);
+    let mut clippy = cargo_on(&work, "clippy");
+    clippy.args(["--offline", "--message-format", "short", "--color", "never"]);
     clippy.args(["--", "-D", "warnings"]);
     let clippy = match captured(clippy) {
-        Ok(()) => CheckResult {
-            name: CLIPPY.to_string(),
-            passed: true,
-            message: String::new(),
-        },
-        Err(warnings) => CheckResult {
-            name: CLIPPY.to_string(),
-            passed: false,
-            message: format!("clippy says:\n{warnings}"),
-        },
+        Ok(()) => CheckResult::clippy(true, ""),
+        Err(warnings) => CheckResult::clippy(false, &format!("clippy says:\n{warnings}")),
     };
     let graded = Graded::built(exercise, &outcomes, clippy);
     course.record(&graded);
     graded
+}
+
+/// The program cargo built from the crate in `dir`, as cargo names it (in
+/// `deps/`, with its own hash): every student's `upper-server` is a
+/// different file, even in a shared target directory.
+fn executable_of(dir: &Path) -> Result<PathBuf, String> {
+    let mut build = cargo_on(dir, "build");
+    build.args(["--offline", "--quiet", "--message-format", "json"]);
+    let output = build
+        .output()
+        .map_err(|error| format!("cannot run {}: {error}", shown(&build)))?;
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| message["reason"] == "compiler-artifact")
+        .filter_map(|message| message["executable"].as_str().map(PathBuf::from))
+        .last()
+        .ok_or_else(|| "it builds no program (is src/main.rs there?)".to_string())
 }
 
 /// Runs a cargo command with its output captured; on failure, its first
@@ -470,6 +721,108 @@ fn captured(mut command: Command) -> Result<(), String> {
     Err(lines.join("\n"))
 }
 
+/// The task (README.md) as plain text for a terminal: headings
+/// underlined, code blocks indented, Markdown's marks taken away.
+fn task_text(course: &Course, exercise: &Exercise) -> Result<String, String> {
+    let markdown = read(&course.exercise_dir(exercise).join("README.md"))?;
+    Ok(plain_text(&markdown))
+}
+
+fn plain_text(markdown: &str) -> String {
+    let mut out = Vec::new();
+    let mut in_code = false;
+    for line in markdown.lines() {
+        if line.trim_start().starts_with("```") {
+            in_code = !in_code;
+            continue;
+        }
+        if in_code {
+            out.push(format!("    {line}"));
+        } else if let Some(heading) = line.strip_prefix('#') {
+            let heading = unmarked(heading.trim_start_matches('#').trim());
+            out.push(heading.clone());
+            out.push("-".repeat(heading.chars().count()));
+        } else {
+            out.push(unmarked(line));
+        }
+    }
+    out.join("\n").trim_end().to_string()
+}
+
+/// A line without Markdown's inline marks: `code` and *emphasis* lose
+/// their marks, a [link](target) keeps its words.
+fn unmarked(line: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(at) = rest.find(['`', '*', '[']) {
+        out.push_str(&rest[..at]);
+        let mark = rest.as_bytes()[at];
+        rest = &rest[at + 1..];
+        if mark == b'[' {
+            if let Some((words, after)) = rest.split_once("](") {
+                if let Some((_, after)) = after.split_once(')') {
+                    out.push_str(words);
+                    rest = after;
+                    continue;
+                }
+            }
+            out.push('[');
+        } else if mark == b'`' {
+            match rest.split_once('`') {
+                Some((code, after)) => {
+                    out.push_str(code);
+                    rest = after;
+                }
+                None => out.push('`'),
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Writes the course's solution as a whole crate into `dir` (never over
+/// anything): for a student once theirs passes, for a teacher at once.
+fn solution(
+    course: &Course,
+    exercise: &Exercise,
+    dir: Option<&Path>,
+    teacher: bool,
+) -> Result<(), String> {
+    if !teacher && course.status(exercise) != Status::Passed.as_str() {
+        return Err(format!(
+            "{} does not pass yet, so its solution stays hidden: `cargo xtask exercise check {}` \
+             first (a teacher adds --teacher)",
+            exercise.id, exercise.id
+        ));
+    }
+    let dir = dir.map_or_else(
+        || {
+            course
+                .root
+                .join("my-exercises-solutions")
+                .join(exercise.dir_name())
+        },
+        Path::to_path_buf,
+    );
+    if dir.exists() {
+        return Err(format!(
+            "{} exists; nothing was written (name a folder that does not exist yet)",
+            dir.display()
+        ));
+    }
+    let files = source::program(&course.exercises_root(), exercise, Kind::Solution)?;
+    let package = format!("{}-solution", exercise.name);
+    source::write_crate(&course.exercises_root(), exercise, &files, &package, &dir, true)?;
+    println!(
+        "xtask: the course's solution to {} is in {} (its changes to the starter: {})",
+        exercise.id,
+        course.shown(&dir),
+        course.shown(&course.exercise_dir(exercise).join(Kind::Solution.patch_file()))
+    );
+    Ok(())
+}
+
 /// Every hint of an exercise, in order: `hint-1.md`, `hint-2.md`, ...
 fn hints(course: &Course, exercise: &Exercise) -> Vec<PathBuf> {
     let dir = course.exercise_dir(exercise);
@@ -498,16 +851,20 @@ fn hint(course: &Course, exercise: &Exercise, number: usize) -> Result<(), Strin
 
 fn reset(course: &Course, exercise: &Exercise) -> Result<(), String> {
     let work = course.work_dir(exercise);
-    if work.exists() {
-        let backup = backup(course, exercise, &work)?;
-        println!(
-            "Your work on {} is kept in {}.",
-            exercise.id,
-            course.shown(&backup)
-        );
+    if !work.exists() {
+        return Err(format!(
+            "{} is not started, so there is nothing to reset; `cargo xtask exercise start {}` starts it",
+            exercise.id, exercise.id
+        ));
     }
+    let backup = backup(course, exercise, &work)?;
+    println!(
+        "Your work on {} is kept in {}.",
+        exercise.id,
+        course.shown(&backup)
+    );
     let _ = fs::remove_file(course.mark(exercise));
-    copy_starter(course, exercise, &work)?;
+    make_starter(course, exercise, &work)?;
     println!(
         "{} holds the starter again: `cargo xtask exercise check {}` when you are ready.",
         course.shown(&work),

@@ -11,6 +11,7 @@ mod diff;
 mod exercise;
 mod mutants;
 mod panes;
+mod patch;
 mod procs;
 mod scenarios;
 mod session;

@@ -38,6 +38,12 @@ pub struct Exercise {
     pub stage: &'static str,
     /// What the program is, in a few words.
     pub title: &'static str,
+    /// The stage's program it starts from, under the workspace's root
+    /// (`crates/02-server1/src/main.rs`): the only copy of its code. The
+    /// exercise's folder keeps only what it adds, as patches.
+    pub starts_from: &'static str,
+    /// nix features its crate needs beyond the stage's.
+    pub more_nix_features: &'static [&'static str],
     pub checks: &'static [Check],
 }
 
@@ -55,10 +61,11 @@ impl Exercise {
 
 /// Whether `wanted` names a stage or an exercise of this `id` and `name`:
 /// the id (`02`, `01a`), the id without its leading zero (`2`, `1a`), the
-/// name, or both (`02-server1`, `01a-patient-client`). The one rule for
+/// name, or both (`02-server1`, `01a-patient-client`), in any case
+/// (`01A`). The one rule for
 /// `cargo xtask demo STAGE` and `cargo xtask exercise ... ID`.
 pub fn names(wanted: &str, id: &str, name: &str) -> bool {
-    let bare = |text: &str| text.trim_start_matches('0').to_string();
+    let bare = |text: &str| text.trim_start_matches('0').to_ascii_lowercase();
     [id.to_string(), name.to_string(), format!("{id}-{name}")]
         .iter()
         .any(|candidate| bare(candidate) == bare(wanted))
@@ -77,17 +84,26 @@ pub struct Check {
     /// other check fails on the starter (`cargo xtask exercise verify`
     /// insists).
     pub starter_passes: bool,
+    /// What passing it is worth in a grade: 1, unless the exercise says
+    /// more ([`Check::worth`]).
+    pub points: u32,
 }
 
 impl Check {
-    /// A check that the starter fails.
+    /// A check that the starter fails, worth 1 point.
     pub const fn new(name: &'static str, hint: usize, run: fn(&Path)) -> Check {
         Check {
             name,
             hint,
             run,
             starter_passes: false,
+            points: 1,
         }
+    }
+
+    /// The same check, worth `points` in a grade.
+    pub const fn worth(self, points: u32) -> Check {
+        Check { points, ..self }
     }
 
     /// A check that the starter passes already (the task says why).
@@ -119,6 +135,8 @@ pub const EXERCISES: &[Exercise] = &[
         name: "patient-client",
         stage: "01",
         title: "a client that waits for its server",
+        starts_from: "crates/01-client-fails/src/main.rs",
+        more_nix_features: &[],
         checks: stage01::PATIENT_CLIENT,
     },
     Exercise {
@@ -126,6 +144,8 @@ pub const EXERCISES: &[Exercise] = &[
         name: "line-client",
         stage: "01",
         title: "a client that sends a whole line",
+        starts_from: "crates/01-client-fails/src/main.rs",
+        more_nix_features: &[],
         checks: stage01::LINE_CLIENT,
     },
     Exercise {
@@ -133,6 +153,8 @@ pub const EXERCISES: &[Exercise] = &[
         name: "upper-server",
         stage: "02",
         title: "a server that answers a line in capitals",
+        starts_from: "crates/02-server1/src/main.rs",
+        more_nix_features: &[],
         checks: stage02::UPPER_SERVER,
     },
     Exercise {
@@ -140,6 +162,8 @@ pub const EXERCISES: &[Exercise] = &[
         name: "caller-id",
         stage: "02",
         title: "a server that knows who called",
+        starts_from: "crates/02-server1/src/main.rs",
+        more_nix_features: &[],
         checks: stage02::CALLER_ID,
     },
     Exercise {
@@ -147,6 +171,8 @@ pub const EXERCISES: &[Exercise] = &[
         name: "client2-port",
         stage: "02n",
         title: "the port the book's client2 really reached",
+        starts_from: "crates/01-client-fails/src/main.rs",
+        more_nix_features: &[],
         checks: network::CLIENT2_PORT,
     },
     Exercise {
@@ -154,6 +180,8 @@ pub const EXERCISES: &[Exercise] = &[
         name: "server2-port",
         stage: "02n",
         title: "a server that says where it really listens",
+        starts_from: "crates/02-server1/src/main.rs",
+        more_nix_features: &[],
         checks: network::SERVER2_PORT,
     },
     Exercise {
@@ -161,6 +189,8 @@ pub const EXERCISES: &[Exercise] = &[
         name: "reaper-log",
         stage: "03",
         title: "a server that keeps its children's exit statuses",
+        starts_from: "crates/03-forking-server/src/main.rs",
+        more_nix_features: &["poll"],
         checks: stage03::REAPER_LOG,
     },
     Exercise {
@@ -168,6 +198,8 @@ pub const EXERCISES: &[Exercise] = &[
         name: "idle-child",
         stage: "03",
         title: "a child that hangs up on a silent client",
+        starts_from: "crates/03-forking-server/src/main.rs",
+        more_nix_features: &[],
         checks: stage03::IDLE_CHILD,
     },
     Exercise {
@@ -175,6 +207,8 @@ pub const EXERCISES: &[Exercise] = &[
         name: "max-children",
         stage: "03",
         title: "a cap on forking-server's children",
+        starts_from: "crates/03-forking-server/src/main.rs",
+        more_nix_features: &[],
         checks: stage03::MAX_CHILDREN,
     },
     Exercise {
@@ -182,6 +216,8 @@ pub const EXERCISES: &[Exercise] = &[
         name: "idle-select",
         stage: "04",
         title: "select-server drops silent clients",
+        starts_from: "crates/04-select-server/src/main.rs",
+        more_nix_features: &[],
         checks: stage04::IDLE_SELECT,
     },
     Exercise {
@@ -189,6 +225,8 @@ pub const EXERCISES: &[Exercise] = &[
         name: "poll-server",
         stage: "04",
         title: "select-server rewritten with poll",
+        starts_from: "crates/04-select-server/src/main.rs",
+        more_nix_features: &[],
         checks: stage04::POLL_SERVER,
     },
     Exercise {
@@ -196,6 +234,8 @@ pub const EXERCISES: &[Exercise] = &[
         name: "client-count",
         stage: "05",
         title: "epoll-server counts its clients on SIGUSR1",
+        starts_from: "crates/05-epoll-server/src/main.rs",
+        more_nix_features: &[],
         checks: stage05::CLIENT_COUNT,
     },
     Exercise {
@@ -203,6 +243,8 @@ pub const EXERCISES: &[Exercise] = &[
         name: "chat",
         stage: "05",
         title: "epoll-server turned into a chat",
+        starts_from: "crates/05-epoll-server/src/main.rs",
+        more_nix_features: &[],
         checks: stage05::CHAT,
     },
 ];

@@ -19,7 +19,8 @@ pub enum Status {
     Failed,
     /// The crate does not compile: no check could run.
     DoesNotBuild,
-    /// There is no crate in my-exercises/ for it.
+    /// There is no crate in my-exercises/ for it (and it was assigned:
+    /// only then is it graded).
     NotStarted,
 }
 
@@ -40,8 +41,62 @@ impl Status {
 pub struct CheckResult {
     pub name: String,
     pub passed: bool,
+    /// What passing it is worth.
+    pub points: u32,
     /// Why it failed, with the hint to read; empty when it passed.
     pub message: String,
+}
+
+impl CheckResult {
+    /// Clippy's verdict, worth a point as every check is by default.
+    pub fn clippy(passed: bool, why_not: &str) -> CheckResult {
+        CheckResult {
+            name: CLIPPY.to_string(),
+            passed,
+            points: 1,
+            message: if passed {
+                String::new()
+            } else {
+                why_not.to_string()
+            },
+        }
+    }
+
+    /// The failure in one line, for a JUnit `message`: what was expected
+    /// and what came instead, as the check's report says them.
+    pub fn summary(&self) -> String {
+        let said: Vec<&str> = self
+            .message
+            .lines()
+            .filter(|line| {
+                ["expected:", "got:", "then:"]
+                    .iter()
+                    .any(|label| line.starts_with(label))
+            })
+            .collect();
+        if said.is_empty() {
+            self.message.lines().next().unwrap_or("failed").to_string()
+        } else {
+            said.join("; ")
+        }
+    }
+}
+
+/// A student's graded exercises: what `grade` reports.
+pub struct Report {
+    /// Who: `--student`, or git's user.name and user.email.
+    pub student: String,
+    pub graded: Vec<Graded>,
+}
+
+impl Report {
+    pub fn score(&self) -> u32 {
+        self.graded.iter().map(Graded::score).sum()
+    }
+
+    pub fn max_score(&self) -> u32 {
+        self.graded.iter().map(Graded::max_score).sum()
+    }
 }
 
 /// An exercise, graded.
@@ -71,9 +126,11 @@ impl Graded {
             .iter()
             .map(|check| check.name)
             .chain([CLIPPY])
-            .map(|name| CheckResult {
+            .zip(exercise.checks.iter().map(|check| check.points).chain([1]))
+            .map(|(name, points)| CheckResult {
                 name: name.to_string(),
                 passed: false,
+                points,
                 message: message.to_string(),
             })
             .collect();
@@ -91,6 +148,7 @@ impl Graded {
             .map(|outcome| CheckResult {
                 name: outcome.check.name.to_string(),
                 passed: outcome.passed(),
+                points: outcome.check.points,
                 message: match &outcome.failure {
                     None => String::new(),
                     Some(why) => format!(
@@ -118,6 +176,19 @@ impl Graded {
     pub fn passed_count(&self) -> usize {
         self.checks.iter().filter(|check| check.passed).count()
     }
+
+    /// The points of the checks it passes.
+    pub fn score(&self) -> u32 {
+        self.checks
+            .iter()
+            .filter(|check| check.passed)
+            .map(|check| check.points)
+            .sum()
+    }
+
+    pub fn max_score(&self) -> u32 {
+        self.checks.iter().map(|check| check.points).sum()
+    }
 }
 
 /// `check`'s report: one line per check, PASS or FAIL, and under each
@@ -134,27 +205,23 @@ pub fn text(graded: &Graded) -> String {
     report
 }
 
-/// `grade`'s table: one line per exercise.
-pub fn table(graded: &[Graded]) -> String {
+/// `grade`'s table: one line per exercise, and the student's score.
+pub fn table(report: &Report) -> String {
     let mut table = format!(
-        "{:<5} {:<6} {:<15} {:<15} checks\n",
-        "id", "stage", "name", "status"
+        "Student: {}\n\n{:<5} {:<6} {:<15} {:<15} {:<7} score\n",
+        report.student, "id", "stage", "name", "status", "checks"
     );
-    for exercise in graded {
-        let checks = match exercise.status {
-            Status::NotStarted => "-".to_string(),
-            Status::DoesNotBuild => format!("0/{}", exercise.checks.len()),
-            Status::Passed | Status::Failed => {
-                format!("{}/{}", exercise.passed_count(), exercise.checks.len())
-            }
-        };
+    for exercise in &report.graded {
+        let checks = format!("{}/{}", exercise.passed_count(), exercise.checks.len());
         let _ = writeln!(
             table,
-            "{:<5} {:<6} {:<15} {:<15} {checks}",
+            "{:<5} {:<6} {:<15} {:<15} {checks:<7} {}/{}",
             exercise.exercise.id,
             exercise.exercise.stage,
             exercise.exercise.name,
-            exercise.status.as_str()
+            exercise.status.as_str(),
+            exercise.score(),
+            exercise.max_score()
         );
         for check in exercise.checks.iter().filter(|check| !check.passed) {
             if matches!(exercise.status, Status::Failed) {
@@ -162,47 +229,56 @@ pub fn table(graded: &[Graded]) -> String {
             }
         }
     }
-    let started: Vec<&Graded> = graded
-        .iter()
-        .filter(|exercise| exercise.status != Status::NotStarted)
-        .collect();
-    let passed = started
+    let passed = report
+        .graded
         .iter()
         .filter(|exercise| exercise.status == Status::Passed)
         .count();
     let _ = writeln!(
         table,
-        "\n{passed} of {} started exercises pass ({} exercises in the course).",
-        started.len(),
+        "\n{passed} of {} graded exercises pass; score {} of {} ({} exercises in the course).",
+        report.graded.len(),
+        report.score(),
+        report.max_score(),
         EXERCISES.len()
     );
     table
 }
 
-/// The JSON report: `{"exercises": [{"id", "name", "stage", "title",
-/// "status", "checks": [{"name", "passed", "message"}]}]}`.
-pub fn json(graded: &[Graded]) -> String {
-    let mut out = String::from("{\n  \"exercises\": [");
-    for (index, exercise) in graded.iter().enumerate() {
+/// The JSON report: `{"student", "score", "max_score", "exercises":
+/// [{"id", "name", "stage", "title", "status", "score", "max_score",
+/// "checks": [{"name", "passed", "points", "message"}]}]}`.
+pub fn json(report: &Report) -> String {
+    let mut out = format!(
+        "{{\n  \"student\": {},\n  \"score\": {},\n  \"max_score\": {},\n  \"exercises\": [",
+        json_string(&report.student),
+        report.score(),
+        report.max_score()
+    );
+    for (index, exercise) in report.graded.iter().enumerate() {
         let info = exercise.exercise;
         out.push_str(if index == 0 { "\n" } else { ",\n" });
         let _ = write!(
             out,
             "    {{\n      \"id\": {},\n      \"name\": {},\n      \"stage\": {},\n      \
-             \"title\": {},\n      \"status\": {},\n      \"checks\": [",
+             \"title\": {},\n      \"status\": {},\n      \"score\": {},\n      \
+             \"max_score\": {},\n      \"checks\": [",
             json_string(info.id),
             json_string(info.name),
             json_string(info.stage),
             json_string(info.title),
-            json_string(exercise.status.as_str())
+            json_string(exercise.status.as_str()),
+            exercise.score(),
+            exercise.max_score()
         );
         for (index, check) in exercise.checks.iter().enumerate() {
             out.push_str(if index == 0 { "\n" } else { ",\n" });
             let _ = write!(
                 out,
-                "        {{\"name\": {}, \"passed\": {}, \"message\": {}}}",
+                "        {{\"name\": {}, \"passed\": {}, \"points\": {}, \"message\": {}}}",
                 json_string(&check.name),
                 check.passed,
+                check.points,
                 json_string(&check.message)
             );
         }
@@ -212,7 +288,7 @@ pub fn json(graded: &[Graded]) -> String {
             "\n      ]\n    }"
         });
     }
-    out.push_str("\n  ]\n}\n");
+    out.push_str(if report.graded.is_empty() { "]\n}\n" } else { "\n  ]\n}\n" });
     out
 }
 
@@ -238,46 +314,39 @@ pub fn json_string(text: &str) -> String {
 }
 
 /// The JUnit XML report: one `testsuite` per exercise, one `testcase` per
-/// check (clippy included), a `failure` for each failed check, `skipped`
-/// for the checks of an exercise not started.
-pub fn junit(graded: &[Graded]) -> String {
-    let count = |status: Option<Status>, failed: bool| -> usize {
-        graded
-            .iter()
-            .filter(|exercise| status.is_none_or(|status| exercise.status == status))
-            .map(|exercise| {
-                exercise
-                    .checks
-                    .iter()
-                    .filter(|check| !failed || !check.passed)
-                    .count()
-            })
-            .sum()
-    };
-    let skipped = count(Some(Status::NotStarted), false);
-    let tests = count(None, false);
-    let failures = count(None, true) - skipped;
+/// check (clippy included), a `failure` for each failed check (every
+/// check of an assigned exercise not started fails). The student and the
+/// scores are properties.
+pub fn junit(report: &Report) -> String {
+    let tests: usize = report.graded.iter().map(|exercise| exercise.checks.len()).sum();
+    let failures: usize = report
+        .graded
+        .iter()
+        .map(|exercise| exercise.checks.len() - exercise.passed_count())
+        .sum();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
-        "<testsuites name=\"sockets course exercises\" tests=\"{tests}\" failures=\"{failures}\" skipped=\"{skipped}\">"
+        "<testsuites name={} tests=\"{tests}\" failures=\"{failures}\">",
+        xml_attribute(&format!("sockets course exercises: {}", report.student))
     );
-    for exercise in graded {
+    for exercise in &report.graded {
         let info = exercise.exercise;
-        let not_started = exercise.status == Status::NotStarted;
-        let failed = exercise.checks.iter().filter(|check| !check.passed).count();
         let _ = writeln!(
             out,
-            "  <testsuite name={} tests=\"{}\" failures=\"{}\" skipped=\"{}\">",
+            "  <testsuite name={} tests=\"{}\" failures=\"{}\">",
             xml_attribute(&format!("{} {}", info.id, info.name)),
             exercise.checks.len(),
-            if not_started { 0 } else { failed },
-            if not_started { failed } else { 0 }
+            exercise.checks.len() - exercise.passed_count()
         );
         let _ = writeln!(
             out,
-            "    <properties><property name=\"status\" value={}/></properties>",
-            xml_attribute(exercise.status.as_str())
+            "    <properties><property name=\"student\" value={}/><property name=\"status\" value={}/>\
+             <property name=\"score\" value=\"{}\"/><property name=\"max_score\" value=\"{}\"/></properties>",
+            xml_attribute(&report.student),
+            xml_attribute(exercise.status.as_str()),
+            exercise.score(),
+            exercise.max_score()
         );
         for check in &exercise.checks {
             let _ = write!(
@@ -288,20 +357,11 @@ pub fn junit(graded: &[Graded]) -> String {
             );
             if check.passed {
                 out.push_str("/>\n");
-                continue;
-            }
-            let first = check.message.lines().next().unwrap_or("failed");
-            if not_started {
-                let _ = writeln!(
-                    out,
-                    "><skipped message={}/></testcase>",
-                    xml_attribute(first)
-                );
             } else {
                 let _ = writeln!(
                     out,
                     "><failure message={}>{}</failure></testcase>",
-                    xml_attribute(first),
+                    xml_attribute(&check.summary()),
                     xml_text(&check.message)
                 );
             }
