@@ -71,9 +71,12 @@ fn file_diffs(patch: &str) -> Result<Vec<(&str, &str, &str)>, String> {
     let mut diffs = Vec::new();
     let mut rest = patch;
     while !rest.is_empty() {
-        let header = rest
-            .strip_prefix("--- ")
-            .ok_or_else(|| format!("a diff that does not start with `--- `: {:?}", first_line(rest)))?;
+        let header = rest.strip_prefix("--- ").ok_or_else(|| {
+            format!(
+                "a diff that does not start with `--- `: {:?}",
+                first_line(rest)
+            )
+        })?;
         let (old_name, after) = header.split_once('\n').unwrap_or((header, ""));
         let new_header = after
             .strip_prefix("+++ ")
@@ -280,7 +283,10 @@ mod tests {
         let new = STAGE.replace("seven", "SEVEN");
         let patch = make(STAGE, &new, "a", "b");
         let grown = format!("zero\nminus one\n{STAGE}");
-        assert_eq!(apply(&grown, &patch).unwrap(), format!("zero\nminus one\n{new}"));
+        assert_eq!(
+            apply(&grown, &patch).unwrap(),
+            format!("zero\nminus one\n{new}")
+        );
     }
 
     #[test]
@@ -295,22 +301,41 @@ mod tests {
     #[test]
     fn a_patch_of_several_files_makes_adds_and_removes_them() {
         let files = |pairs: &[(&str, &str)]| -> Files {
-            pairs.iter().map(|(path, text)| (path.to_string(), text.to_string())).collect()
+            pairs
+                .iter()
+                .map(|(path, text)| (path.to_string(), text.to_string()))
+                .collect()
         };
         let old = files(&[("src/main.rs", STAGE), ("src/gone.rs", "old\n")]);
-        let new = files(&[("src/main.rs", &STAGE.replace("two", "2")), ("src/new.rs", "fresh\n")]);
+        let new = files(&[
+            ("src/main.rs", &STAGE.replace("two", "2")),
+            ("src/new.rs", "fresh\n"),
+        ]);
         let patch = make_for_files(&old, &new);
-        assert!(patch.contains("--- a/src/gone.rs\n+++ /dev/null\n"), "{patch}");
-        assert!(patch.contains("--- /dev/null\n+++ b/src/new.rs\n"), "{patch}");
+        assert!(
+            patch.contains("--- a/src/gone.rs\n+++ /dev/null\n"),
+            "{patch}"
+        );
+        assert!(
+            patch.contains("--- /dev/null\n+++ b/src/new.rs\n"),
+            "{patch}"
+        );
         assert_eq!(apply_to_files(&old, &patch).unwrap(), new);
         let error = apply_to_files(&files(&[("src/other.rs", "")]), &patch).unwrap_err();
-        assert!(error.contains("src/gone.rs, which the crate does not have"), "{error}");
+        assert!(
+            error.contains("src/gone.rs, which the crate does not have"),
+            "{error}"
+        );
     }
 
     #[test]
     fn lines_added_at_the_start_or_to_an_empty_text_apply() {
         for (old, new) in [("", "first\n"), ("b\n", "a\nb\n"), ("a\nb\n", "b\n")] {
-            assert_eq!(apply(old, &make(old, new, "a", "b")).unwrap(), new, "{old:?} to {new:?}");
+            assert_eq!(
+                apply(old, &make(old, new, "a", "b")).unwrap(),
+                new,
+                "{old:?} to {new:?}"
+            );
         }
     }
 }

@@ -288,7 +288,11 @@ pub fn json(report: &Report) -> String {
             "\n      ]\n    }"
         });
     }
-    out.push_str(if report.graded.is_empty() { "]\n}\n" } else { "\n  ]\n}\n" });
+    out.push_str(if report.graded.is_empty() {
+        "]\n}\n"
+    } else {
+        "\n  ]\n}\n"
+    });
     out
 }
 
@@ -318,7 +322,11 @@ pub fn json_string(text: &str) -> String {
 /// check of an assigned exercise not started fails). The student and the
 /// scores are properties.
 pub fn junit(report: &Report) -> String {
-    let tests: usize = report.graded.iter().map(|exercise| exercise.checks.len()).sum();
+    let tests: usize = report
+        .graded
+        .iter()
+        .map(|exercise| exercise.checks.len())
+        .sum();
     let failures: usize = report
         .graded
         .iter()

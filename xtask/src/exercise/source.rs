@@ -280,14 +280,20 @@ fn with_features(value: &str, extra: &[String]) -> String {
     if extra.is_empty() {
         return value.to_string();
     }
-    let quoted: Vec<String> = extra.iter().map(|feature| format!("\"{feature}\"")).collect();
+    let quoted: Vec<String> = extra
+        .iter()
+        .map(|feature| format!("\"{feature}\""))
+        .collect();
     match value.split_once("features = [") {
         Some((before, after)) => {
             let (list, rest) = after.split_once(']').unwrap_or((after, ""));
             format!("{before}features = [{list}, {}]{rest}", quoted.join(", "))
         }
         None if value.starts_with('"') => {
-            format!("{{ version = {value}, features = [{}] }}", quoted.join(", "))
+            format!(
+                "{{ version = {value}, features = [{}] }}",
+                quoted.join(", ")
+            )
         }
         None => format!(
             "{}, features = [{}] }}",
