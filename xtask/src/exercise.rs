@@ -1,14 +1,16 @@
 //! `cargo xtask exercise`: the classroom exercises. A student starts one
-//! (a copy of its starter in `my-exercises/`, a crate of the workspace),
-//! checks it (build, the exercise's checks against the program, clippy),
-//! asks for hints, and may start over. An instructor grades a clone
-//! (`grade`: a table, JSON or JUnit XML, live and offline). `verify`, for
-//! authors, insists that every starter fails its checks and every solution
-//! passes them, the same way in every run.
+//! (its starter, made as a crate of its own in `my-exercises/`), checks it
+//! (build, the exercise's checks against the program, clippy), or watches
+//! it, asks for hints, and may start over. A teacher grades a clone or a
+//! whole class (`grade`, `grade-class`: a table, JSON or JUnit XML, CSV,
+//! live and offline). `verify`, for authors, insists that every starter
+//! fails its checks and every solution passes them, the same way in every
+//! run.
 //!
 //! An exercise lives in `exercises/<id>-<name>/`: `README.md` (the task),
-//! `hint-1.md`, `hint-2.md`, ..., `starter/` and `solution/`. Its checks are
-//! in the `exercise-checks` crate (exercises/checks).
+//! `hint-1.md`, `hint-2.md`, ..., `starter.diff` (from its stage's program)
+//! and `solution.diff` (from the starter). Its checks are in the
+//! `exercise-checks` crate (exercises/checks).
 
 mod class;
 mod report;
@@ -22,8 +24,8 @@ use std::process::Command;
 use clap::{Args, Subcommand, ValueEnum};
 use exercise_checks::{EXERCISES, Exercise, run_checks};
 
-use crate::{cargo, files_under, run_printed, shown, target_dir, workspace_root};
 use crate::patch::{self, Files};
+use crate::{cargo, files_under, run_printed, shown, target_dir, workspace_root};
 use report::{CheckResult, Graded, Report, Status};
 use source::Kind;
 
@@ -39,13 +41,19 @@ pub struct ExerciseArgs {
 enum Action {
     /// List every exercise, its stage, and how far you are with it
     List,
-    /// Copy an exercise's starter into my-exercises/ and show the task
+    /// Write an exercise's starter into my-exercises/ and show the task
     Start {
         /// The exercise: its id (01a, or 1a) or name (patient-client)
         exercise: String,
     },
     /// Build your crate, run the exercise's checks against it, run clippy
     Check {
+        /// The exercise: its id (01a, or 1a) or name (patient-client)
+        exercise: String,
+    },
+    /// Check your crate again each time you save it, with how far you are
+    /// over every exercise (Ctrl-C stops)
+    Watch {
         /// The exercise: its id (01a, or 1a) or name (patient-client)
         exercise: String,
     },
@@ -196,6 +204,7 @@ pub fn run(args: &ExerciseArgs) -> Result<(), String> {
         }
         Action::Start { exercise } => start(&course, find(exercise)?),
         Action::Check { exercise } => check(&course, find(exercise)?),
+        Action::Watch { exercise } => watch(&course, find(exercise)?),
         Action::Hint { exercise, number } => hint(&course, find(exercise)?, number.unwrap_or(1)),
         Action::Reset { exercise } => reset(&course, find(exercise)?),
         Action::Grade {
@@ -429,7 +438,11 @@ fn save(course: &Course, exercise: &Exercise, from: Option<&Path>) -> Result<(),
             .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
         let made = source::program(&course.root, exercise, kind)?;
         if &made != new {
-            return Err(format!("{} does not make the {} again", path.display(), kind.as_str()));
+            return Err(format!(
+                "{} does not make the {} again",
+                path.display(),
+                kind.as_str()
+            ));
         }
         println!("xtask: wrote {}", course.shown(&path));
     }
@@ -485,7 +498,14 @@ fn start(course: &Course, exercise: &Exercise) -> Result<(), String> {
 /// the student's own crate in `work`.
 fn make_starter(course: &Course, exercise: &Exercise, work: &Path) -> Result<(), String> {
     let files = source::program(&course.exercises_root(), exercise, Kind::Starter)?;
-    source::write_crate(&course.exercises_root(), exercise, &files, exercise.name, work, true)
+    source::write_crate(
+        &course.exercises_root(),
+        exercise,
+        &files,
+        exercise.name,
+        work,
+        true,
+    )
 }
 
 fn read(path: &Path) -> Result<String, String> {
@@ -534,6 +554,63 @@ fn check(course: &Course, exercise: &'static Exercise) -> Result<(), String> {
             graded.checks.len(),
         ))
     }
+}
+
+/// Checks the student's crate, then again whenever its manifest or
+/// sources change (looked at twice a second), until Ctrl-C.
+fn watch(course: &Course, exercise: &'static Exercise) -> Result<(), String> {
+    let work = course.work_dir(exercise);
+    let mut checked = None;
+    loop {
+        if !work.is_dir() {
+            return Err(format!(
+                "{} is not started; `cargo xtask exercise start {}` starts it",
+                exercise.id, exercise.id
+            ));
+        }
+        let now = fingerprint(&work);
+        if checked.as_ref() != Some(&now) {
+            if let Err(error) = check(course, exercise) {
+                eprintln!("xtask: {error}");
+            }
+            println!("{}", progress(course));
+            println!(
+                "xtask: watching {} for changes; Ctrl-C stops",
+                course.shown(&work)
+            );
+            checked = Some(now);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}
+
+/// How far the student is over every exercise: `passed 2 of 13 (01a
+/// 01b); started: 02a`.
+fn progress(course: &Course) -> String {
+    let with = |status: &str| -> Vec<&str> {
+        EXERCISES
+            .iter()
+            .filter(|exercise| course.status(exercise) == status)
+            .map(|exercise| exercise.id)
+            .collect()
+    };
+    let passed = with(Status::Passed.as_str());
+    let started = with("started");
+    format!(
+        "passed {} of {} exercises{}{}",
+        passed.len(),
+        EXERCISES.len(),
+        if passed.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", passed.join(" "))
+        },
+        if started.is_empty() {
+            String::new()
+        } else {
+            format!("; started: {}", started.join(" "))
+        }
+    )
 }
 
 /// Cargo, run on the crate in `dir` alone (it is not a member of the
@@ -651,9 +728,7 @@ fn grade_one(course: &Course, exercise: &'static Exercise) -> Graded {
         course.record(&graded);
         return graded;
     }
-    let mut build = cargo_on(&work, "build");
-    build.args(["--offline", "--message-format", "short", "--color", "never"]);
-    let program = captured(build).and_then(|()| executable_of(&work));
+    let program = build_program(&work);
     let program = match program {
         Ok(program) => program,
         Err(errors) => {
@@ -675,27 +750,41 @@ fn grade_one(course: &Course, exercise: &'static Exercise) -> Graded {
     graded
 }
 
-/// The program cargo built from the crate in `dir`, as cargo names it (in
-/// `deps/`, with its own hash): every student's `upper-server` is a
-/// different file, even in a shared target directory.
-fn executable_of(dir: &Path) -> Result<PathBuf, String> {
+/// Builds the crate in `dir`, offline, in one cargo run whose JSON
+/// messages give both the compiler's diagnostics and the program it made;
+/// on failure, the first diagnostics (`path:line:column: error: ...`).
+fn build_program(dir: &Path) -> Result<PathBuf, String> {
     let mut build = cargo_on(dir, "build");
-    build.args(["--offline", "--quiet", "--message-format", "json"]);
+    build.args(["--offline", "--message-format", "json-diagnostic-short"]);
+    eprintln!("xtask: running {}", shown(&build));
     let output = build
         .output()
         .map_err(|error| format!("cannot run {}: {error}", shown(&build)))?;
-    String::from_utf8_lossy(&output.stdout)
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let messages: Vec<serde_json::Value> = stdout
         .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    if !output.status.success() {
+        let diagnostics: Vec<&str> = messages
+            .iter()
+            .filter(|message| message["reason"] == "compiler-message")
+            .filter_map(|message| message["message"]["rendered"].as_str())
+            .map(str::trim_end)
+            .collect();
+        return Err(failure_lines(diagnostics, &output.stderr));
+    }
+    messages
+        .iter()
+        .rev()
         .filter(|message| message["reason"] == "compiler-artifact")
-        .filter_map(|message| message["executable"].as_str().map(PathBuf::from))
-        .last()
+        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
         .ok_or_else(|| "it builds no program (is src/main.rs there?)".to_string())
 }
 
 /// Runs a cargo command with its output captured; on failure, its first
 /// lines of diagnostics (`path:line:column: error: ...` in the short
-/// message format), or its last lines when there are none.
+/// message format).
 fn captured(mut command: Command) -> Result<(), String> {
     eprintln!("xtask: running {}", shown(&command));
     let output = command
@@ -709,16 +798,25 @@ fn captured(mut command: Command) -> Result<(), String> {
         .lines()
         .filter(|line| line.contains(": error") || line.contains(": warning"))
         .collect();
-    let lines: Vec<&str> = if diagnostics.is_empty() {
-        let all: Vec<&str> = stderr
-            .lines()
-            .filter(|line| !line.trim().is_empty())
-            .collect();
-        all[all.len().saturating_sub(5)..].to_vec()
-    } else {
-        diagnostics.into_iter().take(10).collect()
-    };
-    Err(lines.join("\n"))
+    Err(failure_lines(diagnostics, &output.stderr))
+}
+
+/// The first ten `diagnostics`, or when there are none (a broken manifest,
+/// a missing crate), the last five lines cargo wrote on stderr.
+fn failure_lines(diagnostics: Vec<&str>, stderr: &[u8]) -> String {
+    if !diagnostics.is_empty() {
+        return diagnostics
+            .into_iter()
+            .take(10)
+            .collect::<Vec<_>>()
+            .join("\n");
+    }
+    let stderr = String::from_utf8_lossy(stderr);
+    let all: Vec<&str> = stderr
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .collect();
+    all[all.len().saturating_sub(5)..].join("\n")
 }
 
 /// The task (README.md) as plain text for a terminal: headings
@@ -759,12 +857,12 @@ fn unmarked(line: &str) -> String {
         let mark = rest.as_bytes()[at];
         rest = &rest[at + 1..];
         if mark == b'[' {
-            if let Some((words, after)) = rest.split_once("](") {
-                if let Some((_, after)) = after.split_once(')') {
-                    out.push_str(words);
-                    rest = after;
-                    continue;
-                }
+            if let Some((words, after)) = rest.split_once("](")
+                && let Some((_, after)) = after.split_once(')')
+            {
+                out.push_str(words);
+                rest = after;
+                continue;
             }
             out.push('[');
         } else if mark == b'`' {
@@ -813,12 +911,23 @@ fn solution(
     }
     let files = source::program(&course.exercises_root(), exercise, Kind::Solution)?;
     let package = format!("{}-solution", exercise.name);
-    source::write_crate(&course.exercises_root(), exercise, &files, &package, &dir, true)?;
+    source::write_crate(
+        &course.exercises_root(),
+        exercise,
+        &files,
+        &package,
+        &dir,
+        true,
+    )?;
     println!(
         "xtask: the course's solution to {} is in {} (its changes to the starter: {})",
         exercise.id,
         course.shown(&dir),
-        course.shown(&course.exercise_dir(exercise).join(Kind::Solution.patch_file()))
+        course.shown(
+            &course
+                .exercise_dir(exercise)
+                .join(Kind::Solution.patch_file())
+        )
     );
     Ok(())
 }
@@ -893,14 +1002,16 @@ fn backup(course: &Course, exercise: &Exercise, work: &Path) -> Result<PathBuf, 
     Ok(backup)
 }
 
-/// What a crate's files hold, as one number: a pass is marked with it, and
+/// What a crate's manifest and sources hold, as one number: a pass is marked with it, and
 /// holds while the files do not change. FNV-1a over each file's path and
 /// contents, each preceded by its length: the same number from every
 /// toolchain (std's `DefaultHasher` may change between Rust releases).
 fn fingerprint(dir: &Path) -> String {
     use std::os::unix::ffi::OsStrExt;
     let mut hash = Fnv1a::new();
-    for file in files_under(dir).unwrap_or_default() {
+    let mut files = vec![dir.join("Cargo.toml")];
+    files.extend(files_under(&dir.join("src")).unwrap_or_default());
+    for file in files {
         let name = file
             .strip_prefix(dir)
             .unwrap_or(&file)
@@ -954,24 +1065,34 @@ mod tests {
     }
 
     #[test]
-    fn start_copies_the_starter_under_the_exercises_name() {
+    fn start_writes_the_starter_under_the_exercises_name() {
         let root = TempDir::new().unwrap();
         let course = course_in(&root);
         let exercise = patient_client();
-        assert_eq!(course.status(exercise), "not started");
+        assert_eq!(course.status(exercise), "not-started");
+        // Reset of what was never started makes nothing.
+        assert!(
+            reset(&course, exercise)
+                .unwrap_err()
+                .contains("not started")
+        );
+        assert!(!course.work_dir(exercise).exists());
         start(&course, exercise).unwrap();
 
         let work = root.path().join("my-exercises/01a-patient-client");
-        let starter = workspace_root().join("exercises/01a-patient-client/starter");
+        let starter = source::program(&workspace_root(), exercise, Kind::Starter).unwrap();
         assert_eq!(
             read(&work.join("src/main.rs")).unwrap(),
-            read(&starter.join("src/main.rs")).unwrap()
+            starter["src/main.rs"]
         );
+        assert!(starter["src/main.rs"].contains("// TODO"));
         let manifest = read(&work.join("Cargo.toml")).unwrap();
         assert!(
-            manifest.contains("\nname = \"patient-client\"\n"),
+            manifest.contains("\nname = \"patient-client\"\n")
+                && manifest.contains("\n[workspace]\n"),
             "{manifest}"
         );
+        assert!(work.join("Cargo.lock").is_file());
         assert_eq!(course.status(exercise), "started");
         // Starting again would overwrite the work: refused.
         assert!(start(&course, exercise).unwrap_err().contains("reset 01a"));
@@ -1009,7 +1130,7 @@ mod tests {
         let work = course.work_dir(exercise);
         fs::create_dir_all(&course.marks).unwrap();
         fs::write(course.mark(exercise), fingerprint(&work)).unwrap();
-        assert_eq!(course.status(exercise), "passing");
+        assert_eq!(course.status(exercise), "passed");
         fs::write(work.join("src/main.rs"), "fn main() {}\n").unwrap();
         assert_eq!(course.status(exercise), "started");
     }
@@ -1037,11 +1158,7 @@ mod tests {
                 failure: Some("ran: patient-client --wait 10\nexpected: `trying again`".into()),
             },
         ];
-        let clippy = CheckResult {
-            name: CLIPPY.to_string(),
-            passed: true,
-            message: String::new(),
-        };
+        let clippy = CheckResult::clippy(true, "");
         let graded = Graded::built(exercise, &outcomes, clippy);
         assert_eq!(graded.status, Status::Failed);
         let expected = format!(
@@ -1118,33 +1235,39 @@ mod tests {
     #[test]
     fn grade_reports_load_as_json_and_junit_and_agree_with_check() {
         let exercise = exercise_checks::find("01b").expect("exercise 01b");
-        let mut build = cargo();
-        build.args(["build", "--quiet"]);
-        build.args([
-            "--package",
-            "line-client-starter",
-            "--package",
-            "line-client-solution",
-        ]);
-        run_printed(build).unwrap();
-        let programs = target_dir().join("debug");
-        let clippy = |passed: bool| CheckResult {
-            name: CLIPPY.to_string(),
-            passed,
-            message: if passed {
-                String::new()
-            } else {
-                "clippy says:\nsrc/main.rs:7:5: warning: `<T>` & \"T\" \u{1b}[0m".to_string()
-            },
+        let dir = TempDir::new_in(target_dir()).unwrap();
+        let program = |kind: Kind| {
+            let files = source::program(&workspace_root(), exercise, kind).unwrap();
+            let crate_dir = dir.path().join(kind.as_str());
+            let package = format!("line-client-{}", kind.as_str());
+            source::write_crate(
+                &workspace_root(),
+                exercise,
+                &files,
+                &package,
+                &crate_dir,
+                true,
+            )
+            .unwrap();
+            let mut build = cargo_on(&crate_dir, "build");
+            build.arg("--quiet");
+            run_printed(build).unwrap();
+            build_program(&crate_dir).unwrap()
+        };
+        let clippy = |passed: bool| {
+            CheckResult::clippy(
+                passed,
+                "clippy says:\nsrc/main.rs:7:5: warning: `<T>` & \"T\" \u{1b}[0m",
+            )
         };
         let starter = Graded::built(
             exercise,
-            &run_checks(exercise.checks, &programs.join("line-client-starter")),
+            &run_checks(exercise.checks, &program(Kind::Starter)),
             clippy(false),
         );
         let solution = Graded::built(
             exercise,
-            &run_checks(exercise.checks, &programs.join("line-client-solution")),
+            &run_checks(exercise.checks, &program(Kind::Solution)),
             clippy(true),
         );
         assert_eq!(starter.status, Status::Failed);
@@ -1154,12 +1277,23 @@ mod tests {
             let checked = as_check_reports_it(&report::text(graded));
             assert_eq!(checked.len(), exercise.checks.len() + 1);
 
-            let document = report::json(std::slice::from_ref(graded));
+            let report = Report {
+                student: "Ada Lovelace <ada@example.org>".to_string(),
+                graded: vec![Graded {
+                    exercise,
+                    status: graded.status,
+                    checks: graded.checks.clone(),
+                }],
+            };
+            let document = report::json(&report);
             let parsed: Value = serde_json::from_str(&document)
                 .unwrap_or_else(|error| panic!("{error}:\n{document}"));
             let [entry] = array(&parsed, "exercises") else {
                 panic!("one exercise: {document}");
             };
+            assert_eq!(parsed["student"], "Ada Lovelace <ada@example.org>");
+            assert_eq!(parsed["score"], graded.score());
+            assert_eq!(parsed["max_score"], graded.max_score());
             assert_eq!(entry["id"], "01b");
             assert_eq!(entry["status"], graded.status.as_str());
             let from_json: Vec<(String, bool, String)> = array(entry, "checks")
@@ -1184,7 +1318,7 @@ mod tests {
                     .collect::<Vec<_>>()
             );
 
-            let document = report::junit(std::slice::from_ref(graded));
+            let document = report::junit(&report);
             let parsed =
                 Document::parse(&document).unwrap_or_else(|error| panic!("{error}:\n{document}"));
             let root = parsed.root_element();
@@ -1210,10 +1344,22 @@ mod tests {
                         panic!("one failure for {name:?}: {document}");
                     };
                     assert_eq!(failure.text(), Some(&*message.replace('\u{1b}', "\\u{1b}")));
+                    let summary = graded
+                        .checks
+                        .iter()
+                        .find(|check| &check.name == name)
+                        .unwrap()
+                        .summary();
                     assert_eq!(
                         failure.attribute("message"),
-                        Some(&*message.lines().next().unwrap().replace('\u{1b}', "\\u{1b}"))
+                        Some(&*summary.replace('\u{1b}', "\\u{1b}"))
                     );
+                    if message.contains("expected:") {
+                        assert!(
+                            summary.contains("expected:") && summary.contains("got:"),
+                            "{summary}"
+                        );
+                    }
                 }
             }
         }
@@ -1222,7 +1368,7 @@ mod tests {
     /// A report on the whole course: one entry for every exercise, those
     /// not started and those that do not build included.
     #[test]
-    fn a_report_has_an_entry_for_every_exercise() {
+    fn a_report_has_an_entry_for_every_assigned_exercise() {
         let graded: Vec<Graded> = EXERCISES
             .iter()
             .map(|exercise| match exercise.id {
@@ -1230,7 +1376,12 @@ mod tests {
                 _ => Graded::not_started(exercise),
             })
             .collect();
-        let parsed: Value = serde_json::from_str(&report::json(&graded)).unwrap();
+        let report = Report {
+            student: "Bob".to_string(),
+            graded,
+        };
+        let parsed: Value = serde_json::from_str(&report::json(&report)).unwrap();
+        assert_eq!(parsed["score"], 0);
         let entries = array(&parsed, "exercises");
         assert_eq!(entries.len(), EXERCISES.len());
         for (entry, exercise) in entries.iter().zip(EXERCISES) {
@@ -1244,10 +1395,10 @@ mod tests {
             let checks = array(entry, "checks");
             assert_eq!(checks.len(), exercise.checks.len() + 1);
             assert!(checks.iter().all(|check| check["passed"] == false));
-            assert_eq!(checks.last().unwrap()["name"], CLIPPY);
+            assert_eq!(checks.last().unwrap()["name"], report::CLIPPY);
         }
 
-        let document = report::junit(&graded);
+        let document = report::junit(&report);
         let parsed = Document::parse(&document).unwrap();
         let suites = children_named(parsed.root_element(), "testsuite");
         assert_eq!(suites.len(), EXERCISES.len());
@@ -1260,16 +1411,22 @@ mod tests {
             .iter()
             .find(|suite| suite.attribute("name") == Some("01a patient-client"))
             .unwrap();
-        assert_eq!(fresh.attribute("skipped"), fresh.attribute("tests"));
-        assert_eq!(fresh.attribute("failures"), Some("0"));
-        assert!(
-            children_named(*fresh, "testcase")
-                .iter()
-                .all(|case| children_named(*case, "skipped").len() == 1)
-        );
+        // Assigned and not started: every check fails.
+        assert_eq!(fresh.attribute("failures"), fresh.attribute("tests"));
 
-        let table = report::table(&graded);
-        assert!(table.contains("0 of 1 started exercises pass"), "{table}");
+        let table = report::table(&report);
+        assert!(table.starts_with("Student: Bob\n"), "{table}");
+        let expected = format!(
+            "\n0 of {} graded exercises pass; score 0 of",
+            EXERCISES.len()
+        );
+        assert!(table.contains(&expected), "{table}");
+        assert!(verdict(&report).is_err());
+        let nothing = Report {
+            student: "Bob".to_string(),
+            graded: Vec::new(),
+        };
+        assert!(verdict(&nothing).unwrap_err().contains("nothing to grade"));
     }
 
     /// A JSON report's array under `key`.

@@ -48,8 +48,30 @@ enum Task {
     DemoPanesDriver { stage: String, socket: String },
 }
 
+/// A reader that stops reading (`cargo xtask exercise hint 01a | head -1`)
+/// ends xtask quietly, as it ends `ls`: `print!` panics on the closed pipe
+/// (Rust ignores SIGPIPE, so that a write to a closed socket is an error,
+/// not a death), and this hook turns that one panic into the exit status a
+/// shell gives a program killed by SIGPIPE, 141, with nothing said.
+fn quiet_when_the_reader_goes() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to std") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    quiet_when_the_reader_goes();
     keep_inherited_descriptors_to_ourselves();
     let result = match cli.task {
         Task::Demo(args) => demo::run(&args),

@@ -6,6 +6,7 @@
 use std::fmt::Write;
 
 use exercise_checks::{EXERCISES, Exercise, Outcome};
+use serde_json::{Value, json};
 
 /// The check that clippy passes, which every exercise has besides its own.
 pub const CLIPPY: &str = "clippy has nothing to say";
@@ -249,72 +250,47 @@ pub fn table(report: &Report) -> String {
 /// [{"id", "name", "stage", "title", "status", "score", "max_score",
 /// "checks": [{"name", "passed", "points", "message"}]}]}`.
 pub fn json(report: &Report) -> String {
-    let mut out = format!(
-        "{{\n  \"student\": {},\n  \"score\": {},\n  \"max_score\": {},\n  \"exercises\": [",
-        json_string(&report.student),
-        report.score(),
-        report.max_score()
-    );
-    for (index, exercise) in report.graded.iter().enumerate() {
-        let info = exercise.exercise;
-        out.push_str(if index == 0 { "\n" } else { ",\n" });
-        let _ = write!(
-            out,
-            "    {{\n      \"id\": {},\n      \"name\": {},\n      \"stage\": {},\n      \
-             \"title\": {},\n      \"status\": {},\n      \"score\": {},\n      \
-             \"max_score\": {},\n      \"checks\": [",
-            json_string(info.id),
-            json_string(info.name),
-            json_string(info.stage),
-            json_string(info.title),
-            json_string(exercise.status.as_str()),
-            exercise.score(),
-            exercise.max_score()
-        );
-        for (index, check) in exercise.checks.iter().enumerate() {
-            out.push_str(if index == 0 { "\n" } else { ",\n" });
-            let _ = write!(
-                out,
-                "        {{\"name\": {}, \"passed\": {}, \"points\": {}, \"message\": {}}}",
-                json_string(&check.name),
-                check.passed,
-                check.points,
-                json_string(&check.message)
-            );
-        }
-        out.push_str(if exercise.checks.is_empty() {
-            "]\n    }"
-        } else {
-            "\n      ]\n    }"
-        });
-    }
-    out.push_str(if report.graded.is_empty() {
-        "]\n}\n"
-    } else {
-        "\n  ]\n}\n"
-    });
-    out
+    let mut text = serde_json::to_string_pretty(&json_value(report)).expect("a report is JSON");
+    text.push('\n');
+    text
 }
 
-/// `text` as a JSON string, quotes included (RFC 8259).
-pub fn json_string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+pub fn json_value(report: &Report) -> Value {
+    let exercises: Vec<Value> = report
+        .graded
+        .iter()
+        .map(|graded| {
+            let info = graded.exercise;
+            let checks: Vec<Value> = graded
+                .checks
+                .iter()
+                .map(|check| {
+                    json!({
+                        "name": check.name,
+                        "passed": check.passed,
+                        "points": check.points,
+                        "message": check.message,
+                    })
+                })
+                .collect();
+            json!({
+                "id": info.id,
+                "name": info.name,
+                "stage": info.stage,
+                "title": info.title,
+                "status": graded.status.as_str(),
+                "score": graded.score(),
+                "max_score": graded.max_score(),
+                "checks": checks,
+            })
+        })
+        .collect();
+    json!({
+        "student": report.student,
+        "score": report.score(),
+        "max_score": report.max_score(),
+        "exercises": exercises,
+    })
 }
 
 /// The JUnit XML report: one `testsuite` per exercise, one `testcase` per
@@ -435,17 +411,6 @@ pub fn xml_attribute(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn json_strings_escape_what_json_cannot_hold_raw() {
-        let awkward = "a \"quote\", a \\ and\na line, a\ttab, an \u{1b}[31m escape, é";
-        let written = json_string(awkward);
-        assert!(
-            !written.contains('\n') && !written.contains('\u{1b}'),
-            "{written}"
-        );
-        assert_eq!(serde_json::from_str::<String>(&written).unwrap(), awkward);
-    }
 
     #[test]
     fn xml_escapes_markup_and_drops_what_xml_cannot_hold() {

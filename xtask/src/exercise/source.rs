@@ -199,17 +199,13 @@ pub fn manifest(
             format!("[lints.{tool}]\n{}\n", lines.join("\n"))
         })
         .collect();
-    let profile: Vec<String> = entries(&workspace, "[profile.dev]")
-        .into_iter()
-        .map(|(name, value)| format!("{name} = {value}"))
-        .collect();
     let own_workspace = if alone {
         format!(
             "\n# The debug profile the course builds with, so that this crate shares\n\
              # what the course built; and a workspace of its own, so that nothing\n\
              # here can break the course's, nor another exercise.\n\
-             [profile.dev]\n{}\n\n[workspace]\n",
-            profile.join("\n")
+             {}\n[workspace]\n",
+            debug_profile(&workspace)
         )
     } else {
         String::new()
@@ -235,6 +231,31 @@ pub fn manifest(
         dependencies = dependencies.join("\n"),
         lints = lints.join("\n"),
     ))
+}
+
+/// The manifest of a workspace made of the crates in `members` (folders
+/// relative to it), with the course's debug profile.
+pub fn workspace_manifest(root: &Path, members: &[String]) -> Result<String, String> {
+    let workspace = read(&root.join("Cargo.toml"))?;
+    let members: Vec<String> = members
+        .iter()
+        .map(|member| format!("    \"{member}\","))
+        .collect();
+    Ok(format!(
+        "# Made by `cargo xtask exercise verify`: every exercise's starter and solution.\n\
+         [workspace]\nresolver = \"3\"\nmembers = [\n{}\n]\n\n{}",
+        members.join("\n"),
+        debug_profile(&workspace)
+    ))
+}
+
+/// The course's `[profile.dev]`, so that what it built is shared.
+fn debug_profile(workspace: &str) -> String {
+    let settings: Vec<String> = entries(workspace, "[profile.dev]")
+        .into_iter()
+        .map(|(name, value)| format!("{name} = {value}\n"))
+        .collect();
+    format!("[profile.dev]\n{}", settings.concat())
 }
 
 /// The `key = value` lines of one `[section]` of a manifest, comments and

@@ -10,11 +10,13 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Instant;
 
 use exercise_checks::{EXERCISES, Exercise, Outcome, run_checks};
 
-use super::report::{self, CLIPPY, CheckResult, Graded};
+use super::report::{self, CheckResult, Graded};
+use super::source::{self, Kind};
 use super::{Course, hints, read};
 use crate::{cargo, run_printed, target_dir, workspace_root};
 
@@ -29,26 +31,23 @@ pub fn run(
     problems.extend(layout_problems(course));
     problems.extend(book_problems(course, &workspace_root().join("book/src")));
 
-    let packages: Vec<String> = exercises
+    let (workspace, made) = make_workspace(course, exercises, &mut problems)?;
+    let packages: Vec<String> = made
         .iter()
-        .flat_map(|exercise| [package(exercise, "starter"), package(exercise, "solution")])
+        .flat_map(|exercise| {
+            [
+                package(exercise, Kind::Starter),
+                package(exercise, Kind::Solution),
+            ]
+        })
         .collect();
-    let mut build = cargo();
-    build.args(["build", "--quiet"]);
-    for package in &packages {
-        build.args(["--package", package]);
-    }
-    run_printed(build)?;
+    run_printed(cargo_on_workspace(&workspace, "build", &packages))?;
 
-    for exercise in exercises {
+    for exercise in &made {
         problems.extend(program_problems(exercise, runs, show));
     }
 
-    let mut clippy = cargo();
-    clippy.args(["clippy", "--quiet"]);
-    for package in &packages {
-        clippy.args(["--package", package]);
-    }
+    let mut clippy = cargo_on_workspace(&workspace, "clippy", &packages);
     clippy.args(["--", "-D", "warnings"]);
     if run_printed(clippy).is_err() {
         problems.push("clippy has warnings for the starters or solutions (above)".to_string());
@@ -71,8 +70,91 @@ pub fn run(
 }
 
 /// `patient-client-starter`, `patient-client-solution`.
-fn package(exercise: &Exercise, kind: &str) -> String {
-    format!("{}-{kind}", exercise.name)
+fn package(exercise: &Exercise, kind: Kind) -> String {
+    format!("{}-{}", exercise.name, kind.as_str())
+}
+
+/// Where verify makes every exercise's starter and solution, as members of
+/// one workspace of their own, so that one build makes them all.
+pub fn workspace_dir() -> PathBuf {
+    target_dir().join("exercise-crates")
+}
+
+/// Makes the starters and solutions of `exercises` from their stages and
+/// patches, as one workspace; an exercise whose patches no longer apply is
+/// a problem, and left out. Returns the workspace and the exercises in it.
+fn make_workspace(
+    course: &Course,
+    exercises: &[&'static Exercise],
+    problems: &mut Vec<String>,
+) -> Result<(PathBuf, Vec<&'static Exercise>), String> {
+    let dir = workspace_dir();
+    if dir.exists() {
+        fs::remove_dir_all(&dir)
+            .map_err(|error| format!("cannot empty {}: {error}", dir.display()))?;
+    }
+    let root = course.exercises_root();
+    let mut made = Vec::new();
+    let mut members = Vec::new();
+    for &exercise in exercises {
+        let programs: Result<Vec<_>, String> = [Kind::Starter, Kind::Solution]
+            .into_iter()
+            .map(|kind| Ok((kind, source::program(&root, exercise, kind)?)))
+            .collect();
+        let programs = match programs {
+            Ok(programs) => programs,
+            Err(problem) => {
+                problems.push(problem);
+                continue;
+            }
+        };
+        for (kind, files) in programs {
+            let member = format!("{}/{}", exercise.dir_name(), kind.as_str());
+            let written = source::write_crate(
+                &root,
+                exercise,
+                &files,
+                &package(exercise, kind),
+                &dir.join(&member),
+                false,
+            );
+            written?;
+            if kind == Kind::Starter && !files.values().any(|code| code.contains("// TODO")) {
+                problems.push(format!(
+                    "{}: the starter has no `// TODO` for the student",
+                    exercise.id
+                ));
+            }
+            members.push(member);
+        }
+        made.push(exercise);
+    }
+    let manifest = source::workspace_manifest(&root, &members)?;
+    for (name, text) in [
+        ("Cargo.toml", manifest),
+        ("Cargo.lock", read(&root.join("Cargo.lock"))?),
+    ] {
+        let path = dir.join(name);
+        fs::create_dir_all(&dir)
+            .and_then(|()| fs::write(&path, text))
+            .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
+    }
+    Ok((dir, made))
+}
+
+/// Cargo on the made workspace's `packages`, building into the course's
+/// target directory, where the course's crates are built already.
+fn cargo_on_workspace(workspace: &Path, subcommand: &str, packages: &[String]) -> Command {
+    let mut command = cargo();
+    command.args([subcommand, "--quiet"]);
+    command
+        .arg("--manifest-path")
+        .arg(workspace.join("Cargo.toml"));
+    command.arg("--target-dir").arg(target_dir());
+    for package in packages {
+        command.args(["--package", package]);
+    }
+    command
 }
 
 /// How one run of an exercise's checks went: each check's name and
@@ -89,11 +171,12 @@ fn results(outcomes: &[Outcome]) -> Vec<(&'static str, Option<String>)> {
 /// message changed in a later run.
 fn repeated(
     exercise: &'static Exercise,
-    kind: &str,
+    kind: Kind,
     runs: u32,
     problems: &mut Vec<String>,
 ) -> Vec<Outcome> {
     let program = target_dir().join("debug").join(package(exercise, kind));
+    let kind = kind.as_str();
     let first = run_checks(exercise.checks, &program);
     let expected = results(&first);
     for run in 2..=runs {
@@ -124,7 +207,7 @@ fn program_problems(exercise: &'static Exercise, runs: u32, show: bool) -> Vec<S
     let mut problems = Vec::new();
     let started = Instant::now();
 
-    let starter = repeated(exercise, "starter", runs, &mut problems);
+    let starter = repeated(exercise, Kind::Starter, runs, &mut problems);
     for outcome in &starter {
         let check = outcome.check;
         match (check.starter_passes, outcome.passed()) {
@@ -143,11 +226,7 @@ fn program_problems(exercise: &'static Exercise, runs: u32, show: bool) -> Vec<S
         }
     }
     let failed = starter.iter().filter(|outcome| !outcome.passed()).count();
-    let clippy = || CheckResult {
-        name: CLIPPY.to_string(),
-        passed: true,
-        message: "(clippy runs below)".to_string(),
-    };
+    let clippy = || CheckResult::clippy(true, "");
     if show {
         let mut graded = Graded::built(exercise, &starter, clippy());
         graded.checks.pop();
@@ -155,7 +234,7 @@ fn program_problems(exercise: &'static Exercise, runs: u32, show: bool) -> Vec<S
         print!("{}", report::text(&graded));
     }
 
-    let solution = repeated(exercise, "solution", runs, &mut problems);
+    let solution = repeated(exercise, Kind::Solution, runs, &mut problems);
     let passed = solution.iter().filter(|outcome| outcome.passed()).count();
     println!(
         "xtask: {} starter fails {failed} of {} checks, solution passes {passed}, {runs} run(s) \
@@ -192,9 +271,13 @@ fn layout_problems(course: &Course) -> Vec<String> {
     for exercise in EXERCISES {
         let dir = course.exercise_dir(exercise);
         let id = exercise.id;
-        let missing = ["README.md", "starter/src/main.rs", "solution/src/main.rs"]
-            .into_iter()
-            .filter(|file| !dir.join(file).is_file());
+        let missing = [
+            "README.md",
+            Kind::Starter.patch_file(),
+            Kind::Solution.patch_file(),
+        ]
+        .into_iter()
+        .filter(|file| !dir.join(file).is_file());
         problems.extend(missing.map(|file| format!("{id}: {file} is missing")));
 
         let hint_count = hints(course, exercise).len();
@@ -221,24 +304,9 @@ fn layout_problems(course: &Course) -> Vec<String> {
             }
         }
 
-        let starter = read(&dir.join("starter/src/main.rs")).unwrap_or_default();
-        if !starter.contains("// TODO") {
-            problems.push(format!(
-                "{id}: the starter has no `// TODO` for the student"
-            ));
-        }
-
-        // The starter and the solution differ in their code, not in what
-        // they depend on: the student's crate is a copy of the starter's.
-        let manifest = |kind: &str| {
-            read(&dir.join(kind).join("Cargo.toml"))
-                .unwrap_or_default()
-                .replace(&package(exercise, kind), exercise.name)
-        };
-        if manifest("starter") != manifest("solution") {
-            problems.push(format!(
-                "{id}: starter/Cargo.toml and solution/Cargo.toml differ in more than the package name"
-            ));
+        // Each patch still applies to what it was made from.
+        if let Err(problem) = source::program(&course.exercises_root(), exercise, Kind::Solution) {
+            problems.push(problem);
         }
     }
     problems
@@ -261,7 +329,7 @@ fn book_problems(course: &Course, src: &Path) -> Vec<String> {
         let dir = exercise.dir_name();
         let mut files = vec![
             format!("{dir}/README.md"),
-            format!("{dir}/solution/src/main.rs"),
+            format!("{dir}/{}", Kind::Solution.patch_file()),
         ];
         files.extend(
             (1..=hints(course, exercise).len()).map(|number| format!("{dir}/hint-{number}.md")),
