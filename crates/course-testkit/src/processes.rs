@@ -10,6 +10,7 @@ use std::process::{Child, Command};
 use std::time::Duration;
 
 use nix::fcntl::OFlag;
+use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
@@ -22,18 +23,69 @@ use nix::unistd::Pid;
 /// that a test binary killed outright, by a timeout or by SIGKILL, takes
 /// its servers with it instead of leaving them to PID 1.
 pub fn spawn_as_group(command: &mut Command) -> std::io::Result<Child> {
+    spawn_limited(command, &[])
+}
+
+/// What a student's program may use while it is graded, so that a fork
+/// bomb, a runaway loop or a leak ends as one failed check and the grader
+/// goes on. Each is the soft limit (the hard one is as high, or one CPU
+/// second more, so that SIGXCPU is followed by SIGKILL); none is ever
+/// raised above what the grader itself has.
+pub const GRADED: &[(Resource, u64)] = &[
+    // Processes and threads of the user, more than it has now: the
+    // kernel counts them per user, and does not hold root to it.
+    (Resource::RLIMIT_NPROC, 256),
+    (Resource::RLIMIT_CPU, 20),
+    (Resource::RLIMIT_DATA, 1 << 30),
+    // Enough for 04b, which serves a client above select's 1023.
+    (Resource::RLIMIT_NOFILE, 4096),
+];
+
+/// [`spawn_as_group`], with `limits` set in the child before it runs: see
+/// [`GRADED`]. `RLIMIT_NPROC`'s number is added to the user's processes
+/// and threads now.
+pub fn spawn_limited(command: &mut Command, limits: &[(Resource, u64)]) -> std::io::Result<Child> {
     let starter = nix::unistd::getpid();
+    let mut set = Vec::with_capacity(limits.len());
+    for &(resource, limit) in limits {
+        let limit = match resource {
+            Resource::RLIMIT_NPROC => limit + threads_of_user(),
+            _ => limit,
+        };
+        let (soft, hard) = getrlimit(resource)?;
+        let extra = u64::from(resource == Resource::RLIMIT_CPU);
+        set.push((resource, limit.min(soft), (limit + extra).min(hard)));
+    }
     command.process_group(0);
-    die_with_starter(command, starter);
+    die_with_starter(command, starter, set);
     command.spawn()
 }
 
+/// The processes and threads of this process's user, as `RLIMIT_NPROC`
+/// counts them (/proc/PID belongs to its process's user).
+fn threads_of_user() -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let (Ok(me), Ok(entries)) = (fs::metadata("/proc/self"), fs::read_dir("/proc")) else {
+        return 0;
+    };
+    let me = me.uid();
+    entries
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_name().to_string_lossy().parse::<u32>().is_ok())
+        .filter(|entry| entry.metadata().is_ok_and(|metadata| metadata.uid() == me))
+        .map(|entry| {
+            fs::read_dir(entry.path().join("task")).map_or(1, |tasks| tasks.count() as u64)
+        })
+        .sum()
+}
+
 #[allow(unsafe_code)] // pre_exec is unsafe; nix has no safe form.
-fn die_with_starter(command: &mut Command, starter: Pid) {
+fn die_with_starter(command: &mut Command, starter: Pid, limits: Vec<(Resource, u64, u64)>) {
     // SAFETY: the closure runs in the child between fork and exec, where
     // only async-signal-safe calls are allowed: another thread of the test
-    // may have held a lock at the moment of fork. prctl and getppid are
-    // such calls; the closure allocates nothing and takes no lock.
+    // may have held a lock at the moment of fork. prctl, getppid and
+    // setrlimit are such calls; the closure allocates nothing (the limits
+    // were worked out before the fork) and takes no lock.
     unsafe {
         command.pre_exec(move || {
             nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
@@ -41,6 +93,9 @@ fn die_with_starter(command: &mut Command, starter: Pid) {
             // ever send the signal.
             if nix::unistd::getppid() != starter {
                 return Err(std::io::Error::other("the test that started it is gone"));
+            }
+            for &(resource, soft, hard) in &limits {
+                setrlimit(resource, soft, hard)?;
             }
             Ok(())
         });
@@ -214,4 +269,97 @@ pub fn threads_of(pid: Pid) -> usize {
     fs::read_dir(format!("/proc/{pid}/task"))
         .expect("the process's threads in /proc")
         .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+
+    use super::*;
+
+    /// A started program's soft and hard limit of one resource, as
+    /// /proc/PID/limits names it ("Max cpu time").
+    fn limit_of(pid: u32, name: &str) -> (String, String) {
+        let limits = fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+        let row = limits
+            .lines()
+            .find(|line| line.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name:?} in {limits}"));
+        let fields: Vec<&str> = row[name.len()..].split_whitespace().collect();
+        (fields[0].to_string(), fields[1].to_string())
+    }
+
+    fn sleeper(limits: &[(Resource, u64)]) -> Child {
+        let mut sleep = Command::new("sleep");
+        sleep.arg("30").stdin(Stdio::null());
+        spawn_limited(&mut sleep, limits).unwrap()
+    }
+
+    #[test]
+    fn a_graded_program_runs_under_the_limits_and_never_above_the_graders() {
+        let mut child = sleeper(GRADED);
+        let expected = |resource: Resource, ours: u64, extra: u64| {
+            let (soft, hard) = getrlimit(resource).unwrap();
+            (
+                ours.min(soft).to_string(),
+                (ours + extra).min(hard).to_string(),
+            )
+        };
+        assert_eq!(
+            limit_of(child.id(), "Max cpu time"),
+            expected(Resource::RLIMIT_CPU, 20, 1)
+        );
+        assert_eq!(
+            limit_of(child.id(), "Max data size"),
+            expected(Resource::RLIMIT_DATA, 1 << 30, 0)
+        );
+        assert_eq!(
+            limit_of(child.id(), "Max open files"),
+            expected(Resource::RLIMIT_NOFILE, 4096, 0)
+        );
+        let (processes, _) = limit_of(child.id(), "Max processes");
+        let processes: u64 = processes.parse().unwrap();
+        assert!(processes > 256 && processes <= getrlimit(Resource::RLIMIT_NPROC).unwrap().0);
+        end_group(&mut child);
+
+        // Without limits, the grader's own.
+        let mut child = sleeper(&[]);
+        let (soft, _) = getrlimit(Resource::RLIMIT_CPU).unwrap();
+        let shown = if soft == nix::sys::resource::RLIM_INFINITY {
+            "unlimited".to_string()
+        } else {
+            soft.to_string()
+        };
+        assert_eq!(limit_of(child.id(), "Max cpu time").0, shown);
+        end_group(&mut child);
+    }
+
+    #[test]
+    fn a_runaway_loop_is_ended_by_its_cpu_limit() {
+        let mut spin = Command::new("sh");
+        spin.args(["-c", "while :; do :; done"])
+            .stdin(Stdio::null());
+        let mut child = spawn_limited(&mut spin, &[(Resource::RLIMIT_CPU, 1)]).unwrap();
+        // Bounded, so that a limit that does not hold fails instead of
+        // spinning for ever: one CPU second is far from a minute of wall.
+        let give_up = std::time::Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if std::time::Instant::now() > give_up {
+                end_group(&mut child);
+                panic!("a minute on, the loop still runs: no CPU limit");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let signal = status
+            .signal()
+            .and_then(|number| Signal::try_from(number).ok());
+        assert!(
+            matches!(signal, Some(Signal::SIGXCPU | Signal::SIGKILL)),
+            "{status}"
+        );
+    }
 }

@@ -24,7 +24,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
-use course_testkit::processes::{end_group, spawn_as_group};
+use course_testkit::processes::{GRADED, end_group, spawn_limited};
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill};
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, UnixAddr, connect, socket};
@@ -329,13 +329,14 @@ impl Program {
     /// Starts `program` with `args` in `dir`, stdin closed.
     pub fn start(program: &Path, dir: &Path, args: &[&str]) -> Program {
         let command = command_line(program, args);
-        let mut child = spawn_as_group(
+        let mut child = spawn_limited(
             Command::new(program)
                 .args(args)
                 .current_dir(dir)
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped()),
+            GRADED,
         )
         .unwrap_or_else(|error| panic!("cannot start `{command}`: {error}"));
         let stdout = child.stdout.take().map_or_else(Lines::none, Lines::of);

@@ -105,13 +105,15 @@ fn csv_field(text: &str) -> String {
     }
 }
 
-/// The author of the clone's last commit, `Name <email>`; else the clone's
-/// folder name.
+/// The author of the clone's last commit to its exercises (the course's
+/// own files in my-exercises/ left out), `Name <email>`; else the clone's
+/// folder name (a student who committed nothing).
 fn student_of(clone: &Path) -> String {
     Command::new("git")
         .arg("-C")
         .arg(clone)
-        .args(["log", "-1", "--format=%an <%ae>"])
+        .args(["log", "-1", "--format=%an <%ae>", "--", "my-exercises"])
+        .args([":!my-exercises/README.md", ":!my-exercises/.cargo"])
         .output()
         .ok()
         .filter(|output| output.status.success())
@@ -150,10 +152,43 @@ mod tests {
     }
 
     #[test]
-    fn a_clone_that_is_not_a_repository_is_named_by_its_folder() {
+    fn a_student_is_who_committed_exercises_else_the_folder() {
         let dir = tempfile::tempdir().unwrap();
         let clone = dir.path().join("bob");
-        fs::create_dir(&clone).unwrap();
-        assert_eq!(student_of(&clone), "bob");
+        fs::create_dir_all(clone.join("my-exercises")).unwrap();
+        assert_eq!(student_of(&clone), "bob", "not a repository");
+        let git = |args: &[&str]| {
+            let status = Command::new("git")
+                .arg("-C")
+                .arg(&clone)
+                .args([
+                    "-c",
+                    "user.name=Course",
+                    "-c",
+                    "user.email=course@example.org",
+                ])
+                .args(args)
+                .status()
+                .unwrap();
+            assert!(status.success(), "git {args:?}");
+        };
+        git(&["init", "-q"]);
+        fs::write(clone.join("my-exercises/README.md"), "the course's\n").unwrap();
+        git(&["add", "-A"]);
+        git(&["commit", "-qm", "the course"]);
+        assert_eq!(student_of(&clone), "bob", "only the course's commits");
+        fs::create_dir(clone.join("my-exercises/01a-patient-client")).unwrap();
+        fs::write(clone.join("my-exercises/01a-patient-client/x"), "work\n").unwrap();
+        git(&["add", "-A"]);
+        git(&[
+            "-c",
+            "user.name=Bob Student",
+            "-c",
+            "user.email=bob@example.org",
+            "commit",
+            "-qm",
+            "my work",
+        ]);
+        assert_eq!(student_of(&clone), "Bob Student <bob@example.org>");
     }
 }
