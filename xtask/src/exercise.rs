@@ -13,6 +13,7 @@
 //! `exercise-checks` crate (exercises/checks).
 
 mod class;
+mod classroom;
 mod report;
 mod source;
 mod verify;
@@ -134,6 +135,22 @@ student passes every assigned exercise:
         #[arg(last = true, required = true, value_name = "CLONE")]
         clones: Vec<PathBuf>,
     },
+    /// Write a GitHub Classroom autograding workflow that grades the
+    /// assigned exercises (all by default) on every push
+    #[command(after_help = "\
+Each exercise is one step of GitHub Classroom's command grader, worth the
+exercise's points when `grade` passes it; every step also keeps its JUnit
+report (every check, with what was expected and what came) as an
+artifact. Put it where GitHub runs workflows, in the assignment's
+template repository:
+
+  cargo xtask exercise classroom 01a 02a > .github/workflows/classroom.yml
+
+classroom/autograding.yml is this command's output for every exercise.")]
+    Classroom {
+        /// The assigned exercises (ids or names); all of them if none is named
+        exercises: Vec<String>,
+    },
     /// Show an exercise's task again, as plain text
     Task {
         /// The exercise: its id (01a, or 1a) or name (patient-client)
@@ -240,6 +257,10 @@ pub fn run(args: &ExerciseArgs) -> Result<(), String> {
             out,
             clones,
         } => class::grade(&assigned(exercises, assigned_file.as_deref())?, out, clones),
+        Action::Classroom { exercises } => {
+            print!("{}", classroom::workflow(&chosen(exercises)?));
+            Ok(())
+        }
         Action::Task { exercise } => {
             let exercise = find(exercise)?;
             println!("Exercise {}: {}\n", exercise.id, exercise.title);
