@@ -14,6 +14,7 @@
 
 mod class;
 mod classroom;
+mod mutants;
 mod report;
 mod source;
 mod verify;
@@ -185,6 +186,15 @@ classroom/autograding.yml is this command's output for every exercise.")]
         #[arg(long)]
         from: Option<PathBuf>,
     },
+    /// For authors: mutation testing of each solution's own lines (its
+    /// solution.diff) against the exercise's checks (cargo-mutants; long)
+    Mutants {
+        /// Only these exercises (ids or names); all of them by default
+        exercises: Vec<String>,
+        /// Mutants tested at once
+        #[arg(long, default_value_t = 1)]
+        jobs: u32,
+    },
     /// For authors: every starter fails the checks it must (the same way in
     /// every run), every solution passes them all and clippy
     Verify {
@@ -272,6 +282,7 @@ pub fn run(args: &ExerciseArgs) -> Result<(), String> {
             dir,
             teacher,
         } => solution(&course, find(exercise)?, dir.as_deref(), *teacher),
+        Action::Mutants { exercises, jobs } => mutants::run(&course, &chosen(exercises)?, *jobs),
         Action::Edit { exercise } => edit(&course, find(exercise)?),
         Action::Save { exercise, from } => save(&course, find(exercise)?, from.as_deref()),
         Action::Verify {

@@ -13,7 +13,7 @@ use clap::Args;
 use crate::tools::Tool;
 use crate::{run_printed, workspace_root};
 
-const CARGO_MUTANTS: Tool = Tool {
+pub const CARGO_MUTANTS: Tool = Tool {
     krate: "cargo-mutants",
     version: "27.1.0",
     program: "cargo-mutants",
@@ -55,7 +55,7 @@ pub fn run(args: &MutantsArgs) -> Result<(), String> {
 /// copies of the workspace (`$TMPDIR/cargo-mutants-*`): servers that a test
 /// started, left behind when cargo-mutants killed that test binary at its
 /// timeout (the test's guards never ran). A mutated server may spin.
-fn end_leftover_programs() -> usize {
+pub fn end_leftover_programs() -> usize {
     let scratch = std::env::temp_dir().join("cargo-mutants-");
     course_testkit::processes::started_from(&scratch.to_string_lossy())
         .into_iter()
