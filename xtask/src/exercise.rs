@@ -318,7 +318,8 @@ struct Course {
     /// The workspace's root, where `my-exercises/` and its backups are.
     root: PathBuf,
     /// Where a check that passed leaves its mark (under `target/`).
-    marks: PathBuf,
+    /// None for a student's clone graded by a teacher: nothing is marked.
+    marks: Option<PathBuf>,
 }
 
 impl Course {
@@ -326,7 +327,7 @@ impl Course {
         Course {
             exercises: workspace_root().join("exercises"),
             root: workspace_root(),
-            marks: target_dir().join("exercise-marks"),
+            marks: Some(target_dir().join("exercise-marks")),
         }
     }
 
@@ -338,7 +339,7 @@ impl Course {
             .map_err(|error| format!("cannot grade {}: {error}", clone.display()))?;
         Ok(Course {
             exercises: workspace_root().join("exercises"),
-            marks: target_dir().join("exercise-marks-of-clones"),
+            marks: None,
             root,
         })
     }
@@ -360,13 +361,14 @@ impl Course {
         self.root.join("my-exercises").join(exercise.dir_name())
     }
 
-    /// Outside `my-exercises/`, whose every folder is a workspace member.
+    /// Beside `my-exercises/`, so that a backup is never taken for an exercise.
     fn backups_dir(&self) -> PathBuf {
         self.root.join("my-exercises-backups")
     }
 
-    fn mark(&self, exercise: &Exercise) -> PathBuf {
-        self.marks.join(format!("{}.passed", exercise.dir_name()))
+    fn mark(&self, exercise: &Exercise) -> Option<PathBuf> {
+        let marks = self.marks.as_ref()?;
+        Some(marks.join(format!("{}.passed", exercise.dir_name())))
     }
 
     /// A path as the student sees it: relative to the workspace's root.
@@ -380,11 +382,14 @@ impl Course {
     /// Marks a pass, to be shown by `list` while the files do not change,
     /// or takes the mark away.
     fn record(&self, graded: &Graded) {
-        let mark = self.mark(graded.exercise);
+        let Some(mark) = self.mark(graded.exercise) else {
+            return;
+        };
         if graded.status == Status::Passed {
             let work = self.work_dir(graded.exercise);
+            let folder = mark.parent().expect("a mark is in a folder");
             let written =
-                fs::create_dir_all(&self.marks).and_then(|()| fs::write(&mark, fingerprint(&work)));
+                fs::create_dir_all(folder).and_then(|()| fs::write(&mark, fingerprint(&work)));
             if let Err(error) = written {
                 eprintln!(
                     "xtask: cannot record the pass in {}: {error}",
@@ -403,7 +408,10 @@ impl Course {
         if !work.is_dir() {
             return Status::NotStarted.as_str();
         }
-        let mark = fs::read_to_string(self.mark(exercise)).unwrap_or_default();
+        let mark = self
+            .mark(exercise)
+            .and_then(|mark| fs::read_to_string(mark).ok())
+            .unwrap_or_default();
         if mark == fingerprint(&work) {
             Status::Passed.as_str()
         } else {
@@ -1004,7 +1012,9 @@ fn reset(course: &Course, exercise: &Exercise) -> Result<(), String> {
         exercise.id,
         course.shown(&backup)
     );
-    let _ = fs::remove_file(course.mark(exercise));
+    if let Some(mark) = course.mark(exercise) {
+        let _ = fs::remove_file(mark);
+    }
     make_starter(course, exercise, &work)?;
     println!(
         "{} holds the starter again: `cargo xtask exercise check {}` when you are ready.",
@@ -1088,7 +1098,7 @@ mod tests {
         Course {
             exercises: workspace_root().join("exercises"),
             root: root.path().to_path_buf(),
-            marks: root.path().join("marks"),
+            marks: Some(root.path().join("marks")),
         }
     }
 
@@ -1160,8 +1170,9 @@ mod tests {
         let exercise = patient_client();
         start(&course, exercise).unwrap();
         let work = course.work_dir(exercise);
-        fs::create_dir_all(&course.marks).unwrap();
-        fs::write(course.mark(exercise), fingerprint(&work)).unwrap();
+        let mark = course.mark(exercise).unwrap();
+        fs::create_dir_all(mark.parent().unwrap()).unwrap();
+        fs::write(mark, fingerprint(&work)).unwrap();
         assert_eq!(course.status(exercise), "passed");
         fs::write(work.join("src/main.rs"), "fn main() {}\n").unwrap();
         assert_eq!(course.status(exercise), "started");

@@ -191,7 +191,7 @@ mod tests {
         let course = Course {
             exercises: dir.path().join("exercises"),
             root: dir.path().to_path_buf(),
-            marks: dir.path().join("marks"),
+            marks: None,
         };
         let exercise_dir = course.exercise_dir(exercise);
         fs::create_dir_all(&exercise_dir).unwrap();
