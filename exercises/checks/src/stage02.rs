@@ -31,6 +31,21 @@ pub const UPPER_SERVER: &[Check] = &[
         3,
         hangs_up_on_a_line_too_long,
     ),
+    Check::new(
+        "answers a line of exactly 4096 bytes, and hangs up on 4097",
+        2,
+        answers_a_line_at_the_limit,
+    ),
+    Check::new(
+        "logs a client that hangs up mid-line on stderr",
+        1,
+        logs_a_half_line_on_stderr,
+    ),
+    Check::new(
+        "changes only ASCII letters, bytes that are not UTF-8 included",
+        1,
+        changes_only_ascii_letters,
+    ),
 ];
 
 pub const CALLER_ID: &[Check] = &[
@@ -155,6 +170,56 @@ fn hangs_up_on_a_line_too_long(program: &Path) {
             ),
         );
     }
+    expect_answer(&mut server, b"next, please\n", b"NEXT, PLEASE\n");
+}
+
+fn answers_a_line_at_the_limit(program: &Path) {
+    let mut server = Server::start(program, &["--work", "0"]);
+    let mut line = vec![b'a'; 4096];
+    line.push(b'\n');
+    let mut expected = vec![b'A'; 4096];
+    expected.push(b'\n');
+    expect_answer(&mut server, &line, &expected);
+    let mut stream = server.connect();
+    let _ = stream.write_all(&[b'a'; 4097]);
+    let (reply, hung_up) = receive_until_hang_up(&mut stream, SOON);
+    if !reply.is_empty() || !hung_up {
+        server.fail(
+            "a hang-up, with no answer, to a client that sent 4097 bytes and no newline",
+            format_args!(
+                "{} byte(s){}",
+                reply.len(),
+                if hung_up {
+                    " and a hang-up"
+                } else {
+                    ", and no hang-up"
+                }
+            ),
+        );
+    }
+    expect_answer(&mut server, b"next, please\n", b"NEXT, PLEASE\n");
+}
+
+fn logs_a_half_line_on_stderr(program: &Path) {
+    let mut server = Server::start(program, &["--work", "0"]);
+    let mut stream = server.connect();
+    server.send(&mut stream, b"half a li");
+    let _ = stream.shutdown(Shutdown::Write);
+    let _ = receive_until_hang_up(&mut stream, SOON);
+    server.expect_stderr(
+        "a line about the client that hung up mid-line",
+        SOON,
+        |_| true,
+    );
+}
+
+fn changes_only_ascii_letters(program: &Path) {
+    let mut server = Server::start(program, &["--work", "0"]);
+    expect_answer(
+        &mut server,
+        b"caf\xc3\xa9 \xff\xfe ok\n",
+        b"CAF\xc3\xa9 \xff\xfe OK\n",
+    );
     expect_answer(&mut server, b"next, please\n", b"NEXT, PLEASE\n");
 }
 
