@@ -83,6 +83,16 @@ pub const MAX_CHILDREN: &[Check] = &[
         1,
         refuses_a_limit_of_zero,
     ),
+    Check::new(
+        "sleeps at the limit: no CPU time used while the next client waits",
+        2,
+        sleeps_at_the_limit,
+    ),
+    Check::new(
+        "serves 64 clients at once by default, and not 65",
+        2,
+        serves_64_by_default,
+    ),
 ];
 
 /// Starts a forking server for a check; the children it logs are called
@@ -343,4 +353,67 @@ fn refuses_a_limit_of_zero(program: &Path) {
         &["--max-children", "0"],
         &["--max-children", "1", "--work", "0"],
     );
+}
+
+/// The CPU time `pid` has used so far, in clock ticks (user and system).
+fn cpu_ticks(pid: Pid) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command's name, which ends at the last `)`.
+    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15; `rest` starts at field 3.
+    [11, 12]
+        .iter()
+        .filter_map(|&index| {
+            fields
+                .get(index)
+                .and_then(|field| field.parse::<u64>().ok())
+        })
+        .sum()
+}
+
+fn sleeps_at_the_limit(program: &Path) {
+    let (mut server, _clients) = at_the_limit(program);
+    let mut third = server.connect();
+    server.send(&mut third, b"A");
+    let before = cpu_ticks(server.pid());
+    // Waiting for a reply that must not come is the quiet interval.
+    let got = Got::one_byte(&mut third, QUIET);
+    let used = cpu_ticks(server.pid()) - before;
+    // A busy loop uses much of the interval (20 ticks and more of its 50,
+    // on a busy machine); a sleeping server none.
+    if got != Got::Nothing || used > 5 {
+        server.fail(
+            format_args!(
+                "with --max-children 2 reached, a server asleep in waitpid for {}: no reply \
+                 to a third client, and (almost) no CPU time",
+                shown(QUIET)
+            ),
+            format_args!("{got} and {used} clock ticks of CPU time"),
+        );
+    }
+}
+
+fn serves_64_by_default(program: &Path) {
+    let mut server = forking_server(program, &["--work", "0"]);
+    let mut clients = Vec::new();
+    for _ in 0..64 {
+        clients.push(server.connect());
+    }
+    expect_live_children(
+        &mut server,
+        64,
+        "once 64 clients have connected (no --max-children)",
+    );
+    let mut next = server.connect();
+    server.send(&mut next, b"A");
+    let got = Got::one_byte(&mut next, QUIET);
+    let live = live_children(&server).len();
+    if got != Got::Nothing || live != 64 {
+        server.fail(
+            "with no --max-children and 64 clients being served, no reply yet to a 65th, and \
+             no 65th child",
+            format_args!("{got} and {live} live children"),
+        );
+    }
 }
