@@ -32,6 +32,11 @@ pub const CLIENT_COUNT: &[Check] = &[
         2,
         still_stops_on_sigterm,
     ),
+    Check::new(
+        "counts a client whose reply is being worked on (--work 30)",
+        2,
+        counts_a_client_being_worked_for,
+    ),
 ];
 
 pub const CHAT: &[Check] = &[
@@ -72,6 +77,20 @@ fn says_how_many_clients_on_sigusr1(program: &Path) {
     drop(first);
     server.expect_event(&format!("removing client on fd {first_fd}"), SOON);
     expect_count(&mut server, 1);
+}
+
+fn counts_a_client_being_worked_for(program: &Path) {
+    let mut server = Server::start(program, &["--work", "30"]);
+    let (_idle, _) = server.connect_learning_fd();
+    // Each turn of the loop ends in `server waiting`: the one after a
+    // step is the sign that the server has taken it.
+    server.expect_stdout("server waiting", SOON);
+    let (mut working, _) = server.connect_learning_fd();
+    server.expect_stdout("server waiting", SOON);
+    server.send(&mut working, b"A");
+    server.expect_stdout("server waiting", SOON);
+    // One idle, one whose reply is 30 seconds away: both are connected.
+    expect_count(&mut server, 2);
 }
 
 fn takes_sigusr1_from_its_signalfd(program: &Path) {
