@@ -61,6 +61,11 @@ pub const LINE_CLIENT: &[Check] = &[
         fails_when_the_server_hangs_up_mid_line,
     ),
     Check::new(
+        "prints a reply whose bytes are not UTF-8, without a panic",
+        1,
+        prints_a_reply_that_is_not_utf8,
+    ),
+    Check::new(
         "refuses a line with a newline in it (exit status 2)",
         1,
         refuses_a_line_with_a_newline,
@@ -330,6 +335,31 @@ fn fails_when_the_server_hangs_up_mid_line(program: &Path) {
     let finished = client.wait_exit(SOON);
     let _ = server.finish();
     expect_one_error_line(&mut client, &finished);
+}
+
+fn prints_a_reply_that_is_not_utf8(program: &Path) {
+    let dir = temporary_dir();
+    let path = dir.path().join("server_socket");
+    let server = line_server(&path, b"CAF\xff\xfe OK\n".to_vec(), false);
+    let mut client = Program::start(program, dir.path(), &["caf\u{e9}"]);
+    let finished = client.wait_exit(SOON);
+    let _ = server.finish();
+    let printed = finished.stdout.first().cloned().unwrap_or_default();
+    if finished.status.code() != Some(0)
+        || finished.stdout.len() != 1
+        || !printed.starts_with("reply from server = CAF")
+        || !printed.ends_with(" OK")
+    {
+        client.fail(
+            "exit status 0 and one line, `reply from server = CAF.. OK`, for the reply \
+             \"CAF\\xff\\xfe OK\\n\"",
+            format_args!(
+                "{} and stdout {:?}",
+                describe(finished.status),
+                finished.stdout
+            ),
+        );
+    }
 }
 
 fn refuses_a_line_with_a_newline(program: &Path) {
