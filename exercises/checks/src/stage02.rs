@@ -150,15 +150,18 @@ fn survives_a_client_that_hangs_up_mid_line(program: &Path) {
     expect_answer(&mut server, b"next, please\n", b"NEXT, PLEASE\n");
 }
 
-fn hangs_up_on_a_line_too_long(program: &Path) {
-    let mut server = Server::start(program, &["--work", "0"]);
+/// Sends `count` bytes and no newline, and insists on a hang-up with no
+/// answer.
+fn expect_hang_up(server: &mut Server, count: usize) {
     let mut stream = server.connect();
     // The server may hang up before it has read everything: that is fine.
-    let _ = stream.write_all(&[b'a'; 5000]);
+    let _ = stream.write_all(&vec![b'a'; count]);
     let (reply, hung_up) = receive_until_hang_up(&mut stream, SOON);
     if !reply.is_empty() || !hung_up {
         server.fail(
-            "a hang-up, with no answer, to a client that sent 5000 bytes and no newline",
+            format_args!(
+                "a hang-up, with no answer, to a client that sent {count} bytes and no newline"
+            ),
             format_args!(
                 "{} byte(s){}",
                 reply.len(),
@@ -170,6 +173,11 @@ fn hangs_up_on_a_line_too_long(program: &Path) {
             ),
         );
     }
+}
+
+fn hangs_up_on_a_line_too_long(program: &Path) {
+    let mut server = Server::start(program, &["--work", "0"]);
+    expect_hang_up(&mut server, 5000);
     expect_answer(&mut server, b"next, please\n", b"NEXT, PLEASE\n");
 }
 
@@ -180,23 +188,7 @@ fn answers_a_line_at_the_limit(program: &Path) {
     let mut expected = vec![b'A'; 4096];
     expected.push(b'\n');
     expect_answer(&mut server, &line, &expected);
-    let mut stream = server.connect();
-    let _ = stream.write_all(&[b'a'; 4097]);
-    let (reply, hung_up) = receive_until_hang_up(&mut stream, SOON);
-    if !reply.is_empty() || !hung_up {
-        server.fail(
-            "a hang-up, with no answer, to a client that sent 4097 bytes and no newline",
-            format_args!(
-                "{} byte(s){}",
-                reply.len(),
-                if hung_up {
-                    " and a hang-up"
-                } else {
-                    ", and no hang-up"
-                }
-            ),
-        );
-    }
+    expect_hang_up(&mut server, 4097);
     expect_answer(&mut server, b"next, please\n", b"NEXT, PLEASE\n");
 }
 
