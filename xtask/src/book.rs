@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use clap::Args;
+use course_stages::{STAGES, Stage};
 
 use crate::tools::Tool;
 use crate::{files_under, run_printed, shown, workspace_root};
@@ -48,7 +49,7 @@ const MDBOOK_SVGBOB: Tool = Tool {
 const SHELL_LANGUAGES: [&str; 4] = ["console", "bash", "sh", "shell"];
 
 /// Where the C twins are, as chapters include them.
-const C_LISTINGS: &str = "xtask/src/bench/c/";
+const C_LISTINGS: &str = "c/";
 
 #[derive(Args)]
 pub struct BookArgs {
@@ -197,6 +198,7 @@ fn check_sources(root: &Path, src: &Path) -> Result<(), String> {
             ));
         }
     }
+    problems.extend(stage_problems(STAGES, src, &summary));
     for path in files_with_extension(src, "md")? {
         let text = fs::read_to_string(&path)
             .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
@@ -231,10 +233,6 @@ fn source_problems(path: &Path, text: &str) -> Vec<(usize, String)> {
             line,
             format!("a ```{language} block: a shell highlighter mis-paints it; use ```transcript (or ```text)"),
         ));
-    }
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    if is_stage_page(&name) {
-        problems.extend(stage_page_problems(text).into_iter().map(|what| (1, what)));
     }
     if path.parent().is_some_and(|dir| dir.ends_with("diagrams")) {
         problems.extend(diagram_problems(text).into_iter().map(|what| (1, what)));
@@ -374,20 +372,45 @@ fn shell_fences(text: &str) -> Vec<(usize, String)> {
     found
 }
 
-/// A stage's own page (`stage-02-server1.md`), not one of its "doing
-/// better than C" pages (`stage-02-server1-better.md`).
-fn is_stage_page(file_name: &str) -> bool {
-    let Some(rest) = file_name.strip_prefix("stage-") else {
-        return false;
-    };
-    let Some(stem) = rest.strip_suffix(".md") else {
-        return false;
-    };
-    let bytes = stem.as_bytes();
-    bytes.len() > 3
-        && bytes[..2].iter().all(u8::is_ascii_digit)
-        && bytes[2] == b'-'
-        && !stem.contains("-better")
+/// What the list of stages asks of the book: each stage's chapter is
+/// listed in SUMMARY.md and includes its recorded transcript, and the
+/// chapter of a stage with a crate has its diagram and its C listing.
+fn stage_problems(stages: &[Stage], src: &Path, summary: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let listed = markdown_link_targets(summary);
+    for stage in stages {
+        let chapter = format!("book/src/{}", stage.chapter);
+        if !listed.iter().any(|target| target == stage.chapter) {
+            problems.push(format!(
+                "book/src/SUMMARY.md: stage {}'s chapter, {}, is not listed",
+                stage.id, stage.chapter
+            ));
+        }
+        let Ok(text) = fs::read_to_string(src.join(stage.chapter)) else {
+            problems.push(format!(
+                "{chapter}: stage {}'s chapter does not exist",
+                stage.id
+            ));
+            continue;
+        };
+        let transcript = stage.transcript_file(false);
+        if !include_targets(&text)
+            .iter()
+            .any(|(_, target)| target.starts_with(&transcript))
+        {
+            problems.push(format!(
+                "{chapter}: no recorded session: include {transcript}"
+            ));
+        }
+        if stage.krate.is_some() {
+            problems.extend(
+                stage_page_problems(&text)
+                    .into_iter()
+                    .map(|what| format!("{chapter}:1: {what}")),
+            );
+        }
+    }
+    problems
 }
 
 /// What a stage page lacks: its diagram (an include from diagrams/) and
@@ -404,7 +427,7 @@ fn stage_page_problems(text: &str) -> Vec<String> {
     }
     let c_listing = |target: &String| {
         let file = file(target);
-        file.contains(C_LISTINGS) && file.ends_with(".c")
+        file.starts_with(&format!("../../{C_LISTINGS}")) && file.ends_with(".c")
     };
     if !targets.iter().any(|(_, target)| c_listing(target)) {
         problems.push(format!(
@@ -605,11 +628,11 @@ mod tests {
 
     #[test]
     fn includes_outside_the_book_and_of_transcripts_resolve() {
-        // As chapters include them: ../../crates/..., ../../xtask/src/bench/c/...,
+        // As chapters include them: ../../crates/..., ../../c/...,
         // and a transcript's step.
         let dir = tempfile::tempdir().unwrap();
         let src = dir.path().join("book/src");
-        let c = dir.path().join("xtask/src/bench/c");
+        let c = dir.path().join("c");
         fs::create_dir_all(src.join("transcripts")).unwrap();
         fs::create_dir_all(&c).unwrap();
         fs::write(
@@ -622,7 +645,7 @@ mod tests {
             "# ANCHOR: start\n$ server1 &\n# ANCHOR_END: start\n",
         )
         .unwrap();
-        let text = "{{#include ../../xtask/src/bench/c/server1.c:setup}}\n\
+        let text = "{{#include ../../c/server1.c:setup}}\n\
                     {{#include transcripts/02.txt:start}}\n\
                     {{#include transcripts/02.txt:stop}}\n";
         assert_eq!(
@@ -665,19 +688,34 @@ mod tests {
     }
 
     #[test]
-    fn tells_stage_pages_from_the_others() {
-        assert!(is_stage_page("stage-02-server1.md"));
-        assert!(is_stage_page("stage-05-epoll-server.md"));
-        assert!(!is_stage_page("stage-02-server1-better-than-c.md"));
-        assert!(!is_stage_page("stage-03-forking-server-better.md"));
-        assert!(!is_stage_page("network-sockets.md"));
-        assert!(!is_stage_page("stage-xx.md"));
+    fn the_book_has_what_the_list_of_stages_asks() {
+        let src = super::workspace_root().join("book/src");
+        let summary = fs::read_to_string(src.join("SUMMARY.md")).unwrap();
+        assert_eq!(stage_problems(STAGES, &src, &summary), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_stage_added_to_the_list_is_missed_until_the_book_has_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let stages = &course_stages::with_a_dummy_stage()[STAGES.len()..];
+        let missing = stage_problems(stages, dir.path(), "");
+        assert_eq!(missing.len(), 2, "{missing:?}");
+        assert!(missing[0].contains("stage 07's chapter, stage-07-dummy-server.md, is not listed"));
+        fs::write(
+            dir.path().join("stage-07-dummy-server.md"),
+            "{{#include transcripts/07-dummy-server.txt:start}}\n",
+        )
+        .unwrap();
+        let summary = "- [Stage 07](stage-07-dummy-server.md)\n";
+        let bare = stage_problems(stages, dir.path(), summary);
+        assert_eq!(bare.len(), 2, "{bare:?}");
+        assert!(bare[0].contains("no diagram") && bare[1].contains("no C listing"));
     }
 
     #[test]
     fn a_stage_page_needs_its_diagram_and_its_c_listing() {
         let complete = "{{#include diagrams/named-socket.md}}\n\
-                        {{#include ../../xtask/src/bench/c/server1.c:setup}}\n";
+                        {{#include ../../c/server1.c:setup}}\n";
         assert!(stage_page_problems(complete).is_empty());
         let bare = "{{#include ../../crates/02-server1/src/main.rs:setup}}\n\
                     {{#include transcripts/02-server1.txt:start}}\n";

@@ -10,7 +10,9 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::procs::Registry;
-use crate::scenarios::{Play, SCENARIOS, Scenario};
+use course_stages::{STAGES, Stage};
+
+use crate::scenarios::{Play, Plays, plays};
 use crate::session::{Pace, QUIT, Session};
 use crate::{Profile, build_programs, diff, panes, transcript, workspace_root};
 
@@ -52,19 +54,14 @@ pub struct DemoArgs {
 
 pub fn run(args: &DemoArgs) -> Result<(), String> {
     if args.list {
-        for scenario in SCENARIOS {
-            println!(
-                "{:<4} {:<14} {}",
-                scenario.id, scenario.name, scenario.about
-            );
-        }
+        print!("{}", list(&chosen(STAGES, args.stage.as_ref())?));
         return Ok(());
     }
     if let Some(stage) = &args.panes {
-        let scenario = chosen(Some(stage))?[0];
-        return panes::run(scenario, &build_programs(Profile::Debug)?);
+        let stage = chosen(STAGES, Some(stage))?[0];
+        return panes::run(stage, &build_programs(Profile::Debug)?);
     }
-    let chosen = chosen(args.stage.as_ref())?;
+    let chosen = chosen(STAGES, args.stage.as_ref())?;
     let programs = build_programs(Profile::Debug)?;
     let registry = Registry::install()?;
     let strict = args.record || args.check;
@@ -77,26 +74,27 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
 
     let mut drifted = Vec::new();
     let mut sessions = 0;
-    for scenario in &chosen {
-        let plays: Vec<(bool, Play)> = match scenario.trace {
-            _ if !strict && !args.trace => vec![(false, scenario.play)],
+    for stage in &chosen {
+        let Plays { play, trace } = session_of(stage)?;
+        let plays: Vec<(bool, Play)> = match trace {
+            _ if !strict && !args.trace => vec![(false, play)],
             Some(trace) if !strict => vec![(true, trace)],
             None if !strict => {
                 return Err(format!(
                     "stage {} has no traced session; --list lists the stages",
-                    scenario.id
+                    stage.id
                 ));
             }
-            Some(trace) => vec![(false, scenario.play), (true, trace)],
-            None => vec![(false, scenario.play)],
+            Some(trace) => vec![(false, play), (true, trace)],
+            None => vec![(false, play)],
         };
         for (traced, play) in plays {
             println!(
                 "\n=== {} {}{}: {} ===\n",
-                scenario.id,
-                scenario.name,
+                stage.id,
+                stage.name,
                 if traced { ", under strace" } else { "" },
-                scenario.about
+                stage.session
             );
             let mut session = Session::new(&registry, &programs, pace, strict)?;
             match play(&mut session) {
@@ -110,7 +108,7 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
             sessions += 1;
             let transcript = session.transcript();
             drop(session);
-            let file = book_dir().join(scenario.transcript_file(traced));
+            let file = book_dir().join(stage.transcript_file(traced));
             if args.record {
                 write(&file, &transcript)?;
                 println!("\nxtask: recorded {}", file.display());
@@ -155,13 +153,16 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
 }
 
 /// The stages `wanted` names, or all of them.
-fn chosen(wanted: Option<&String>) -> Result<Vec<&'static Scenario>, String> {
+fn chosen(
+    stages: &'static [Stage],
+    wanted: Option<&String>,
+) -> Result<Vec<&'static Stage>, String> {
     let Some(wanted) = wanted else {
-        return Ok(SCENARIOS.iter().collect());
+        return Ok(stages.iter().collect());
     };
-    let found: Vec<_> = SCENARIOS
+    let found: Vec<_> = stages
         .iter()
-        .filter(|scenario| exercise_checks::names(wanted, scenario.id, scenario.name))
+        .filter(|stage| stage.is_named(wanted))
         .collect();
     if found.is_empty() {
         return Err(format!(
@@ -169,6 +170,36 @@ fn chosen(wanted: Option<&String>) -> Result<Vec<&'static Scenario>, String> {
         ));
     }
     Ok(found)
+}
+
+/// The session of a stage of the list.
+fn session_of(stage: &Stage) -> Result<Plays, String> {
+    plays(stage).ok_or_else(|| {
+        format!(
+            "stage {} has no session in xtask/src/scenarios.rs yet",
+            stage.id
+        )
+    })
+}
+
+/// `--list`: each stage, whether `--trace` plays it, and what it shows.
+fn list(stages: &[&Stage]) -> String {
+    let mut text = format!(
+        "{:<4} {:<14} {:<7} {}\n",
+        "id", "name", "traced", "what the session shows"
+    );
+    for stage in stages {
+        let traced = match plays(stage) {
+            Some(Plays { trace: Some(_), .. }) => "yes",
+            Some(_) => "no",
+            None => "-",
+        };
+        text.push_str(&format!(
+            "{:<4} {:<14} {:<7} {}\n",
+            stage.id, stage.name, traced, stage.session
+        ));
+    }
+    text
 }
 
 fn write(file: &std::path::Path, text: &str) -> Result<(), String> {
@@ -180,4 +211,33 @@ fn write(file: &std::path::Path, text: &str) -> Result<(), String> {
 /// Where the book's sources are.
 fn book_dir() -> PathBuf {
     workspace_root().join("book/src")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stage_added_to_the_list_is_listed_and_chosen_but_has_no_session() {
+        let stages = course_stages::with_a_dummy_stage();
+        let all = chosen(stages, None).unwrap();
+        let listed = list(&all);
+        assert!(
+            listed
+                .lines()
+                .any(|line| line.starts_with("07   dummy-server   -")),
+            "{listed}"
+        );
+        assert!(
+            listed
+                .lines()
+                .any(|line| line.starts_with("02n  network        no ")),
+            "{listed}"
+        );
+        let dummy = chosen(stages, Some(&"dummy-server".to_string())).unwrap();
+        assert_eq!(dummy.len(), 1);
+        let refused = session_of(dummy[0]).err().unwrap();
+        assert!(refused.contains("stage 07 has no session"), "{refused}");
+        assert!(chosen(STAGES, Some(&"07".to_string())).is_err());
+    }
 }

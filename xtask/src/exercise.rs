@@ -498,7 +498,7 @@ fn list(course: &Course) {
         println!(
             "{:<5} {:<6} {:<15} {:<12} {}",
             exercise.id,
-            exercise.stage,
+            exercise.stage().id,
             exercise.name,
             course.status(exercise),
             exercise.title

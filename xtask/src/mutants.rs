@@ -2,13 +2,17 @@
 //! course-support with cargo-mutants (pinned, installed once under
 //! target/tools). Each mutant is a small change to the code (`&&` made
 //! `||`, a function's body replaced by a default); a mutant that every
-//! test still passes is behaviour no test checks. Its settings are in
-//! .cargo/mutants.toml; the results are in mutants.out/. For maintainers:
-//! a full run takes an hour or more, and CI does not run it.
+//! test still passes is behaviour no test checks. What it mutates and
+//! which tests judge come from the list of stages (each stage's crate,
+//! and course-support); its other settings are in .cargo/mutants.toml.
+//! For maintainers: a full run takes an hour or more, and CI does not run
+//! it.
 
 use std::process::Command;
 
 use clap::Args;
+
+use course_stages::{STAGES, Stage};
 
 use crate::tools::Tool;
 use crate::{run_printed, workspace_root};
@@ -34,6 +38,7 @@ pub fn run(args: &MutantsArgs) -> Result<(), String> {
         .arg("mutants")
         .arg("--dir")
         .arg(workspace_root())
+        .args(scope(STAGES, &args.more))
         .args(&args.more);
     let result = run_printed(mutants);
     let left = end_leftover_programs();
@@ -51,6 +56,32 @@ pub fn run(args: &MutantsArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// What to mutate and which tests judge each mutant, from the list of
+/// stages: every stage's crate and course-support (tested through the
+/// servers), each mutant judged by every stage's tests. A `--file` among
+/// `more` narrows what is mutated; a `--test-package` there, who judges.
+fn scope(stages: &[Stage], more: &[String]) -> Vec<String> {
+    let crates = stages
+        .iter()
+        .filter_map(|stage| stage.krate.as_ref())
+        .map(|krate| (krate.folder, krate.package))
+        .chain([("crates/course-support", "course-support")]);
+    let given = |long: &str, short: &str| {
+        more.iter()
+            .any(|arg| arg == long || arg == short || arg.starts_with(&format!("{long}=")))
+    };
+    let mut args = Vec::new();
+    for (folder, package) in crates {
+        if !given("--file", "-f") {
+            args.extend(["--file".to_string(), format!("{folder}/src/**/*.rs")]);
+        }
+        if !given("--test-package", "--test-package") {
+            args.extend(["--test-package".to_string(), package.to_string()]);
+        }
+    }
+    args
+}
+
 /// Kills every program still running from one of cargo-mutants' scratch
 /// copies of the workspace (`$TMPDIR/cargo-mutants-*`): servers that a test
 /// started, left behind when cargo-mutants killed that test binary at its
@@ -61,4 +92,29 @@ pub fn end_leftover_programs() -> usize {
         .into_iter()
         .filter(|&pid| nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).is_ok())
         .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mutates_every_stage_and_lets_the_user_narrow_it() {
+        let args = scope(STAGES, &[]);
+        assert!(
+            args.windows(2)
+                .any(|pair| pair == ["--file", "crates/04-select-server/src/**/*.rs"])
+        );
+        assert!(
+            args.windows(2)
+                .any(|pair| pair == ["--test-package", "server1"])
+        );
+        assert!(
+            args.windows(2)
+                .any(|pair| pair == ["--test-package", "course-support"])
+        );
+        let narrowed = scope(STAGES, &["--file".to_string(), "x.rs".to_string()]);
+        assert!(!narrowed.contains(&"--file".to_string()));
+        assert!(narrowed.contains(&"--test-package".to_string()));
+    }
 }

@@ -13,8 +13,9 @@
 use std::path::Path;
 use std::process::Command;
 
+use course_stages::Stage;
+
 use crate::procs::Registry;
-use crate::scenarios::Scenario;
 use crate::succeed;
 
 /// Which of the two terminals a command is typed into.
@@ -28,9 +29,9 @@ enum Pane {
 const CTRL_C: &str = "C-c";
 
 /// What is typed in each stage, in order.
-fn script(stage: &str) -> &'static [(Pane, &'static str)] {
+fn script(stage: &str) -> Option<&'static [(Pane, &'static str)]> {
     use Pane::{Clients, Server};
-    match stage {
+    Some(match stage {
         "01" => &[(Clients, "client1"), (Clients, "echo $?")],
         "02" => &[
             (Server, "server1"),
@@ -50,7 +51,7 @@ fn script(stage: &str) -> &'static [(Pane, &'static str)] {
             (Clients, "client1 & client1 & client1 & wait"),
             (
                 Clients,
-                "client1 & client1 & client1 & sleep 1; ps -o pid,ppid,stat,args --ppid \"$(pgrep -x forking-server)\"; wait",
+                "client1 & client1 & client1 & sleep 1; ps -o pid,ppid,stat,args --ppid \"$(pgrep -ox forking-server)\"; wait",
             ),
             (Server, CTRL_C),
         ],
@@ -62,16 +63,24 @@ fn script(stage: &str) -> &'static [(Pane, &'static str)] {
             (Clients, "client1 & client1 & client1 & wait"),
             (Server, CTRL_C),
         ],
-        _ => &[
+        "05" => &[
             (Server, "epoll-server --work 2"),
             (Clients, "client1 & client1 & client1 & wait"),
             (Clients, "ls -l /proc/\"$(pgrep -x epoll-server)\"/fd"),
             (Server, CTRL_C),
         ],
-    }
+        _ => return None,
+    })
 }
 
-pub fn run(scenario: &Scenario, programs: &Path) -> Result<(), String> {
+/// What is typed in `stage`: an error for a stage with no script yet.
+fn script_of(stage: &str) -> Result<&'static [(Pane, &'static str)], String> {
+    script(stage)
+        .ok_or_else(|| format!("stage {stage} has no --panes script in xtask/src/panes.rs yet"))
+}
+
+pub fn run(stage: &Stage, programs: &Path) -> Result<(), String> {
+    script_of(stage.id)?;
     if !std::env::var_os("PATH")
         .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join("tmux").is_file()))
     {
@@ -113,7 +122,7 @@ pub fn run(scenario: &Scenario, programs: &Path) -> Result<(), String> {
         std::env::current_exe()
             .map_err(|error| format!("cannot find xtask itself: {error}"))?
             .display(),
-        scenario.id
+        stage.id
     );
     for args in [
         &[
@@ -176,7 +185,7 @@ pub fn run(scenario: &Scenario, programs: &Path) -> Result<(), String> {
     ] {
         succeed(tmux(args))?;
     }
-    println!("xtask: tmux, two terminals: {}", scenario.about);
+    println!("xtask: tmux, two terminals: {}", stage.session);
     // Attached here, in this terminal, until the driver kills the server.
     // Inside the instructor's own tmux too: TMUX, which makes tmux refuse
     // to nest, is left out (the demo's tmux is a server of its own).
@@ -197,7 +206,7 @@ pub fn run(scenario: &Scenario, programs: &Path) -> Result<(), String> {
 /// The narrow pane's program: shows each next command, types it into its
 /// pane on Enter, ends on `q` or after the last one.
 pub fn drive(stage: &str, socket: &str) -> Result<(), String> {
-    for &(pane, keys) in script(stage) {
+    for &(pane, keys) in script_of(stage)? {
         let (target, name) = match pane {
             Pane::Server => ("demo:0.0", "terminal 1"),
             Pane::Clients => ("demo:0.1", "terminal 2"),
@@ -220,4 +229,19 @@ pub fn drive(stage: &str, socket: &str) -> Result<(), String> {
     std::io::Write::flush(&mut std::io::stdout()).map_err(|error| error.to_string())?;
     let _ = std::io::stdin().read_line(&mut String::new());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_stage_has_a_script_and_no_other_has_one() {
+        for stage in course_stages::STAGES {
+            assert!(super::script(stage.id).is_some(), "{}", stage.id);
+        }
+        let refused = super::script_of("07").err().unwrap();
+        assert!(
+            refused.contains("stage 07 has no --panes script"),
+            "{refused}"
+        );
+    }
 }

@@ -2,6 +2,7 @@
 //! Every step has a name, its anchor in the transcript, by which the book
 //! includes it; what the book says about a step is in the chapter.
 
+use course_stages::Stage;
 use nix::sys::signal::Signal;
 
 use crate::session::{Normalise, Session, Settle, Step};
@@ -9,69 +10,27 @@ use crate::session::{Normalise, Session, Settle, Step};
 /// A session's script: its steps, played in a session.
 pub type Play = fn(&mut Session) -> Result<(), String>;
 
-/// A stage's session, as `cargo xtask demo` lists it.
-pub struct Scenario {
-    /// Its number, or short name where it has none.
-    pub id: &'static str,
-    pub name: &'static str,
-    pub about: &'static str,
+/// A stage's session, and the same again under strace where it has one.
+pub struct Plays {
     pub play: Play,
-    /// The kernel's view: the session again under strace (`--trace`).
+    /// The kernel's view (`--trace`).
     pub trace: Option<Play>,
 }
 
-impl Scenario {
-    /// Where the book keeps its recorded transcript, under book/src.
-    pub fn transcript_file(&self, traced: bool) -> String {
-        let trace = if traced { "-trace" } else { "" };
-        format!("transcripts/{}-{}{trace}.txt", self.id, self.name)
-    }
+/// The session of `stage`, from the list of stages; `None` for a stage
+/// whose session is not written yet (a test insists there is none).
+pub fn plays(stage: &Stage) -> Option<Plays> {
+    let (play, trace): (Play, Option<Play>) = match stage.id {
+        "01" => (client_fails, Some(client_fails_traced)),
+        "02" => (server1, Some(server1_traced)),
+        "02n" => (network, None),
+        "03" => (forking_server, Some(forking_server_traced)),
+        "04" => (select_server, Some(select_server_traced)),
+        "05" => (epoll_server, Some(epoll_server_traced)),
+        _ => return None,
+    };
+    Some(Plays { play, trace })
 }
-
-pub const SCENARIOS: &[Scenario] = &[
-    Scenario {
-        id: "01",
-        name: "client-fails",
-        about: "client1 with no server to talk to",
-        play: client_fails,
-        trace: Some(client_fails_traced),
-    },
-    Scenario {
-        id: "02",
-        name: "server1",
-        about: "server1 in the background, its socket file, clients served in turn",
-        play: server1,
-        trace: Some(server1_traced),
-    },
-    Scenario {
-        id: "02n",
-        name: "network",
-        about: "server1 and client1 over TCP on port 9734, and byte order",
-        play: network,
-        trace: None,
-    },
-    Scenario {
-        id: "03",
-        name: "forking-server",
-        about: "three slow clients: server1 takes them in turn, forking-server all at once",
-        play: forking_server,
-        trace: Some(forking_server_traced),
-    },
-    Scenario {
-        id: "04",
-        name: "select-server",
-        about: "one process, three slow clients: the book's server5 stalls, select-server does not",
-        play: select_server,
-        trace: Some(select_server_traced),
-    },
-    Scenario {
-        id: "05",
-        name: "epoll-server",
-        about: "one process, epoll, three slow clients answered together",
-        play: epoll_server,
-        trace: Some(epoll_server_traced),
-    },
-];
 
 const WAITING: &str = "server waiting";
 
@@ -402,4 +361,18 @@ fn event_loop_traced(s: &mut Session, server: &str, calls: &str) -> Result<(), S
     s.step(Step::run("client", &["client1"]).settle(Settle::ClientsGone))?;
     s.step(Step::kill_traced("stop", 1))?;
     show_trace(s, "trace", &file)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_stage_has_a_session() {
+        for stage in course_stages::STAGES {
+            assert!(
+                super::plays(stage).is_some(),
+                "stage {} has no session",
+                stage.id
+            );
+        }
+    }
 }

@@ -24,21 +24,11 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
+use course_stages::STAGES;
 use nix::sys::signal::Signal;
 use tempfile::TempDir;
 
 use crate::procs::{Group, Registry};
-
-/// The course's programs, run from the build directory under their own
-/// names.
-pub const COURSE_PROGRAMS: [&str; 6] = [
-    "client1",
-    "server1",
-    "forking-server",
-    "server5",
-    "select-server",
-    "epoll-server",
-];
 
 /// How long a step waits for output that must come before it gives up.
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -338,7 +328,7 @@ impl Session {
 
     fn command(&self, argv: &[String]) -> Command {
         let (program, args) = argv.split_first().expect("a command has a program");
-        let mut command = if COURSE_PROGRAMS.contains(&program.as_str()) {
+        let mut command = if course_stages::programs(STAGES).any(|course| course.name == program) {
             let mut command = Command::new(self.programs.join(program));
             command.arg0(program);
             command

@@ -26,6 +26,8 @@ use std::path::Path;
 use std::sync::Once;
 use std::thread;
 
+use course_stages::Stage;
+
 /// One classroom exercise, as `cargo xtask exercise` knows it. Its files
 /// are in `exercises/<id>-<name>/`.
 pub struct Exercise {
@@ -33,9 +35,6 @@ pub struct Exercise {
     pub id: &'static str,
     /// The name of the student's package and program, `patient-client`.
     pub name: &'static str,
-    /// The chapter it belongs to: `01`, `02`, `02n` (network sockets), `03`,
-    /// `04`, `05`.
-    pub stage: &'static str,
     /// What the program is, in a few words.
     pub title: &'static str,
     /// The stage's program it starts from, under the workspace's root
@@ -53,22 +52,16 @@ impl Exercise {
         format!("{}-{}", self.id, self.name)
     }
 
-    /// Whether `wanted` names this exercise (see [`names`]).
+    /// Whether `wanted` names this exercise (see [`course_stages::names`]).
     pub fn is_named(&self, wanted: &str) -> bool {
-        names(wanted, self.id, self.name)
+        course_stages::names(wanted, self.id, self.name)
     }
-}
 
-/// Whether `wanted` names a stage or an exercise of this `id` and `name`:
-/// the id (`02`, `01a`), the id without its leading zero (`2`, `1a`), the
-/// name, or both (`02-server1`, `01a-patient-client`), in any case
-/// (`01A`). The one rule for
-/// `cargo xtask demo STAGE` and `cargo xtask exercise ... ID`.
-pub fn names(wanted: &str, id: &str, name: &str) -> bool {
-    let bare = |text: &str| text.trim_start_matches('0').to_ascii_lowercase();
-    [id.to_string(), name.to_string(), format!("{id}-{name}")]
-        .iter()
-        .any(|candidate| bare(candidate) == bare(wanted))
+    /// The stage it belongs to, whose list of exercises names it.
+    pub fn stage(&self) -> &'static Stage {
+        course_stages::stage_of_exercise(self.id)
+            .unwrap_or_else(|| panic!("no stage lists exercise {}", self.id))
+    }
 }
 
 /// One thing an exercise's program must do.
@@ -133,7 +126,6 @@ pub const EXERCISES: &[Exercise] = &[
     Exercise {
         id: "01a",
         name: "patient-client",
-        stage: "01",
         title: "a client that waits for its server",
         starts_from: "crates/01-client-fails/src/main.rs",
         more_nix_features: &[],
@@ -142,7 +134,6 @@ pub const EXERCISES: &[Exercise] = &[
     Exercise {
         id: "01b",
         name: "line-client",
-        stage: "01",
         title: "a client that sends a whole line",
         starts_from: "crates/01-client-fails/src/main.rs",
         more_nix_features: &[],
@@ -151,7 +142,6 @@ pub const EXERCISES: &[Exercise] = &[
     Exercise {
         id: "02a",
         name: "upper-server",
-        stage: "02",
         title: "a server that answers a line in capitals",
         starts_from: "crates/02-server1/src/main.rs",
         more_nix_features: &[],
@@ -160,7 +150,6 @@ pub const EXERCISES: &[Exercise] = &[
     Exercise {
         id: "02b",
         name: "caller-id",
-        stage: "02",
         title: "a server that knows who called",
         starts_from: "crates/02-server1/src/main.rs",
         more_nix_features: &[],
@@ -169,7 +158,6 @@ pub const EXERCISES: &[Exercise] = &[
     Exercise {
         id: "02na",
         name: "client2-port",
-        stage: "02n",
         title: "the port the book's client2 really reached",
         starts_from: "crates/01-client-fails/src/main.rs",
         more_nix_features: &[],
@@ -178,7 +166,6 @@ pub const EXERCISES: &[Exercise] = &[
     Exercise {
         id: "02nb",
         name: "server2-port",
-        stage: "02n",
         title: "a server that says where it really listens",
         starts_from: "crates/02-server1/src/main.rs",
         more_nix_features: &[],
@@ -187,7 +174,6 @@ pub const EXERCISES: &[Exercise] = &[
     Exercise {
         id: "03a",
         name: "reaper-log",
-        stage: "03",
         title: "a server that keeps its children's exit statuses",
         starts_from: "crates/03-forking-server/src/main.rs",
         more_nix_features: &["poll"],
@@ -196,7 +182,6 @@ pub const EXERCISES: &[Exercise] = &[
     Exercise {
         id: "03b",
         name: "idle-child",
-        stage: "03",
         title: "a child that hangs up on a silent client",
         starts_from: "crates/03-forking-server/src/main.rs",
         more_nix_features: &[],
@@ -205,7 +190,6 @@ pub const EXERCISES: &[Exercise] = &[
     Exercise {
         id: "03c",
         name: "max-children",
-        stage: "03",
         title: "a cap on forking-server's children",
         starts_from: "crates/03-forking-server/src/main.rs",
         more_nix_features: &[],
@@ -214,7 +198,6 @@ pub const EXERCISES: &[Exercise] = &[
     Exercise {
         id: "04a",
         name: "idle-select",
-        stage: "04",
         title: "select-server drops silent clients",
         starts_from: "crates/04-select-server/src/main.rs",
         more_nix_features: &[],
@@ -223,7 +206,6 @@ pub const EXERCISES: &[Exercise] = &[
     Exercise {
         id: "04b",
         name: "poll-server",
-        stage: "04",
         title: "select-server rewritten with poll",
         starts_from: "crates/04-select-server/src/main.rs",
         more_nix_features: &[],
@@ -232,7 +214,6 @@ pub const EXERCISES: &[Exercise] = &[
     Exercise {
         id: "05a",
         name: "client-count",
-        stage: "05",
         title: "epoll-server counts its clients on SIGUSR1",
         starts_from: "crates/05-epoll-server/src/main.rs",
         more_nix_features: &[],
@@ -241,7 +222,6 @@ pub const EXERCISES: &[Exercise] = &[
     Exercise {
         id: "05b",
         name: "chat",
-        stage: "05",
         title: "epoll-server turned into a chat",
         starts_from: "crates/05-epoll-server/src/main.rs",
         more_nix_features: &[],
@@ -392,12 +372,26 @@ mod tests {
     }
 
     #[test]
+    fn the_stages_list_exactly_the_exercises() {
+        let listed: Vec<&str> = course_stages::STAGES
+            .iter()
+            .flat_map(|stage| stage.exercises.iter().copied())
+            .collect();
+        let known: Vec<&str> = EXERCISES.iter().map(|exercise| exercise.id).collect();
+        assert_eq!(listed, known);
+    }
+
+    #[test]
     fn ids_and_names_are_unique_and_every_check_names_a_hint() {
         for (index, exercise) in EXERCISES.iter().enumerate() {
             for other in &EXERCISES[index + 1..] {
                 assert!(exercise.id != other.id && exercise.name != other.name);
             }
-            assert!(exercise.id.starts_with(exercise.stage), "{}", exercise.id);
+            assert!(
+                exercise.id.starts_with(exercise.stage().id),
+                "{}",
+                exercise.id
+            );
             assert!(!exercise.checks.is_empty(), "{}", exercise.id);
             assert!(exercise.checks.iter().all(|check| check.hint >= 1));
         }

@@ -15,8 +15,9 @@ use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use tempfile::TempDir;
 
-use super::{Contender, Metric, PAIRS, Pair, Plan, SERVERS, Server};
+use super::{Contender, Metric, Pair, Plan, Server, pairs, servers};
 use crate::procs::{Group, Registry};
+use course_stages::STAGES;
 
 /// How many round trips, or sessions, a count of system calls is taken over.
 const COUNTED: usize = 1000;
@@ -177,7 +178,7 @@ impl Lab {
             together: Vec::new(),
             peak_rss_kib: Vec::new(),
         };
-        for server in SERVERS {
+        for server in servers(STAGES) {
             let running = self.start_server(server, Duration::ZERO)?;
             let socket = path_arg(&running.socket);
             step(&format!("{}: one client at a time", server.program()));
@@ -216,7 +217,7 @@ impl Lab {
             round.peak_rss_kib.push((server, peak));
             self.stop(running)?;
         }
-        for server in SERVERS {
+        for server in servers(STAGES) {
             step(&format!(
                 "{}: {} clients at once, --work {}",
                 server.program(),
@@ -252,7 +253,7 @@ impl Lab {
     /// and one load client alternating between them.
     pub fn pairs(&self, plan: &Plan, number: usize, total: usize) -> Result<PairRound, String> {
         let mut round = PairRound::new();
-        for pair in PAIRS {
+        for pair in pairs(STAGES) {
             let what = match pair.metric() {
                 Metric::Sessions => "one client at a time".to_string(),
                 Metric::RoundTrips => {

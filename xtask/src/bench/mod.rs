@@ -12,7 +12,7 @@
 //! - K clients at once, each needing `--work` seconds: the time until all
 //!   are served, against one `--work` period;
 //! - each server's peak memory (VmHWM);
-//! - each Rust server against its C twin (xtask/src/bench/c), both running
+//! - each Rust server against its C twin (c/), both running
 //!   at once and one load client alternating between them in bursts of
 //!   20 ms, so that both see the same machine: sessions per second for
 //!   server1 and forking-server, round trips per second among 999 idle
@@ -37,6 +37,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Args;
+use course_stages::{Bench, Program, STAGES, Stage};
 
 use crate::procs::Registry;
 use crate::workspace_root;
@@ -103,34 +104,39 @@ const FULL: Plan = Plan {
     pair_idle: 999,
 };
 
-/// The course's servers, in the order the book meets them.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Server {
-    Server1,
-    Forking,
-    /// The book's server5: measured only against its C twin, the book's
-    /// loop in C (select-server.c), with no work, where it does not stall.
-    Server5,
-    Select,
-    Epoll,
+/// A server of the course, as the list of stages gives it.
+#[derive(Clone, Copy, Debug)]
+pub struct Server(&'static Program);
+
+impl PartialEq for Server {
+    fn eq(&self, other: &Server) -> bool {
+        self.0.name == other.0.name
+    }
 }
 
-pub const SERVERS: [Server; 4] = [
-    Server::Server1,
-    Server::Forking,
-    Server::Select,
-    Server::Epoll,
-];
+impl Eq for Server {}
 
 impl Server {
+    /// The server of this name in the list of stages: one the bench's
+    /// claims are about (a test checks that each one is there).
+    pub fn named(name: &str) -> Server {
+        Server::named_in(STAGES, name)
+    }
+
+    fn named_in(stages: &'static [Stage], name: &str) -> Server {
+        course_stages::programs(stages)
+            .find(|program| program.name == name)
+            .map(Server)
+            .unwrap_or_else(|| panic!("no program {name} in the list of stages"))
+    }
+
     pub fn program(self) -> &'static str {
-        match self {
-            Server::Server1 => "server1",
-            Server::Forking => "forking-server",
-            Server::Server5 => "server5",
-            Server::Select => "select-server",
-            Server::Epoll => "epoll-server",
-        }
+        self.0.name
+    }
+
+    /// How the bench measures it.
+    pub fn design(self) -> Bench {
+        self.0.bench
     }
 
     /// Whether it holds many connections open at once, so that idle
@@ -138,36 +144,65 @@ impl Server {
     /// else while the first idle client holds it, and forking-server would
     /// keep a process per idle client.
     pub fn keeps_connections(self) -> bool {
-        matches!(self, Server::Server5 | Server::Select | Server::Epoll)
+        self.0.bench.keeps_connections()
+    }
+
+    /// The program its C twin builds.
+    fn twin(self) -> Option<&'static str> {
+        self.0.c_twin.map(twins::program_of)
     }
 }
 
+/// The servers measured on their own, in the order the book meets them.
+pub fn servers(stages: &'static [Stage]) -> Vec<Server> {
+    course_stages::programs(stages)
+        .filter(|program| {
+            matches!(
+                program.bench,
+                Bench::OneAtATime | Bench::ProcessPerClient | Bench::EventLoop
+            )
+        })
+        .map(Server)
+        .collect()
+}
+
 /// A program the bench sets against another, both running at once.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub enum Contender {
     /// A server of the course, in Rust.
     Rust(Server),
-    /// Its C twin, `xtask/src/bench/c/<program>.c`.
+    /// Its C twin, in c/.
     C(Server),
-    /// forking-server.c built with `-DEXTRA_THREAD`: one more thread,
-    /// waiting in `sigwait`.
+    /// The process-per-client twin built with `-DEXTRA_THREAD`: one more
+    /// thread, waiting in `sigwait`.
     CWithThread,
 }
+
+/// Two contenders are the same when they run the same program (server5's
+/// twin is select-server's).
+impl PartialEq for Contender {
+    fn eq(&self, other: &Contender) -> bool {
+        self.program() == other.program()
+    }
+}
+
+impl Eq for Contender {}
 
 impl Contender {
     /// The name the report gives it.
     pub fn name(self) -> String {
         match self {
             Contender::Rust(server) => server.program().to_string(),
-            Contender::C(server) => format!("{}.c", server.program()),
-            Contender::CWithThread => "forking-server.c + 1 thread".to_string(),
+            Contender::C(_) => format!("{}.c", self.program()),
+            Contender::CWithThread => format!("{}.c + 1 thread", self.server().program()),
         }
     }
 
     /// Its program's file name (in target/release, or target/bench-c).
     pub fn program(self) -> &'static str {
         match self {
-            Contender::Rust(server) | Contender::C(server) => server.program(),
+            Contender::Rust(server) => server.program(),
+            Contender::C(server) => server.twin().unwrap_or(server.program()),
             Contender::CWithThread => twins::WITH_THREAD,
         }
     }
@@ -176,7 +211,7 @@ impl Contender {
     pub fn server(self) -> Server {
         match self {
             Contender::Rust(server) | Contender::C(server) => server,
-            Contender::CWithThread => Server::Forking,
+            Contender::CWithThread => Server::named("forking-server"),
         }
     }
 }
@@ -208,34 +243,31 @@ impl Pair {
     }
 }
 
-/// Each Rust server against its C twin, then the C forking server against
-/// itself with one more thread.
-pub const PAIRS: [Pair; 6] = [
-    Pair {
-        first: Contender::Rust(Server::Server1),
-        second: Contender::C(Server::Server1),
-    },
-    Pair {
-        first: Contender::Rust(Server::Forking),
-        second: Contender::C(Server::Forking),
-    },
-    Pair {
-        first: Contender::Rust(Server::Server5),
-        second: Contender::C(Server::Select),
-    },
-    Pair {
-        first: Contender::Rust(Server::Select),
-        second: Contender::C(Server::Select),
-    },
-    Pair {
-        first: Contender::Rust(Server::Epoll),
-        second: Contender::C(Server::Epoll),
-    },
-    Pair {
-        first: Contender::C(Server::Forking),
-        second: Contender::CWithThread,
-    },
-];
+/// Each Rust server against its C twin, then the process-per-client twin
+/// against itself with one more thread.
+pub fn pairs(stages: &'static [Stage]) -> Vec<Pair> {
+    let servers: Vec<Server> = course_stages::programs(stages)
+        .filter(|program| program.bench != Bench::Client && program.c_twin.is_some())
+        .map(Server)
+        .collect();
+    let mut pairs: Vec<Pair> = servers
+        .iter()
+        .map(|&server| Pair {
+            first: Contender::Rust(server),
+            second: Contender::C(server),
+        })
+        .collect();
+    pairs.extend(
+        servers
+            .into_iter()
+            .filter(|server| server.design() == Bench::ProcessPerClient)
+            .map(|server| Pair {
+                first: Contender::C(server),
+                second: Contender::CWithThread,
+            }),
+    );
+    pairs
+}
 
 /// The system calls per round trip or session of each program of the
 /// Rust-against-C pairs, counted under strace, apart from the timed runs
@@ -252,7 +284,7 @@ fn count_system_calls(lab: &Lab) -> Result<Option<Vec<(Contender, f64)>>, String
         return Ok(None);
     }
     let mut calls: Vec<(Contender, f64)> = Vec::new();
-    for pair in PAIRS {
+    for pair in pairs(STAGES) {
         if !matches!(pair.first, Contender::Rust(_)) {
             continue;
         }
@@ -380,4 +412,51 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         }
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stage_added_to_the_list_is_measured_and_set_against_its_twin() {
+        let stages = course_stages::with_a_dummy_stage();
+        let dummy = Server::named_in(stages, "dummy-server");
+        assert_eq!(servers(stages).last(), Some(&dummy));
+        assert!(!servers(STAGES).contains(&dummy));
+        let pair = pairs(stages)
+            .into_iter()
+            .find(|pair| pair.first == Contender::Rust(dummy))
+            .unwrap();
+        assert_eq!(pair.second.name(), "dummy-server.c");
+        assert_eq!(pair.metric(), Metric::RoundTrips);
+    }
+
+    #[test]
+    fn the_servers_the_claims_name_are_in_the_list() {
+        for name in [
+            "server1",
+            "forking-server",
+            "server5",
+            "select-server",
+            "epoll-server",
+        ] {
+            assert_eq!(Server::named(name).program(), name);
+        }
+        let names: Vec<String> = pairs(STAGES)
+            .iter()
+            .map(|pair| pair.second.name())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "server1.c",
+                "forking-server.c",
+                "select-server.c",
+                "select-server.c",
+                "epoll-server.c",
+                "forking-server.c + 1 thread"
+            ]
+        );
+    }
 }

@@ -6,6 +6,8 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use course_stages::{Bench, STAGES};
+
 use super::Server;
 use super::machine::Machine;
 use super::measure::micros;
@@ -15,14 +17,17 @@ const WIDTH: f64 = 880.0;
 const HEIGHT: f64 = 400.0;
 const FLOOR_COLOUR: &str = "#8c8c8c";
 
+/// Each server's colour: the next of a palette for colour-blind eyes
+/// (ColorBrewer's Dark2), in the list of stages' order.
 fn colour(server: Server) -> &'static str {
-    match server {
-        Server::Server1 => "#7570b3",
-        Server::Forking => "#e7298a",
-        Server::Server5 => "#e6ab02",
-        Server::Select => "#d95f02",
-        Server::Epoll => "#1b9e77",
-    }
+    const PALETTE: [&str; 8] = [
+        "#7570b3", "#e7298a", "#e6ab02", "#d95f02", "#1b9e77", "#66a61e", "#a6761d", "#666666",
+    ];
+    let index = course_stages::programs(STAGES)
+        .filter(|program| program.bench != Bench::Client)
+        .position(|program| program.name == server.program())
+        .unwrap_or(0);
+    PALETTE[index % PALETTE.len()]
 }
 
 fn escape(text: &str) -> String {
@@ -265,7 +270,10 @@ fn round_trips_panel(svg: &mut String, results: &Results) {
         FLOOR_COLOUR,
         true,
     )];
-    for server in [Server::Select, Server::Epoll] {
+    for server in [
+        Server::named("select-server"),
+        Server::named("epoll-server"),
+    ] {
         let series: Vec<(usize, f64)> = points
             .iter()
             .filter(|(s, _, _)| *s == server)
@@ -298,7 +306,7 @@ fn round_trips_panel(svg: &mut String, results: &Results) {
                 .find(|(s, n, _)| *s != server && n == idle)
                 .map(|(_, _, other)| *other);
             let below = other.is_some_and(|other| *value < other)
-                || (other == Some(*value) && server == Server::Epoll);
+                || (other == Some(*value) && server == Server::named("epoll-server"));
             text(
                 svg,
                 x,

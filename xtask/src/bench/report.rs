@@ -11,7 +11,8 @@ use loadgen::Measured;
 use super::compare::{self, Spread, TooBusy, beats_floor, median};
 use super::machine::Machine;
 use super::measure::{Cores, PairRound, Round, micros};
-use super::{Contender, Metric, PAIRS, Pair, Plan, SERVERS, Server};
+use super::{Contender, Metric, Pair, Plan, Server, pairs, servers};
+use course_stages::{Bench, STAGES};
 
 /// One measurement, the median over the rounds.
 #[derive(Clone, Copy)]
@@ -104,7 +105,7 @@ pub struct Results {
     pub round_trips: Vec<(Server, usize, Stat)>,
     pub together: Vec<(Server, Duration)>,
     pub peak_rss_kib: Vec<(Server, u64)>,
-    /// Each pair of [`PAIRS`], measured at once; `None` where there was no
+    /// Each pair of [`pairs`], measured at once; `None` where there was no
     /// C compiler.
     pub twins: Option<Vec<PairStat>>,
     /// How many rounds the pairs had.
@@ -125,15 +126,18 @@ impl Results {
         let all = |pick: &dyn Fn(&Round) -> Option<&Measured>| -> Vec<&Measured> {
             rounds.iter().filter_map(pick).collect()
         };
-        let sessions = SERVERS
-            .iter()
-            .map(|&server| {
+        let sessions = servers(STAGES)
+            .into_iter()
+            .map(|server| {
                 let found = all(&|round| find(&round.sessions, server));
                 (server, Stat::of(&found))
             })
             .collect();
         let mut round_trips = Vec::new();
-        for server in SERVERS.into_iter().filter(|s| s.keeps_connections()) {
+        for server in servers(STAGES)
+            .into_iter()
+            .filter(|s| s.keeps_connections())
+        {
             for idle in plan.idle {
                 let found = all(&|round| {
                     round
@@ -145,17 +149,17 @@ impl Results {
                 round_trips.push((server, idle, Stat::of(&found)));
             }
         }
-        let together = SERVERS
-            .iter()
-            .map(|&server| {
+        let together = servers(STAGES)
+            .into_iter()
+            .map(|server| {
                 let found = all(&|round| find(&round.together, server));
                 let seconds = median(found.iter().map(|m| m.elapsed.as_secs_f64()).collect());
                 (server, Duration::from_secs_f64(seconds))
             })
             .collect();
-        let peak_rss_kib = SERVERS
-            .iter()
-            .map(|&server| {
+        let peak_rss_kib = servers(STAGES)
+            .into_iter()
+            .map(|server| {
                 let peak = rounds
                     .iter()
                     .filter_map(|round| {
@@ -181,9 +185,9 @@ impl Results {
             together,
             peak_rss_kib,
             twins: pair_rounds.map(|rounds| {
-                PAIRS
-                    .iter()
-                    .map(|&pair| PairStat::of(pair, rounds))
+                pairs(STAGES)
+                    .into_iter()
+                    .map(|pair| PairStat::of(pair, rounds))
                     .collect()
             }),
             pair_rounds: pair_rounds.map_or(0, <[PairRound]>::len),
@@ -494,14 +498,12 @@ fn tables(results: &Results) -> Vec<Table> {
         &["", "peak RSS (MiB)", "clients held at once, at most"],
     );
     for (server, kib) in &results.peak_rss_kib {
-        let held = match server {
-            Server::Server1 => "1".to_string(),
-            Server::Forking => {
+        let held = match server.design() {
+            Bench::ProcessPerClient => {
                 format!("{} (one per child; the parent's memory only)", plan.clients)
             }
-            Server::Server5 | Server::Select | Server::Epoll => {
-                whole((results.most_idle() + 1) as f64)
-            }
+            design if design.keeps_connections() => whole((results.most_idle() + 1) as f64),
+            _ => "1".to_string(),
         };
         memory.row(vec![
             server.program().to_string(),
@@ -658,7 +660,7 @@ fn claims(results: &Results) -> Vec<Claim> {
             )
         },
     });
-    let server1 = results.session(Server::Server1).mean;
+    let server1 = results.session(Server::named("server1")).mean;
     let server1_to_floor = ratio(server1, results.bare_session.mean);
     claims.push(Claim {
         claim: "An iterative server adds little to the kernel's own connect, accept and close: server1's session at most 1.25× a bare one".to_string(),
@@ -670,7 +672,7 @@ fn claims(results: &Results) -> Vec<Claim> {
         ),
         verdict: Verdict::of(as_printed(server1_to_floor) <= 1.25),
     });
-    let forking = results.session(Server::Forking).mean;
+    let forking = results.session(Server::named("forking-server")).mean;
     let fork_share = ratio(forking.saturating_sub(server1), results.bare_fork.mean);
     claims.push(Claim {
         claim: "A process per client costs a fork per client: what forking-server spends per session beyond server1 is half to twice a bare fork, exit and wait".to_string(),
@@ -686,14 +688,14 @@ fn claims(results: &Results) -> Vec<Claim> {
     let (least, most) = (results.least_idle(), results.most_idle());
     for (server, claim, holds) in [
         (
-            Server::Select,
+            Server::named("select-server"),
             format!(
                 "select's cost per event grows with the idle clients it watches: at least 2× from {least} idle clients to {most}"
             ),
             (|growth: f64| growth >= 2.0) as fn(f64) -> bool,
         ),
         (
-            Server::Epoll,
+            Server::named("epoll-server"),
             format!(
                 "epoll's cost per event is flat in the number of idle clients: at most 1.25× from {least} idle clients to {most}"
             ),
@@ -749,23 +751,27 @@ fn claims(results: &Results) -> Vec<Claim> {
 fn findings(results: &Results) -> Vec<String> {
     let mut findings = Vec::new();
     let floor = results.bare_session.mean;
-    let one_at_a_time: Vec<String> = [Server::Server1, Server::Select, Server::Epoll]
-        .iter()
-        .map(|&server| {
-            format!(
-                "{} {}",
-                server.program(),
-                times(ratio(results.session(server).mean, floor))
-            )
-        })
-        .collect();
+    let one_at_a_time: Vec<String> = [
+        Server::named("server1"),
+        Server::named("select-server"),
+        Server::named("epoll-server"),
+    ]
+    .iter()
+    .map(|&server| {
+        format!(
+            "{} {}",
+            server.program(),
+            times(ratio(results.session(server).mean, floor))
+        )
+    })
+    .collect();
     findings.push(format!(
         "One client at a time, a session costs {} the bare connect/accept/close ({} µs): what a design adds to connecting, accepting and closing is the difference.",
         one_at_a_time.join(", "),
         us(floor)
     ));
-    let forking = results.session(Server::Forking).mean;
-    let server1 = results.session(Server::Server1).mean;
+    let forking = results.session(Server::named("forking-server")).mean;
+    let server1 = results.session(Server::named("server1")).mean;
     findings.push(format!(
         "forking-server spends {} µs per session, {} µs more than server1; a bare fork, exit and wait (by /bin/sh) takes {} µs on this machine.",
         us(forking),
@@ -773,7 +779,10 @@ fn findings(results: &Results) -> Vec<String> {
         us(results.bare_fork.mean)
     ));
     let (least, most) = (results.least_idle(), results.most_idle());
-    for server in [Server::Select, Server::Epoll] {
+    for server in [
+        Server::named("select-server"),
+        Server::named("epoll-server"),
+    ] {
         if let (Some(few), Some(many)) = (
             results.round_trip(server, least),
             results.round_trip(server, most),
@@ -828,10 +837,10 @@ fn findings(results: &Results) -> Vec<String> {
         "{} clients needing {} s of work each: server1 served the last one after {} s, forking-server after {} s, select-server after {} s, epoll-server after {} s.",
         results.plan.clients,
         results.plan.work.as_secs_f64(),
-        seconds(took(Server::Server1)),
-        seconds(took(Server::Forking)),
-        seconds(took(Server::Select)),
-        seconds(took(Server::Epoll))
+        seconds(took(Server::named("server1"))),
+        seconds(took(Server::named("forking-server"))),
+        seconds(took(Server::named("select-server"))),
+        seconds(took(Server::named("epoll-server")))
     ));
     findings
 }
@@ -980,13 +989,16 @@ mod tests {
             ping_pong: at(1000),
             bare_sessions: at(1000),
             bare_forks: at(100),
-            sessions: SERVERS.iter().map(|&s| (s, at(rate))).collect(),
-            round_trips: [Server::Select, Server::Epoll]
-                .iter()
-                .flat_map(|&s| QUICK_IDLE.iter().map(move |&n| (s, n, at(rate))))
-                .collect(),
-            together: SERVERS.iter().map(|&s| (s, at(1))).collect(),
-            peak_rss_kib: SERVERS.iter().map(|&s| (s, 2048)).collect(),
+            sessions: servers(STAGES).into_iter().map(|s| (s, at(rate))).collect(),
+            round_trips: [
+                Server::named("select-server"),
+                Server::named("epoll-server"),
+            ]
+            .iter()
+            .flat_map(|&s| QUICK_IDLE.iter().map(move |&n| (s, n, at(rate))))
+            .collect(),
+            together: servers(STAGES).into_iter().map(|s| (s, at(1))).collect(),
+            peak_rss_kib: servers(STAGES).into_iter().map(|s| (s, 2048)).collect(),
         }
     }
 
@@ -1002,9 +1014,9 @@ mod tests {
 
     /// A round of pairs: every pair measured at (first, second).
     fn pair_round(first: u64, second: u64) -> PairRound {
-        PAIRS
-            .iter()
-            .map(|&pair| (pair, at(first), at(second)))
+        pairs(STAGES)
+            .into_iter()
+            .map(|pair| (pair, at(first), at(second)))
             .collect()
     }
 
@@ -1017,13 +1029,19 @@ mod tests {
         ];
         let results = Results::from_rounds(plan(3), None, &[round(900)], Some(&rounds));
         let server1 = results.rust_against_c().next().unwrap();
-        assert_eq!(server1.pair.first, Contender::Rust(Server::Server1));
+        assert_eq!(
+            server1.pair.first,
+            Contender::Rust(Server::named("server1"))
+        );
         assert!((server1.ratio.median - 0.9).abs() < 1e-12);
         assert!((server1.ratio.max - 1.1).abs() < 1e-12);
         assert_eq!(server1.first.per_second, 900.0);
         assert_eq!(results.rust_against_c().count(), 5);
         let thread = results.extra_thread().unwrap();
-        assert_eq!(thread.pair.first, Contender::C(Server::Forking));
+        assert_eq!(
+            thread.pair.first,
+            Contender::C(Server::named("forking-server"))
+        );
         assert!(results.too_busy().is_empty());
         let table = twins_table(&results).unwrap().text();
         assert!(table.contains("0.90×"), "{table}");
@@ -1079,7 +1097,7 @@ mod tests {
         // One round: every server at 1010 per second, the floors at 1000.
         let results = Results::from_rounds(plan(1), None, &[round(1010)], None);
         let too_busy = results.too_busy();
-        assert_eq!(too_busy.len(), SERVERS.len() + 2 * QUICK_IDLE.len());
+        assert_eq!(too_busy.len(), servers(STAGES).len() + 2 * QUICK_IDLE.len());
         assert_eq!(too_busy[0].what, "server1");
         assert_eq!(too_busy[4].what, "select-server, 10 idle");
         // A C twin in a pair, beating the floor by more than its spread.

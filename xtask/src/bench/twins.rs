@@ -1,27 +1,28 @@
-//! The C twins of the servers (xtask/src/bench/c): small C programs of the
-//! course's protocol, after the book's, built with the system's C compiler
-//! (`cc`, or `$CC`) into target/bench-c, for the bench to run beside the
-//! Rust servers. Without a C compiler the bench goes on without them.
-//! client1.c, the book's C client beside the Rust one, is built with them
-//! so that it keeps compiling; the bench never runs it.
+//! The C twins of the programs (c/, each named in the list of stages):
+//! small C programs of the course's protocol, after the book's, built with
+//! the system's C compiler (`cc`, or `$CC`) into target/bench-c, for the
+//! bench to run beside the Rust servers. Without a C compiler the bench
+//! goes on without them. client1.c, the book's C client beside the Rust
+//! one, is built with them so that it keeps compiling; the bench never
+//! runs it.
 
 use std::io::ErrorKind;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+use course_stages::{Bench, STAGES};
 use std::process::{Command, Stdio};
 
 use crate::{run_printed, target_dir, workspace_root};
 
-/// Where the twins' sources are, from the workspace's root.
-const SOURCES: &str = "xtask/src/bench/c";
-
-/// The twins, by program name: each built from `<program>.c`.
-const PROGRAMS: [&str; 4] = ["server1", "forking-server", "select-server", "epoll-server"];
-
-/// Built with the twins, only so that it never rots: the book shows it.
-const BUILT_ONLY: [&str; 1] = ["client1"];
-
-/// forking-server.c built a second time with one more thread.
+/// The process-per-client twin built a second time with one more thread.
 pub const WITH_THREAD: &str = "forking-server-thread";
+
+/// The program a twin's source builds, named as its file:
+/// `c/server1.c` builds `server1`.
+pub fn program_of(twin: &'static str) -> &'static str {
+    let file = twin.rsplit('/').next().unwrap_or(twin);
+    file.strip_suffix(".c").unwrap_or(file)
+}
 
 /// Every twin compiles with no warning at all.
 const FLAGS: [&str; 4] = ["-O2", "-Wall", "-Wextra", "-Werror"];
@@ -78,16 +79,19 @@ pub fn build() -> Result<Option<PathBuf>, String> {
             .args(extra)
             .arg("-o")
             .arg(shown_out.join(output))
-            .arg(Path::new(SOURCES).join(format!("{source}.c")));
+            .arg(source);
         run_printed(command)
     };
-    for name in PROGRAMS.into_iter().chain(BUILT_ONLY) {
-        compile(name, name, &[])?;
+    let mut built = Vec::new();
+    for program in course_stages::programs(STAGES) {
+        let Some(twin) = program.c_twin else { continue };
+        if !built.contains(&twin) {
+            compile(twin, program_of(twin), &[])?;
+            built.push(twin);
+        }
+        if program.bench == Bench::ProcessPerClient {
+            compile(twin, WITH_THREAD, &["-DEXTRA_THREAD", "-pthread"])?;
+        }
     }
-    compile(
-        "forking-server",
-        WITH_THREAD,
-        &["-DEXTRA_THREAD", "-pthread"],
-    )?;
     Ok(Some(out))
 }

@@ -218,7 +218,7 @@ pub fn table(report: &Report) -> String {
             table,
             "{:<5} {:<6} {:<15} {:<15} {checks:<7} {}/{}",
             exercise.exercise.id,
-            exercise.exercise.stage,
+            exercise.exercise.stage().id,
             exercise.exercise.name,
             exercise.status.as_str(),
             exercise.score(),
@@ -276,7 +276,7 @@ pub fn json_value(report: &Report) -> Value {
             json!({
                 "id": info.id,
                 "name": info.name,
-                "stage": info.stage,
+                "stage": info.stage().id,
                 "title": info.title,
                 "status": graded.status.as_str(),
                 "score": graded.score(),
