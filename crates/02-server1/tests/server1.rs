@@ -214,27 +214,25 @@ fn a_server_whose_output_nobody_reads_keeps_serving() {
     // As in `server1 | head -1`: stdout and stderr are pipes whose readers
     // have gone. Writing to them fails with EPIPE; println! would panic.
     let dir = TempDir::new().unwrap();
-    let mut child = std::process::Command::new(cargo_bin!("server1"))
-        .current_dir(dir.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    drop(child.stderr.take());
+    let mut command = std::process::Command::new(cargo_bin!("server1"));
+    command.current_dir(dir.path());
+    let mut server = Running::spawn_with(command, pipe_nobody_reads(), pipe_nobody_reads());
     let path = dir.path().join("server_socket");
     poll_until("server1 listens", || Client::try_unix(&path).is_ok());
     // The probe above hung up without sending: a line for the closed stderr.
     for _ in 0..3 {
         assert_eq!(Client::unix(&path).exchange(b'A'), Reply::Byte(b'B'));
     }
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        Signal::SIGTERM,
-    )
-    .unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(0));
+    server.signal(Signal::SIGTERM);
+    assert_eq!(server.wait_for_exit().code(), Some(0));
     assert!(!path.exists());
+}
+
+/// The write end of a pipe whose reader has already gone.
+fn pipe_nobody_reads() -> std::process::Stdio {
+    let (reader, writer) = nix::unistd::pipe().unwrap();
+    drop(reader);
+    writer.into()
 }
 
 #[test]

@@ -53,7 +53,7 @@ impl Client {
         self.set_read_timeout(DEADLINE);
         self.stream().write_all(&[byte]).ok()?;
         let mut reply = [0u8; 1];
-        match self.stream().read(&mut reply) {
+        match read_through_signals(self.stream(), &mut reply) {
             Ok(1) => Some(reply[0]),
             _ => None,
         }
@@ -71,7 +71,7 @@ impl Client {
     pub fn reply_within(&mut self, wait: Duration) -> Reply {
         self.set_read_timeout(wait);
         let mut byte = [0u8; 1];
-        match self.stream().read(&mut byte) {
+        match read_through_signals(self.stream(), &mut byte) {
             Ok(1) => Reply::Byte(byte[0]),
             Ok(_) => Reply::Closed,
             Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
@@ -136,3 +136,14 @@ impl Client {
 
 trait ReadWrite: Read + Write {}
 impl<T: Read + Write> ReadWrite for T {}
+
+/// `read`, again whenever a signal to the test process (a child's
+/// SIGCHLD, say) interrupts it before anything came.
+fn read_through_signals(mut stream: impl Read, buffer: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match stream.read(buffer) {
+            Err(error) if error.kind() == ErrorKind::Interrupted => continue,
+            read => return read,
+        }
+    }
+}

@@ -270,6 +270,7 @@ fn line_server(path: &Path, reply: Vec<u8>, small_send_buffer: bool) -> StandIn 
         while !received.ends_with(b"\n") && Instant::now() < deadline {
             match stream.read(&mut byte) {
                 Ok(1) => received.push(byte[0]),
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
                 _ => break,
             }
         }
