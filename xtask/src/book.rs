@@ -24,7 +24,7 @@ use clap::Args;
 use course_stages::{STAGES, Stage};
 
 use crate::tools::Tool;
-use crate::{files_under, run_printed, shown, workspace_root};
+use crate::workspace::{files_under, run_printed, shown, workspace_root};
 
 /// The mdbook the book is built with.
 const MDBOOK: Tool = Tool {

@@ -14,7 +14,8 @@ use course_stages::{STAGES, Stage};
 
 use crate::scenarios::{Play, Plays, plays};
 use crate::session::{Pace, QUIT, Session};
-use crate::{Profile, build_programs, diff, panes, transcript, workspace_root};
+use crate::workspace::{Profile, build_programs, workspace_root};
+use crate::{diff, panes, transcript};
 
 #[derive(Args)]
 pub struct DemoArgs {

@@ -27,7 +27,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use exercise_checks::{EXERCISES, Exercise, run_checks};
 
 use crate::patch::{self, Files};
-use crate::{cargo, files_under, run_printed, shown, target_dir, workspace_root};
+use crate::workspace::{cargo, files_under, run_printed, shown, target_dir, workspace_root};
 use report::{CheckResult, Graded, Report, Status};
 use source::Kind;
 

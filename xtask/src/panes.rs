@@ -16,7 +16,7 @@ use std::process::Command;
 use course_stages::Stage;
 
 use crate::procs::Registry;
-use crate::succeed;
+use crate::workspace::succeed;
 
 /// Which of the two terminals a command is typed into.
 #[derive(Clone, Copy, PartialEq, Eq)]

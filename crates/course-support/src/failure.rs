@@ -1,9 +1,9 @@
 //! Errors as the course reports them: one line on stderr that names what
 //! failed (a path, an address) and the operating system's reason, then exit
-//! status 1. Usage errors are clap's, with exit status 2.
+//! status 1 (see [`crate::run`]). Usage errors are clap's, with exit
+//! status 2.
 
 use std::fmt;
-use std::process::ExitCode;
 
 use nix::errno::Errno;
 
@@ -49,24 +49,6 @@ impl<T> OrFail<T> for std::io::Result<T> {
         })
     }
 }
-
-// ANCHOR: run
-/// Runs a server's body and turns its result into the exit status: 0 on
-/// success (a stop by signal included), 1 with `program: message` on
-/// stderr on failure. A failure after `bind` removes the socket file the
-/// server created, and only that file, before it is reported.
-pub fn run(program: &str, body: impl FnOnce() -> Result<(), Failure>) -> ExitCode {
-    crate::output::set_program(program);
-    match body() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => {
-            crate::socket_file::remove_server_files();
-            crate::output::log_last(failure);
-            ExitCode::FAILURE
-        }
-    }
-}
-// ANCHOR_END: run
 
 /// Ends the process at once with `status` (`_exit`): no exit handlers, no
 /// destructors, no flushing of anything. What a forked child and a signal

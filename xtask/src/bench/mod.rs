@@ -40,7 +40,7 @@ use clap::Args;
 use course_stages::{Bench, Program, STAGES, Stage};
 
 use crate::procs::Registry;
-use crate::workspace_root;
+use crate::workspace::workspace_root;
 use measure::{Lab, PairRound, Round};
 
 #[derive(Args)]
@@ -318,7 +318,7 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
     let started = Instant::now();
     // cargo says nothing while it builds (--quiet), for a minute the first
     // time: say what is going on.
-    let programs = crate::build_programs(crate::Profile::Release)?;
+    let programs = crate::workspace::build_programs(crate::workspace::Profile::Release)?;
     let c_programs = twins::build()?;
     let registry = Registry::install()?;
     let lab = Lab::new(&registry, &programs, c_programs.as_deref())?;

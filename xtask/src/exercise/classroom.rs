@@ -81,7 +81,7 @@ pub fn workflow(exercises: &[&'static Exercise]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workspace_root;
+    use crate::workspace::workspace_root;
     use exercise_checks::EXERCISES;
 
     /// The value of `key: value` lines under the line that names a step.

@@ -18,7 +18,7 @@ use exercise_checks::{EXERCISES, Exercise, Outcome, run_checks};
 use super::report::{self, CheckResult, Graded};
 use super::source::{self, Kind};
 use super::{Course, hints, read};
-use crate::{cargo, run_printed, target_dir, workspace_root};
+use crate::workspace::{cargo, run_printed, target_dir, workspace_root};
 
 pub fn run(
     course: &Course,
