@@ -24,8 +24,10 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
-use course_testkit::processes::{GRADED, end_group, spawn_limited};
+use course_testkit::limits::descriptor_limit_leaving;
+use course_testkit::processes::{GRADED, cpu_time, end_group, spawn_limited};
 use nix::errno::Errno;
+use nix::sys::resource::Resource;
 use nix::sys::signal::{Signal, kill};
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, UnixAddr, connect, socket};
 use nix::unistd::Pid;
@@ -326,8 +328,27 @@ pub struct Program {
 }
 
 impl Program {
-    /// Starts `program` with `args` in `dir`, stdin closed.
+    /// Starts `program` with `args` in `dir`, stdin closed, under the
+    /// grader's limits.
     pub fn start(program: &Path, dir: &Path, args: &[&str]) -> Program {
+        Program::start_with_open_files(program, dir, args, None)
+    }
+
+    /// [`Program::start`], with a lower limit on its open descriptors
+    /// (RLIMIT_NOFILE, `ulimit -n`) when `open_files` says one.
+    fn start_with_open_files(
+        program: &Path,
+        dir: &Path,
+        args: &[&str],
+        open_files: Option<u64>,
+    ) -> Program {
+        let limits: Vec<(Resource, u64)> = GRADED
+            .iter()
+            .map(|&(resource, limit)| match (resource, open_files) {
+                (Resource::RLIMIT_NOFILE, Some(lower)) => (resource, lower.min(limit)),
+                _ => (resource, limit),
+            })
+            .collect();
         let command = command_line(program, args);
         let mut child = spawn_limited(
             Command::new(program)
@@ -336,7 +357,7 @@ impl Program {
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped()),
-            GRADED,
+            &limits,
         )
         .unwrap_or_else(|error| panic!("cannot start `{command}`: {error}"));
         let stdout = child.stdout.take().map_or_else(Lines::none, Lines::of);
@@ -661,8 +682,14 @@ pub fn temporary_dir() -> TempDir {
 impl Server {
     /// Starts the server, which must say `server waiting` within [`START`].
     pub fn start(program: &Path, args: &[&str]) -> Server {
+        Server::start_with_open_files(program, args, None)
+    }
+
+    /// [`Server::start`], with descriptor numbers below `open_files` only
+    /// (its `ulimit -n`), when it says a number.
+    pub fn start_with_open_files(program: &Path, args: &[&str], open_files: Option<u64>) -> Server {
         let dir = temporary_dir();
-        let mut program = Program::start(program, dir.path(), args);
+        let mut program = Program::start_with_open_files(program, dir.path(), args, open_files);
         program.expect_stdout("server waiting", START);
         Server { program, dir }
     }
@@ -822,6 +849,68 @@ impl Display for Got {
             Got::Error(error) => write!(f, "an error: {error}"),
         }
     }
+}
+
+/// An event loop out of descriptors: started with room for its `own` and
+/// 8 clients (give or take one, for a student's server that keeps more or
+/// fewer), 12 come and the last wait in the listen queue. While the
+/// shortage lasts the server must rest between attempts to accept
+/// (`course_support::SHORTAGE_PAUSE`), not spin; once 10 clients leave,
+/// `served` shows that the queued two are taken.
+pub fn rests_while_out_of_descriptors(
+    program: &Path,
+    args: &[&str],
+    own: u32,
+    served: impl FnOnce(&mut Server, &mut [UnixStream]),
+) {
+    let room = descriptor_limit_leaving(own + 8);
+    let mut server = Server::start_with_open_files(program, args, Some(room.into()));
+    let mut clients: Vec<UnixStream> = (0..12).map(|_| server.connect()).collect();
+    let shortage = "cannot accept a client on server_socket for now: Too many open files";
+    server.expect_stderr(&format!("`{shortage}`"), SOON, |line| {
+        line.contains(shortage)
+    });
+    let mut queued = clients.split_off(10);
+    let pid = server.pid();
+    let before = cpu_time(pid).unwrap_or_default();
+    // The quiet interval: the clients added before the shortage are
+    // still being said on stdout, and are counted meanwhile.
+    let quiet_until = Instant::now() + QUIET;
+    let mut added = 0;
+    while let Some(event) = server.next_event(quiet_until.saturating_duration_since(Instant::now()))
+    {
+        added += usize::from(event.starts_with("adding client on fd"));
+    }
+    let used = cpu_time(pid).unwrap_or_default().saturating_sub(before);
+    if used > QUIET / 5 {
+        server.fail(
+            format_args!(
+                "out of descriptors for {}, a server that rests between attempts to accept, \
+                 using little CPU time",
+                shown(QUIET)
+            ),
+            format_args!("{} of CPU time", shown(used)),
+        );
+    }
+    // Clients leave: every one still queued is accepted.
+    drop(clients);
+    let queued_then = 12usize.saturating_sub(added);
+    let until = Instant::now() + SOON;
+    let mut added_after = 0;
+    while added_after < queued_then {
+        match server.next_event(until.saturating_duration_since(Instant::now())) {
+            Some(event) => added_after += usize::from(event.starts_with("adding client on fd")),
+            None => server.fail(
+                format_args!(
+                    "once 10 clients have left, `adding client on fd N` within {} for each \
+                     of the {queued_then} that waited in the queue",
+                    shown(SOON)
+                ),
+                format_args!("{added_after} of them"),
+            ),
+        }
+    }
+    served(&mut server, &mut queued);
 }
 
 /// Reads `stream` until `count` bytes have come, the other end hangs up,

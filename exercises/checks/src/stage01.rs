@@ -37,6 +37,11 @@ pub const PATIENT_CLIENT: &[Check] = &[
         gives_up_at_its_deadline,
     ),
     Check::new(
+        "pauses 10 ms, then twice as long each time, a second at most",
+        2,
+        backs_off_from_10_ms_to_a_second,
+    ),
+    Check::new(
         "reports at once an error that waiting cannot fix",
         3,
         reports_a_lasting_error_at_once,
@@ -234,6 +239,35 @@ fn gives_up_at_its_deadline(program: &Path) {
                 if tries == 0 { "no" } else { "some" },
                 last
             ),
+        );
+    }
+}
+
+/// Within `--wait 5`, with no server, the pauses of the task (10 ms, 20,
+/// 40, ... 640, then 1 s, 1 s, 1 s, and the rest of the deadline) are 11
+/// tries. Pauses that never grow, or shrink, are many more; pauses that
+/// grow past a second (1.28 s, then the rest) are 9; pauses that start
+/// long are fewer still.
+fn backs_off_from_10_ms_to_a_second(program: &Path) {
+    const WITHIN_WAIT_5: std::ops::RangeInclusive<usize> = 10..=13;
+    let dir = temporary_dir();
+    let wait = Duration::from_secs(5);
+    let mut client = Program::start(program, dir.path(), &["--wait", "5"]);
+    let finished = client.wait_exit(after(wait));
+    let tries = finished
+        .stderr
+        .iter()
+        .filter(|line| line.contains("trying again"))
+        .count();
+    if !WITHIN_WAIT_5.contains(&tries) {
+        client.fail(
+            format_args!(
+                "with no server and --wait 5, {} to {} `trying again` lines (10 ms, 20 ms, \
+                 40 ms, ... 640 ms, then 1 s each, to the deadline)",
+                WITHIN_WAIT_5.start(),
+                WITHIN_WAIT_5.end()
+            ),
+            format_args!("{tries}"),
         );
     }
 }

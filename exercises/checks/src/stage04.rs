@@ -6,9 +6,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use course_testkit::limits::raise_open_files_limit;
+use course_testkit::processes::cpu_time;
 
-use crate::Check;
-use crate::harness::{Got, SOON, Server, after, expect_refused_but_not_unknown, shown};
+use crate::harness::{
+    Got, QUIET, SOON, Server, after, expect_refused_but_not_unknown, receive, shown,
+};
+use crate::{Check, harness};
 
 pub const IDLE_SELECT: &[Check] = &[
     Check::new(
@@ -18,9 +21,14 @@ pub const IDLE_SELECT: &[Check] = &[
         closes_a_silent_client,
     ),
     Check::new(
-        "serves other clients while one is silent",
+        "serves other clients while one is silent, and keeps the silent one until --idle",
         2,
         serves_others_while_one_is_silent,
+    ),
+    Check::new(
+        "sleeps while a client is silent: no CPU time used until its --idle runs out",
+        2,
+        sleeps_while_a_client_is_silent,
     ),
     Check::new(
         "does not count a client waiting for its reply as silent; its silence starts again after it",
@@ -42,7 +50,7 @@ pub const POLL_SERVER: &[Check] = &[
     )
     .passed_by_starter(),
     Check::new(
-        "serves other clients while one never reads its replies",
+        "serves other clients while one never reads its replies, and that one all of them once it reads",
         1,
         serves_others_while_one_never_reads,
     )
@@ -52,6 +60,12 @@ pub const POLL_SERVER: &[Check] = &[
         2,
         serves_a_client_beyond_fd_setsize,
     ),
+    Check::new(
+        "out of descriptors, rests instead of spinning, then takes the queued clients",
+        3,
+        rests_while_out_of_descriptors,
+    )
+    .passed_by_starter(),
 ];
 
 /// The idle limit the 04a checks give (`--idle 0.5`).
@@ -81,10 +95,34 @@ fn closes_a_silent_client(program: &Path) {
 
 fn serves_others_while_one_is_silent(program: &Path) {
     let mut server = Server::start(program, &["--idle", "30", "--work", "0"]);
-    let (_silent, _) = server.connect_learning_fd();
+    let (mut silent, _) = server.connect_learning_fd();
     for (sent, expected) in [(b'A', b'B'), (b'x', b'y')] {
         let mut other = server.connect();
         server.expect_exchange(&mut other, sent, expected, SOON);
+    }
+    // Silent for far less than --idle 30: still a client, served.
+    server.expect_exchange(&mut silent, b'a', b'b', SOON);
+}
+
+fn sleeps_while_a_client_is_silent(program: &Path) {
+    let mut server = Server::start(program, &["--idle", "30", "--work", "0"]);
+    let (mut silent, _) = server.connect_learning_fd();
+    let pid = server.pid();
+    let before = cpu_time(pid).unwrap_or_default();
+    // Nothing must come for the silent client: that is the quiet interval.
+    let got = Got::one_byte(&mut silent, QUIET);
+    let used = cpu_time(pid).unwrap_or_default().saturating_sub(before);
+    // A loop whose select never sleeps uses much of the interval; a
+    // sleeping one next to nothing.
+    if got != Got::Nothing || used > QUIET / 10 {
+        server.fail(
+            format_args!(
+                "with --idle 30 and one silent client, a server asleep in select for {}: \
+                 nothing for the client, and (almost) no CPU time",
+                shown(QUIET)
+            ),
+            format_args!("{got} and {} of CPU time", shown(used)),
+        );
     }
 }
 
@@ -122,8 +160,8 @@ fn says_adding_serving_and_removing(program: &Path) {
 
 /// A client that sends requests and never reads: the server's replies fill
 /// its socket. It returns once every buffer between it and the server is
-/// full, or it has sent `most` bytes.
-fn flood(server: &mut Server, most: usize) -> UnixStream {
+/// full, or it has sent `most` bytes, with how many it sent.
+fn flood(server: &mut Server, most: usize) -> (UnixStream, usize) {
     let flooder = server.connect();
     flooder
         .set_nonblocking(true)
@@ -141,16 +179,45 @@ fn flood(server: &mut Server, most: usize) -> UnixStream {
             ),
         }
     }
-    flooder
+    (flooder, sent)
 }
 
 fn serves_others_while_one_never_reads(program: &Path) {
     let mut server = Server::start(program, &["--work", "0"]);
-    let _flooder = flood(&mut server, 200_000);
+    // A few hundred one-byte replies fill a local socket: 20 000 requests
+    // leave replies waiting for room in the server.
+    let (mut flooder, sent) = flood(&mut server, 20_000);
     for _ in 0..5 {
         let mut other = server.connect();
         server.expect_exchange(&mut other, b'a', b'b', SOON);
     }
+    // It reads at last: every reply comes, those that waited included.
+    flooder.set_nonblocking(false).expect("a blocking flooder");
+    let replies = receive(&mut flooder, sent, SOON);
+    if replies.len() != sent || replies.iter().any(|&reply| reply != b'B') {
+        server.fail(
+            format_args!(
+                "{sent} replies `B`, within {}, for a client that sent {sent} `A` and read \
+                 none until now",
+                shown(SOON)
+            ),
+            format_args!("{} replies", replies.len()),
+        );
+    }
+}
+
+/// How many descriptors select-server keeps for itself: 0, 1, 2, the
+/// socket's directory, the lock file, the listening socket, the signalfd,
+/// and stdout and stderr opened again, non-blocking.
+const SELECT_SERVER_DESCRIPTORS: u32 = 9;
+
+fn rests_while_out_of_descriptors(program: &Path) {
+    harness::rests_while_out_of_descriptors(
+        program,
+        &["--work", "0"],
+        SELECT_SERVER_DESCRIPTORS,
+        |server, queued| server.expect_exchange(&mut queued[0], b'x', b'y', SOON),
+    );
 }
 
 fn serves_a_client_beyond_fd_setsize(program: &Path) {

@@ -7,9 +7,9 @@ use std::path::Path;
 
 use nix::sys::signal::Signal;
 
-use crate::Check;
 use crate::harness::{SOON, Server, describe, receive, receive_until_hang_up, shown};
 use crate::stage03::takes_from_a_signalfd;
+use crate::{Check, harness};
 
 pub const CLIENT_COUNT: &[Check] = &[
     Check::new(
@@ -60,7 +60,28 @@ pub const CHAT: &[Check] = &[
         3,
         removes_a_client_that_hangs_up,
     ),
+    Check::new(
+        "out of descriptors, rests instead of spinning, then takes the queued clients",
+        1,
+        rests_while_out_of_descriptors,
+    )
+    .passed_by_starter(),
 ];
+
+/// How many descriptors epoll-server keeps for itself: 0, 1, 2, the
+/// socket's directory, the lock file, the listening socket, the signalfd,
+/// stdout and stderr opened again (non-blocking), and the epoll instance.
+const EPOLL_SERVER_DESCRIPTORS: u32 = 10;
+
+fn rests_while_out_of_descriptors(program: &Path) {
+    harness::rests_while_out_of_descriptors(
+        program,
+        &[],
+        EPOLL_SERVER_DESCRIPTORS,
+        // Their `adding client` lines are all the chat can show.
+        |_, _| {},
+    );
+}
 
 /// Sends SIGUSR1 and insists that the server says `clients: N` at once.
 fn expect_count(server: &mut Server, count: usize) {
