@@ -17,8 +17,9 @@ use std::path::{Path, PathBuf};
 
 use exercise_checks::Exercise;
 
-use super::read;
+use super::{Course, read};
 use crate::patch::{self, Files};
+use crate::workspace::{files_under, target_dir};
 
 /// Which of an exercise's two programs.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -339,6 +340,79 @@ fn relative_root(root: &Path, dir: &Path) -> PathBuf {
         Ok(inside) if !inside.starts_with("target") => inside.components().map(|_| "..").collect(),
         _ => root.to_path_buf(),
     }
+}
+
+/// Where `edit` writes an exercise's crates for its author.
+pub(super) fn edit_dir(exercise: &Exercise) -> PathBuf {
+    target_dir().join("exercise-edit").join(exercise.dir_name())
+}
+
+pub(super) fn edit(course: &Course, exercise: &Exercise) -> Result<(), String> {
+    let dir = edit_dir(exercise);
+    for kind in [Kind::Starter, Kind::Solution] {
+        let crate_dir = dir.join(kind.as_str());
+        if crate_dir.exists() {
+            return Err(format!(
+                "{} exists: `cargo xtask exercise save {}` saves what is in it; remove it to start over",
+                crate_dir.display(),
+                exercise.id
+            ));
+        }
+        let files = program(&course.root, exercise, kind)?;
+        let package = format!("{}-{}", exercise.name, kind.as_str());
+        write_crate(&course.root, exercise, &files, &package, &crate_dir, true)?;
+    }
+    println!(
+        "xtask: {} holds {}'s starter/ and solution/: edit them, then `cargo xtask exercise save {}`",
+        dir.display(),
+        exercise.id,
+        exercise.id
+    );
+    Ok(())
+}
+
+/// Every file under a crate's `src/`, as a patch names it.
+pub(super) fn sources_of(crate_dir: &Path) -> Result<Files, String> {
+    let mut files = Files::new();
+    for path in files_under(&crate_dir.join("src"))? {
+        let name = path
+            .strip_prefix(crate_dir)
+            .expect("under the crate")
+            .display()
+            .to_string();
+        files.insert(name, read(&path)?);
+    }
+    Ok(files)
+}
+
+pub(super) fn save(
+    course: &Course,
+    exercise: &Exercise,
+    from: Option<&Path>,
+) -> Result<(), String> {
+    let dir = from.map_or_else(|| edit_dir(exercise), Path::to_path_buf);
+    let stage = stage_files(&course.root, exercise)?;
+    let starter = sources_of(&dir.join("starter"))?;
+    let solution = sources_of(&dir.join("solution"))?;
+    let exercise_dir = course.exercise_dir(exercise);
+    for (kind, old, new) in [
+        (Kind::Starter, &stage, &starter),
+        (Kind::Solution, &starter, &solution),
+    ] {
+        let path = exercise_dir.join(kind.patch_file());
+        fs::write(&path, patch::make_for_files(old, new))
+            .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
+        let made = program(&course.root, exercise, kind)?;
+        if &made != new {
+            return Err(format!(
+                "{} does not make the {} again",
+                path.display(),
+                kind.as_str()
+            ));
+        }
+        println!("xtask: wrote {}", course.shown(&path));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -17,7 +17,8 @@ use exercise_checks::{EXERCISES, Exercise, Outcome, run_checks};
 
 use super::report::{self, CheckResult, Graded};
 use super::source::{self, Kind};
-use super::{Course, hints, read};
+use super::student::hints;
+use super::{Course, read};
 use crate::workspace::{cargo, run_printed, target_dir, workspace_root};
 
 pub fn run(
