@@ -26,11 +26,14 @@
 //! floor measured in the same run is not a result: the report says the
 //! machine was too busy, and a full run fails and records nothing.
 
+mod claims;
 mod compare;
 mod machine;
 mod measure;
 mod plot;
 mod report;
+mod results;
+mod table;
 mod twins;
 
 use std::path::PathBuf;
@@ -364,7 +367,7 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
     drop(lab);
 
     let twins_measured = c_programs.is_some().then_some(pair_rounds.as_slice());
-    let mut results = report::Results::from_rounds(plan, cores, &rounds, twins_measured);
+    let mut results = results::Results::from_rounds(plan, cores, &rounds, twins_measured);
     results.calls = calls;
     let machine = machine::Machine::this_one();
     let too_busy = results.too_busy();

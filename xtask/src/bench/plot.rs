@@ -11,7 +11,7 @@ use course_stages::{Bench, STAGES};
 use super::Server;
 use super::machine::Machine;
 use super::measure::micros;
-use super::report::Results;
+use super::results::Results;
 
 const WIDTH: f64 = 880.0;
 const HEIGHT: f64 = 400.0;
