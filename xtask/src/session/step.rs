@@ -1,0 +1,219 @@
+//! A session's steps: what each one runs, what it waits for, and how its
+//! lines are kept for the book.
+
+use nix::sys::signal::Signal;
+
+use super::Line;
+
+/// What a step waits for from the jobs, once its own commands have ended.
+#[derive(Clone, Copy)]
+pub enum Settle {
+    /// Nothing: the commands' own output is the step's.
+    Nothing,
+    /// This many more lines that are `line` (`server waiting`).
+    Lines(&'static str, usize),
+    /// An event-driven server has removed every client it added in this
+    /// step and is waiting again: its last line is `server waiting`.
+    ClientsGone,
+}
+
+/// How a step's recorded lines are made stable.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Normalise {
+    /// Only the session's stand-ins (pids, paths, ports).
+    Plain,
+    /// `ls -l` lines: owner and group become `you`, the date `<date>`.
+    LsLong,
+    /// `ps` lines, realigned in columns of these widths (negative: left).
+    Ps(&'static [isize]),
+    /// strace lines: what differs from run to run in a signal's details.
+    Strace,
+}
+
+/// What a step does.
+pub(super) enum Action {
+    /// Commands started together, waited for; the shell's `&`...`wait`.
+    Run(Vec<Vec<String>>),
+    /// A program started in the background: `program &`.
+    Job(Vec<String>),
+    /// Background programs started together, not waited for.
+    Jobs(Vec<String>, usize),
+    /// `wait %N ...`: these jobs end by themselves.
+    Wait(Vec<usize>),
+    /// `kill -SIGNAL %N`: the job is stopped, and its end shown.
+    Kill(usize, Signal),
+    /// `kill PID` of the one program job N runs (strace's), then the
+    /// job's end.
+    KillTraced(usize),
+    /// `umask MODE`: the mode new files are created with, from now on.
+    Umask(u32),
+}
+
+/// One step of a session: what it does, how it is shown, and when it ends.
+pub struct Step {
+    /// Its anchor in the transcript, for the book to include it by.
+    pub name: &'static str,
+    pub(super) shown: String,
+    pub(super) action: Action,
+    pub(super) settle: Settle,
+    pub(super) timed: bool,
+    pub(super) normalise: Normalise,
+}
+
+impl Step {
+    fn new(name: &'static str, shown: String, action: Action) -> Step {
+        Step {
+            name,
+            shown,
+            action,
+            settle: Settle::Nothing,
+            timed: false,
+            normalise: Normalise::Plain,
+        }
+    }
+
+    /// One command, shown as typed.
+    pub fn run(name: &'static str, argv: &[&str]) -> Step {
+        Step::new(name, argv.join(" "), Action::Run(vec![owned(argv)]))
+    }
+
+    /// `copies` of one command at once: `cmd & cmd & cmd & wait`.
+    pub fn together(name: &'static str, argv: &[&str], copies: usize) -> Step {
+        let shown = format!("{}wait", format!("{} & ", argv.join(" ")).repeat(copies));
+        Step::new(name, shown, Action::Run(vec![owned(argv); copies]))
+    }
+
+    /// A program in the background: `program &`, job 1, 2, ...
+    pub fn job(name: &'static str, argv: &[&str]) -> Step {
+        Step::new(
+            name,
+            format!("{} &", argv.join(" ")),
+            Action::Job(owned(argv)),
+        )
+    }
+
+    /// `copies` of a program in the background at once, as jobs.
+    pub fn jobs(name: &'static str, argv: &[&str], copies: usize) -> Step {
+        let shown = format!("{} &", argv.join(" "));
+        let shown = vec![shown; copies].join(" ");
+        Step::new(name, shown, Action::Jobs(owned(argv), copies))
+    }
+
+    /// `wait %N ...`.
+    pub fn wait(name: &'static str, jobs: &[usize]) -> Step {
+        let shown: Vec<String> = jobs.iter().map(|job| format!("%{job}")).collect();
+        Step::new(
+            name,
+            format!("wait {}", shown.join(" ")),
+            Action::Wait(jobs.to_vec()),
+        )
+    }
+
+    /// `kill %N` (SIGTERM) or `kill -INT %N`.
+    pub fn kill(name: &'static str, job: usize, signal: Signal) -> Step {
+        let flag = match signal {
+            Signal::SIGTERM => String::new(),
+            other => format!("-{} ", other.as_str().trim_start_matches("SIG")),
+        };
+        Step::new(
+            name,
+            format!("kill {flag}%{job}"),
+            Action::Kill(job, signal),
+        )
+    }
+
+    /// `kill PID`: SIGTERM to the program that job `job` (strace) runs;
+    /// strace ends with it.
+    pub fn kill_traced(name: &'static str, job: usize) -> Step {
+        Step::new(name, String::new(), Action::KillTraced(job))
+    }
+
+    /// `umask 077`.
+    pub fn umask(name: &'static str, mode: u32) -> Step {
+        Step::new(name, format!("umask {mode:03o}"), Action::Umask(mode))
+    }
+
+    /// What the step waits for from the jobs.
+    pub fn settle(mut self, settle: Settle) -> Self {
+        self.settle = settle;
+        self
+    }
+
+    /// Prefix each line with the whole seconds since the step started.
+    pub fn timed(mut self) -> Self {
+        self.timed = true;
+        self
+    }
+
+    pub fn normalise(mut self, normalise: Normalise) -> Self {
+        self.normalise = normalise;
+        self
+    }
+
+    /// Show the command line as `shown` (with the quoting a shell needs).
+    pub fn shown_as(mut self, shown: &str) -> Self {
+        self.shown = shown.to_string();
+        self
+    }
+}
+
+pub(super) fn owned(argv: &[&str]) -> Vec<String> {
+    argv.iter().map(|arg| arg.to_string()).collect()
+}
+
+/// Whether an event-driven server has removed every client it added and
+/// said `server waiting` since the last removal.
+pub(super) fn clients_gone(lines: &[&Line]) -> bool {
+    let mut open = 0i64;
+    let mut added = false;
+    let mut waiting_after_last = false;
+    for line in lines {
+        if line.text.starts_with("adding client on fd ") {
+            open += 1;
+            added = true;
+            waiting_after_last = false;
+        } else if line.text.starts_with("removing client on fd ") {
+            open -= 1;
+            waiting_after_last = false;
+        } else if line.text == "server waiting" {
+            waiting_after_last = true;
+        }
+    }
+    added && open == 0 && waiting_after_last
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+
+    fn lines(texts: &[&str]) -> Vec<Line> {
+        texts
+            .iter()
+            .map(|text| Line {
+                at: Instant::now(),
+                text: text.to_string(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn clients_are_gone_once_each_added_one_is_removed_and_the_server_waits() {
+        let all = lines(&[
+            "adding client on fd 8",
+            "server waiting",
+            "adding client on fd 9",
+            "removing client on fd 8",
+            "server waiting",
+        ]);
+        let refs: Vec<&Line> = all.iter().collect();
+        assert!(!clients_gone(&refs));
+        let more = lines(&["removing client on fd 9"]);
+        let refs: Vec<&Line> = all.iter().chain(&more).collect();
+        assert!(!clients_gone(&refs));
+        let last = lines(&["server waiting"]);
+        let refs: Vec<&Line> = all.iter().chain(&more).chain(&last).collect();
+        assert!(clients_gone(&refs));
+    }
+}
