@@ -10,8 +10,8 @@ use course_stages::{Bench, STAGES};
 
 use super::Server;
 use super::machine::Machine;
-use super::measure::micros;
 use super::results::Results;
+use super::table::micros;
 
 const WIDTH: f64 = 880.0;
 const HEIGHT: f64 = 400.0;

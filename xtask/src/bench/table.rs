@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use super::compare::Spread;
-use super::measure::micros;
 
 /// A table, rendered as aligned text or as Markdown. The first columns
 /// are words (left-aligned), the others numbers (right-aligned).
@@ -130,6 +129,11 @@ pub(super) fn seconds(duration: Duration) -> String {
 /// A spread of ratios over the rounds: `0.98–1.02×`.
 pub(super) fn range(spread: &Spread) -> String {
     format!("{:.2}–{:.2}×", spread.min, spread.max)
+}
+
+/// A duration in microseconds.
+pub fn micros(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e6
 }
 
 #[cfg(test)]
