@@ -13,7 +13,7 @@ use crate::procs::Registry;
 use course_stages::{STAGES, Stage};
 
 use crate::scenarios::{Play, Plays, plays};
-use crate::session::{Pace, QUIT, Session};
+use crate::session::{INPUT_ENDED, Pace, QUIT, Session};
 use crate::workspace::{Profile, build_programs, workspace_root};
 use crate::{diff, panes, transcript};
 
@@ -26,8 +26,8 @@ pub struct DemoArgs {
     #[arg(long)]
     list: bool,
 
-    /// Before each command, show it and wait for Enter (q and Enter end
-    /// the demo): for talking a class through it
+    /// Before each command, show it and wait for Enter (q and Enter, or
+    /// Ctrl-D, end the demo): for talking a class through it
     #[arg(long, conflicts_with_all = ["record", "check"])]
     step: bool,
 
@@ -36,11 +36,11 @@ pub struct DemoArgs {
     #[arg(long, conflicts_with_all = ["record", "check"])]
     trace: bool,
 
-    /// Play one stage in tmux, in two panes as in the book's two terminals:
+    /// Play the stage in tmux, in two panes as in the book's two terminals:
     /// the server on the left, the clients on the right (tmux must be
     /// installed)
-    #[arg(long, value_name = "STAGE", conflicts_with_all = ["stage", "record", "check", "trace"])]
-    panes: Option<String>,
+    #[arg(long, requires = "stage", conflicts_with_all = ["record", "check", "trace"])]
+    panes: bool,
 
     /// Write each session's transcript into the book (book/src/transcripts)
     #[arg(long, conflicts_with = "check")]
@@ -58,8 +58,8 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
         print!("{}", list(&chosen(STAGES, args.stage.as_ref())?));
         return Ok(());
     }
-    if let Some(stage) = &args.panes {
-        let stage = chosen(STAGES, Some(stage))?[0];
+    if args.panes {
+        let stage = chosen(STAGES, args.stage.as_ref())?[0];
         return panes::run(stage, &build_programs(Profile::Debug)?);
     }
     let chosen = chosen(STAGES, args.stage.as_ref())?;
@@ -80,9 +80,16 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
         let plays: Vec<(bool, Play)> = match trace {
             _ if !strict && !args.trace => vec![(false, play)],
             Some(trace) if !strict => vec![(true, trace)],
+            None if !strict && args.stage.is_none() => {
+                println!(
+                    "\n=== {} {}: no traced session (`--list` says which stages have one) ===",
+                    stage.id, stage.name
+                );
+                continue;
+            }
             None if !strict => {
                 return Err(format!(
-                    "stage {} has no traced session; --list lists the stages",
+                    "stage {} has no traced session; `cargo xtask demo --list` says which have one",
                     stage.id
                 ));
             }
@@ -95,13 +102,24 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
                 stage.id,
                 stage.name,
                 if traced { ", under strace" } else { "" },
-                stage.session
+                if traced {
+                    "one client's session, as the kernel sees it"
+                } else {
+                    stage.session
+                }
             );
             let mut session = Session::new(&registry, &programs, pace, strict)?;
             match play(&mut session) {
                 Err(quit) if quit == QUIT => {
                     drop(session);
                     println!("\nxtask: demo ended at your request; nothing is left behind");
+                    return Ok(());
+                }
+                Err(ended) if ended == INPUT_ENDED => {
+                    drop(session);
+                    println!(
+                        "\nxtask: the input ended (Ctrl-D), so the demo did; nothing is left behind"
+                    );
                     return Ok(());
                 }
                 result => result?,

@@ -24,7 +24,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(about = "Tasks for working on the sockets course")]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "Tasks for working on the sockets course"
+)]
 struct Cli {
     #[command(subcommand)]
     task: Task,

@@ -37,7 +37,7 @@ fn script(stage: &str) -> Option<&'static [(Pane, &'static str)]> {
             (Server, "server1"),
             (Clients, "ls -lF server_socket"),
             (Clients, "client1"),
-            (Clients, "client1 & client1 & client1 & wait"),
+            (Clients, "(client1 & client1 & client1 & wait)"),
             (Server, CTRL_C),
             (Clients, "ls -lF server_socket"),
         ],
@@ -48,7 +48,7 @@ fn script(stage: &str) -> Option<&'static [(Pane, &'static str)]> {
         ],
         "03" => &[
             (Server, "forking-server"),
-            (Clients, "client1 & client1 & client1 & wait"),
+            (Clients, "(client1 & client1 & client1 & wait)"),
             (
                 Clients,
                 "client1 & client1 & client1 & sleep 1; ps -o pid,ppid,stat,args --ppid \"$(pgrep -ox forking-server)\"; wait",
@@ -57,15 +57,15 @@ fn script(stage: &str) -> Option<&'static [(Pane, &'static str)]> {
         ],
         "04" => &[
             (Server, "server5 --work 2"),
-            (Clients, "client1 & client1 & client1 & wait"),
+            (Clients, "(client1 & client1 & client1 & wait)"),
             (Server, CTRL_C),
             (Server, "select-server --work 2"),
-            (Clients, "client1 & client1 & client1 & wait"),
+            (Clients, "(client1 & client1 & client1 & wait)"),
             (Server, CTRL_C),
         ],
         "05" => &[
             (Server, "epoll-server --work 2"),
-            (Clients, "client1 & client1 & client1 & wait"),
+            (Clients, "(client1 & client1 & client1 & wait)"),
             (Clients, "ls -l /proc/\"$(pgrep -x epoll-server)\"/fd"),
             (Server, CTRL_C),
         ],
@@ -215,7 +215,9 @@ pub fn drive(stage: &str, socket: &str) -> Result<(), String> {
         print!("\n{name}: {shown_keys}   (Enter types it, q and Enter end) ");
         std::io::Write::flush(&mut std::io::stdout()).map_err(|error| error.to_string())?;
         let mut answer = String::new();
-        if std::io::stdin().read_line(&mut answer).unwrap_or(0) == 0 || answer.trim() == "q" {
+        if std::io::stdin().read_line(&mut answer).unwrap_or(0) == 0
+            || answer.trim().eq_ignore_ascii_case("q")
+        {
             return Ok(());
         }
         let mut send = Command::new("tmux");

@@ -87,6 +87,32 @@ pub struct Session {
 /// What ended a session early: the instructor typed `q` in step mode.
 pub const QUIT: &str = "quit";
 
+/// What a step in `--step` returns when the input ends (Ctrl-D).
+pub const INPUT_ENDED: &str = "input ended";
+
+/// One line from stdin, what is typed not echoed when it is a terminal:
+/// the Enter that runs a shown command must not write into it. How many
+/// bytes came (0 at the end of the input), and the line.
+fn read_unechoed_line() -> Result<(usize, String), String> {
+    use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
+    let stdin = std::io::stdin();
+    let saved = tcgetattr(&stdin).ok();
+    if let Some(saved) = &saved {
+        let mut quiet = saved.clone();
+        quiet.local_flags.remove(LocalFlags::ECHO);
+        let _ = tcsetattr(&stdin, SetArg::TCSANOW, &quiet);
+    }
+    let mut answer = String::new();
+    let read = stdin.read_line(&mut answer);
+    if let Some(saved) = &saved {
+        let _ = tcsetattr(&stdin, SetArg::TCSANOW, saved);
+        // The Enter was not echoed either.
+        println!();
+    }
+    let read = read.map_err(|error| format!("cannot read the terminal: {error}"))?;
+    Ok((read, answer))
+}
+
 impl Session {
     /// A session in a fresh temporary directory, running the course's
     /// programs from `programs` (the build's output directory).
@@ -253,15 +279,14 @@ impl Session {
             std::io::stdout()
                 .flush()
                 .map_err(|error| error.to_string())?;
-            let mut answer = String::new();
-            let read = std::io::stdin()
-                .read_line(&mut answer)
-                .map_err(|error| format!("cannot read the terminal: {error}"))?;
+            let (read, answer) = read_unechoed_line()?;
             if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
                 println!();
             }
-            // q, or the end of the input (Ctrl-D), ends the demo.
-            if read == 0 || answer.trim() == "q" {
+            if read == 0 {
+                return Err(INPUT_ENDED.to_string());
+            }
+            if answer.trim().eq_ignore_ascii_case("q") {
                 return Err(QUIT.to_string());
             }
         } else {

@@ -43,6 +43,13 @@ impl Tool {
                 .args(["install", "--locked", self.krate, "--version", self.version])
                 .arg("--root")
                 .arg(&tools);
+            // xtask runs the tool from there itself: with its folder on
+            // the PATH cargo sees, cargo does not ask the user to add it.
+            let path = std::env::var_os("PATH").unwrap_or_default();
+            let paths = std::iter::once(tools.join("bin")).chain(std::env::split_paths(&path));
+            if let Ok(path) = std::env::join_paths(paths) {
+                install.env("PATH", path);
+            }
             run_printed(install)?;
         }
         Ok(installed)

@@ -77,9 +77,11 @@ impl Step {
         Step::new(name, argv.join(" "), Action::Run(vec![owned(argv)]))
     }
 
-    /// `copies` of one command at once: `cmd & cmd & cmd & wait`.
+    /// `copies` of one command at once: `(cmd & cmd & cmd & wait)`.
     pub fn together(name: &'static str, argv: &[&str], copies: usize) -> Step {
-        let shown = format!("{}wait", format!("{} & ", argv.join(" ")).repeat(copies));
+        // In a subshell, as one would type it beside a server started with
+        // `&`: a bare `wait` would wait for the server too, for ever.
+        let shown = format!("({}wait)", format!("{} & ", argv.join(" ")).repeat(copies));
         Step::new(name, shown, Action::Run(vec![owned(argv); copies]))
     }
 
