@@ -67,7 +67,9 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
     let registry = Registry::install()?;
     let strict = args.record || args.check;
     let pace = if args.step {
-        println!("xtask: each command is shown first: Enter runs it; q and Enter, or Ctrl-D, end the demo");
+        println!(
+            "xtask: each command is shown first: Enter runs it; q and Enter, or Ctrl-D, end the demo"
+        );
         Pace::Step
     } else {
         Pace::Run
