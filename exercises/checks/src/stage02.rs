@@ -32,7 +32,7 @@ pub const UPPER_SERVER: &[Check] = &[
         hangs_up_on_a_line_too_long,
     ),
     Check::new(
-        "answers a line of exactly 4096 bytes, and hangs up on 4097",
+        "answers a line of exactly 4096 bytes, and hangs up on 4097, newline or not",
         2,
         answers_a_line_at_the_limit,
     ),
@@ -150,17 +150,26 @@ fn survives_a_client_that_hangs_up_mid_line(program: &Path) {
     expect_answer(&mut server, b"next, please\n", b"NEXT, PLEASE\n");
 }
 
-/// Sends `count` bytes and no newline, and insists on a hang-up with no
-/// answer.
-fn expect_hang_up(server: &mut Server, count: usize) {
+/// Sends `count` bytes, then a newline if `newline`, and insists on a
+/// hang-up with no answer.
+fn expect_hang_up(server: &mut Server, count: usize, newline: bool) {
     let mut stream = server.connect();
+    let mut sent = vec![b'a'; count];
+    if newline {
+        sent.push(b'\n');
+    }
     // The server may hang up before it has read everything: that is fine.
-    let _ = stream.write_all(&vec![b'a'; count]);
+    let _ = stream.write_all(&sent);
     let (reply, hung_up) = receive_until_hang_up(&mut stream, SOON);
     if !reply.is_empty() || !hung_up {
         server.fail(
             format_args!(
-                "a hang-up, with no answer, to a client that sent {count} bytes and no newline"
+                "a hang-up, with no answer, to a client that sent {count} bytes and {}",
+                if newline {
+                    "then a newline"
+                } else {
+                    "no newline"
+                }
             ),
             format_args!(
                 "{} byte(s){}",
@@ -177,7 +186,7 @@ fn expect_hang_up(server: &mut Server, count: usize) {
 
 fn hangs_up_on_a_line_too_long(program: &Path) {
     let mut server = Server::start(program, &["--work", "0"]);
-    expect_hang_up(&mut server, 5000);
+    expect_hang_up(&mut server, 5000, false);
     expect_answer(&mut server, b"next, please\n", b"NEXT, PLEASE\n");
 }
 
@@ -188,7 +197,9 @@ fn answers_a_line_at_the_limit(program: &Path) {
     let mut expected = vec![b'A'; 4096];
     expected.push(b'\n');
     expect_answer(&mut server, &line, &expected);
-    expect_hang_up(&mut server, 4097);
+    expect_hang_up(&mut server, 4097, false);
+    // A newline past the limit does not make the line short enough.
+    expect_hang_up(&mut server, 4097, true);
     expect_answer(&mut server, b"next, please\n", b"NEXT, PLEASE\n");
 }
 
