@@ -33,7 +33,7 @@ use crate::procs::{Group, Registry};
 mod normalise;
 mod step;
 
-use step::{Action, clients_gone};
+use step::{Action, clients_gone, read_unechoed_line};
 pub use step::{Normalise, Settle, Step};
 
 /// How long a step waits for output that must come before it gives up.
@@ -89,29 +89,6 @@ pub const QUIT: &str = "quit";
 
 /// What a step in `--step` returns when the input ends (Ctrl-D).
 pub const INPUT_ENDED: &str = "input ended";
-
-/// One line from stdin, what is typed not echoed when it is a terminal:
-/// the Enter that runs a shown command must not write into it. How many
-/// bytes came (0 at the end of the input), and the line.
-fn read_unechoed_line() -> Result<(usize, String), String> {
-    use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
-    let stdin = std::io::stdin();
-    let saved = tcgetattr(&stdin).ok();
-    if let Some(saved) = &saved {
-        let mut quiet = saved.clone();
-        quiet.local_flags.remove(LocalFlags::ECHO);
-        let _ = tcsetattr(&stdin, SetArg::TCSANOW, &quiet);
-    }
-    let mut answer = String::new();
-    let read = stdin.read_line(&mut answer);
-    if let Some(saved) = &saved {
-        let _ = tcsetattr(&stdin, SetArg::TCSANOW, saved);
-        // The Enter was not echoed either.
-        println!();
-    }
-    let read = read.map_err(|error| format!("cannot read the terminal: {error}"))?;
-    Ok((read, answer))
-}
 
 impl Session {
     /// A session in a fresh temporary directory, running the course's

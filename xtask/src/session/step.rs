@@ -184,6 +184,29 @@ pub(super) fn clients_gone(lines: &[&Line]) -> bool {
     added && open == 0 && waiting_after_last
 }
 
+/// One line from stdin, what is typed not echoed when it is a terminal:
+/// the Enter that runs a shown command must not write into it. How many
+/// bytes came (0 at the end of the input), and the line.
+pub(super) fn read_unechoed_line() -> Result<(usize, String), String> {
+    use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
+    let stdin = std::io::stdin();
+    let saved = tcgetattr(&stdin).ok();
+    if let Some(saved) = &saved {
+        let mut quiet = saved.clone();
+        quiet.local_flags.remove(LocalFlags::ECHO);
+        let _ = tcsetattr(&stdin, SetArg::TCSANOW, &quiet);
+    }
+    let mut answer = String::new();
+    let read = stdin.read_line(&mut answer);
+    if let Some(saved) = &saved {
+        let _ = tcsetattr(&stdin, SetArg::TCSANOW, saved);
+        // The Enter was not echoed either.
+        println!();
+    }
+    let read = read.map_err(|error| format!("cannot read the terminal: {error}"))?;
+    Ok((read, answer))
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Instant;
