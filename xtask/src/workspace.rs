@@ -103,3 +103,18 @@ pub fn shown(command: &Command) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// xtask stays readable in an afternoon: no file of it over 500 lines.
+    #[test]
+    fn no_file_of_xtask_is_over_500_lines() {
+        let src = workspace_root().join("xtask/src");
+        for file in files_under(&src).unwrap() {
+            let lines = std::fs::read_to_string(&file).unwrap().lines().count();
+            assert!(lines <= 500, "{} has {lines} lines", file.display());
+        }
+    }
+}
