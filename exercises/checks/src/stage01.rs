@@ -214,16 +214,24 @@ fn waits_while_a_stale_socket_refuses(program: &Path) {
     });
 }
 
-fn gives_up_at_its_deadline(program: &Path) {
+/// Runs the client with `--wait wait` and no server: the client, how it
+/// ended, and how many times it said it would try again.
+fn without_a_server(program: &Path, wait: Duration) -> (Program, Finished, usize) {
     let dir = temporary_dir();
-    let wait = Duration::from_millis(500);
-    let mut client = Program::start(program, dir.path(), &["--wait", "0.5"]);
+    let seconds = wait.as_secs_f64().to_string();
+    let mut client = Program::start(program, dir.path(), &["--wait", &seconds]);
     let finished = client.wait_exit(after(wait));
     let tries = finished
         .stderr
         .iter()
         .filter(|line| line.contains("trying again"))
         .count();
+    (client, finished, tries)
+}
+
+fn gives_up_at_its_deadline(program: &Path) {
+    let wait = Duration::from_millis(500);
+    let (mut client, finished, tries) = without_a_server(program, wait);
     let last = finished.stderr.last().cloned().unwrap_or_default();
     let gave_up = last.contains("server_socket") && last.contains("No such file or directory");
     if finished.status.code() != Some(1) || tries == 0 || !gave_up {
@@ -250,15 +258,7 @@ fn gives_up_at_its_deadline(program: &Path) {
 /// long are fewer still.
 fn backs_off_from_10_ms_to_a_second(program: &Path) {
     const WITHIN_WAIT_5: std::ops::RangeInclusive<usize> = 10..=13;
-    let dir = temporary_dir();
-    let wait = Duration::from_secs(5);
-    let mut client = Program::start(program, dir.path(), &["--wait", "5"]);
-    let finished = client.wait_exit(after(wait));
-    let tries = finished
-        .stderr
-        .iter()
-        .filter(|line| line.contains("trying again"))
-        .count();
+    let (mut client, _, tries) = without_a_server(program, Duration::from_secs(5));
     if !WITHIN_WAIT_5.contains(&tries) {
         client.fail(
             format_args!(
