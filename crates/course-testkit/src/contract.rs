@@ -38,9 +38,11 @@ pub const STOP_SIGNALS: [Signal; 4] = [
 
 /// Writes the start-and-stop tests for the server `$program` (a
 /// `cargo_bin!` name) that calls itself `$name`, started with `$args`.
+/// With `skip_when: f`, each test first calls `f`, and returns at once if
+/// it says `true` (having said why: a skip is never silent).
 #[macro_export]
 macro_rules! start_and_stop_tests {
-    ($program:literal, $args:expr) => {
+    ($program:literal, $args:expr $(, skip_when: $skip:path)?) => {
         mod start_and_stop {
             use assert_cmd::cargo::cargo_bin;
             use nix::sys::signal::Signal;
@@ -53,10 +55,12 @@ macro_rules! start_and_stop_tests {
 
             #[test]
             fn a_stale_socket_file_is_replaced_and_said_so() {
+                $(if $skip() { return; })?
                 contract::a_stale_socket_file_is_replaced_and_said_so(program(), ARGS);
             }
             #[test]
             fn a_second_server_on_the_path_exits_1_and_the_first_goes_on() {
+                $(if $skip() { return; })?
                 contract::a_second_server_on_the_path_exits_1_and_the_first_goes_on(
                     program(),
                     $program,
@@ -65,6 +69,7 @@ macro_rules! start_and_stop_tests {
             }
             #[test]
             fn one_of_two_servers_started_at_once_serves_every_time() {
+                $(if $skip() { return; })?
                 contract::one_of_two_servers_started_at_once_serves_every_time(
                     program(),
                     $program,
@@ -73,10 +78,12 @@ macro_rules! start_and_stop_tests {
             }
             #[test]
             fn another_programs_live_socket_is_left_alone() {
+                $(if $skip() { return; })?
                 contract::another_programs_live_socket_is_left_alone(program(), $program, ARGS);
             }
             #[test]
             fn a_file_or_directory_that_is_not_a_socket_is_never_removed() {
+                $(if $skip() { return; })?
                 contract::a_file_or_directory_that_is_not_a_socket_is_never_removed(
                     program(),
                     $program,
@@ -84,6 +91,7 @@ macro_rules! start_and_stop_tests {
             }
             #[test]
             fn a_lock_file_that_is_not_the_courses_is_never_taken_over() {
+                $(if $skip() { return; })?
                 contract::a_lock_file_that_is_not_the_courses_is_never_taken_over(
                     program(),
                     $program,
@@ -91,6 +99,7 @@ macro_rules! start_and_stop_tests {
             }
             #[test]
             fn a_lock_path_that_is_a_symbolic_link_is_never_followed() {
+                $(if $skip() { return; })?
                 contract::a_lock_path_that_is_a_symbolic_link_is_never_followed(
                     program(),
                     $program,
@@ -98,6 +107,7 @@ macro_rules! start_and_stop_tests {
             }
             #[test]
             fn a_lock_path_that_is_no_regular_file_is_refused_at_once() {
+                $(if $skip() { return; })?
                 contract::a_lock_path_that_is_no_regular_file_is_refused_at_once(
                     program(),
                     $program,
@@ -105,14 +115,17 @@ macro_rules! start_and_stop_tests {
             }
             #[test]
             fn an_empty_lock_file_is_someones_own() {
+                $(if $skip() { return; })?
                 contract::an_empty_lock_file_is_someones_own(program(), $program);
             }
             #[test]
             fn a_socket_path_through_no_real_directory_is_refused() {
+                $(if $skip() { return; })?
                 contract::a_socket_path_through_no_real_directory_is_refused(program(), $program);
             }
             #[test]
             fn a_directory_other_users_can_write_is_warned_about() {
+                $(if $skip() { return; })?
                 contract::a_directory_other_users_can_write_is_warned_about(
                     program(),
                     $program,
@@ -121,22 +134,27 @@ macro_rules! start_and_stop_tests {
             }
             #[test]
             fn a_lock_a_stopped_server_left_is_taken_over() {
+                $(if $skip() { return; })?
                 contract::a_lock_a_stopped_server_left_is_taken_over(program(), ARGS);
             }
             #[test]
             fn a_directory_swapped_for_a_link_never_costs_anyone_a_file() {
+                $(if $skip() { return; })?
                 contract::a_directory_swapped_for_a_link_never_costs_anyone_a_file(program(), ARGS);
             }
             #[test]
             fn a_stop_and_a_failed_start_never_wait_on_a_full_stderr() {
+                $(if $skip() { return; })?
                 contract::a_stop_and_a_failed_start_never_wait_on_a_full_stderr(program(), ARGS);
             }
             #[test]
             fn a_path_cannot_forge_a_log_line() {
+                $(if $skip() { return; })?
                 contract::a_path_cannot_forge_a_log_line(program(), $program, ARGS);
             }
             #[test]
             fn a_live_socket_with_a_full_queue_is_left_alone_at_once() {
+                $(if $skip() { return; })?
                 contract::a_live_socket_with_a_full_queue_is_left_alone_at_once(
                     program(),
                     $program,
@@ -145,38 +163,47 @@ macro_rules! start_and_stop_tests {
             }
             #[test]
             fn a_stop_leaves_a_lock_file_that_replaced_its_own() {
+                $(if $skip() { return; })?
                 contract::a_stop_leaves_a_lock_file_that_replaced_its_own(program(), ARGS);
             }
             #[test]
             fn sigint_removes_the_socket_file_and_exits_0() {
+                $(if $skip() { return; })?
                 contract::stops_cleanly_on(program(), $program, ARGS, Signal::SIGINT);
             }
             #[test]
             fn sigterm_removes_the_socket_file_and_exits_0() {
+                $(if $skip() { return; })?
                 contract::stops_cleanly_on(program(), $program, ARGS, Signal::SIGTERM);
             }
             #[test]
             fn sighup_removes_the_socket_file_and_exits_0() {
+                $(if $skip() { return; })?
                 contract::stops_cleanly_on(program(), $program, ARGS, Signal::SIGHUP);
             }
             #[test]
             fn sigquit_removes_the_socket_file_and_exits_0() {
+                $(if $skip() { return; })?
                 contract::stops_cleanly_on(program(), $program, ARGS, Signal::SIGQUIT);
             }
             #[test]
             fn a_stop_leaves_a_socket_that_replaced_its_own() {
+                $(if $skip() { return; })?
                 contract::a_stop_leaves_a_socket_that_replaced_its_own(program(), $program, ARGS);
             }
             #[test]
             fn a_stop_leaves_a_file_that_replaced_its_socket() {
+                $(if $skip() { return; })?
                 contract::a_stop_leaves_a_file_that_replaced_its_socket(program(), $program, ARGS);
             }
             #[test]
             fn a_stop_says_its_socket_file_was_already_gone() {
+                $(if $skip() { return; })?
                 contract::a_stop_says_its_socket_file_was_already_gone(program(), $program, ARGS);
             }
             #[test]
             fn stop_signals_at_any_moment_of_a_load_stop_it_cleanly() {
+                $(if $skip() { return; })?
                 contract::stop_signals_at_any_moment_of_a_load_stop_it_cleanly(
                     program(),
                     $program,
@@ -185,6 +212,7 @@ macro_rules! start_and_stop_tests {
             }
             #[test]
             fn every_start_that_runs_out_of_descriptors_fails_cleanly() {
+                $(if $skip() { return; })?
                 contract::every_start_that_runs_out_of_descriptors_fails_cleanly(
                     program(),
                     $program,
@@ -193,18 +221,22 @@ macro_rules! start_and_stop_tests {
             }
             #[test]
             fn every_descriptor_it_opens_is_close_on_exec() {
+                $(if $skip() { return; })?
                 contract::every_descriptor_it_opens_is_close_on_exec(program(), ARGS);
             }
             #[test]
             fn it_runs_as_one_thread_asleep_at_rest() {
+                $(if $skip() { return; })?
                 contract::it_runs_as_one_thread_asleep_at_rest(program(), ARGS);
             }
             #[test]
             fn port_0_says_which_port_the_kernel_chose() {
+                $(if $skip() { return; })?
                 contract::port_0_says_which_port_the_kernel_chose(program(), $program, ARGS);
             }
             #[test]
             fn version_names_the_program() {
+                $(if $skip() { return; })?
                 contract::version_names_the_program(program(), $program);
             }
         }

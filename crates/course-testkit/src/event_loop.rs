@@ -1,5 +1,5 @@
 //! What every event-driven server of the course (select-server,
-//! epoll-server) does: one process, one loop that waits for whichever
+//! epoll-server, uring-server) does: one process, one loop that waits for whichever
 //! client is ready, saying `server waiting` each time it waits and
 //! `adding`, `serving` and `removing client on fd N` as it goes. Each such
 //! server's tests call these, one `#[test]` for each item.
@@ -36,15 +36,17 @@ pub fn says_adding_serving_and_removing_with_the_clients_descriptor(program: &Pa
         .expect_stdout(&format!("serving client on fd {fd}"));
     server.running.expect_stdout("server waiting");
 
+    // Between events, as many waits as the server's model needs: a
+    // readiness loop wakes once per exchange, uring-server also when its
+    // write completes.
     drop(first);
-    server
-        .running
-        .expect_stdout(&format!("removing client on fd {fd}"));
+    assert_eq!(server.next_event(), format!("removing client on fd {fd}"));
     server.running.expect_stdout("server waiting");
     drop(second);
-    server
-        .running
-        .expect_stdout(&format!("removing client on fd {other_fd}"));
+    assert_eq!(
+        server.next_event(),
+        format!("removing client on fd {other_fd}")
+    );
     server.running.expect_stdout("server waiting");
 
     // Nothing else was said, on stdout or stderr.
@@ -75,16 +77,12 @@ pub fn a_client_makes_several_exchanges_on_one_connection_until_it_hangs_up(
     let (mut client, fd) = server.connect();
     for (sent, expected) in [(b'A', b'B'), (b'C', b'D'), (b'y', b'z'), (0xff, 0x00)] {
         assert_eq!(client.exchange(sent), Reply::Byte(expected));
-        server
-            .running
-            .expect_stdout(&format!("serving client on fd {fd}"));
+        assert_eq!(server.next_event(), format!("serving client on fd {fd}"));
         server.running.expect_stdout("server waiting");
     }
     // The end of the stream, and only that, makes the server hang up.
     client.finish_sending();
-    server
-        .running
-        .expect_stdout(&format!("removing client on fd {fd}"));
+    assert_eq!(server.next_event(), format!("removing client on fd {fd}"));
     assert_eq!(client.reply(), Reply::Closed);
 }
 
