@@ -28,6 +28,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::fcntl::{AT_FDCWD, AtFlags, FcntlArg, OFlag, fcntl, open, openat};
@@ -440,6 +441,11 @@ fn not_a_lock(shown: &str, kind: &str) -> Failure {
 }
 
 // ANCHOR: clear_stale_socket
+/// How long a socket whose lock was free may go on answering before it is
+/// taken for another program's live socket, and how often it is asked.
+const DYING_SERVER_GRACE: Duration = Duration::from_millis(200);
+const KNOCK_AGAIN: Duration = Duration::from_millis(5);
+
 /// Makes the socket's path free for `bind`: nothing there is fine, a stale
 /// socket is removed (and said so on stderr), anything else is a failure
 /// that leaves the path as it is.
@@ -460,14 +466,25 @@ fn clear_stale_socket(place: &Place, address: &UnixAddr) -> Result<(), Failure> 
     let through_descriptor =
         UnixAddr::new(place.path_through_descriptor(&place.socket_name).as_slice());
     let knock_at = through_descriptor.as_ref().unwrap_or(address);
-    let probe = socket(
-        AddressFamily::Unix,
-        SockType::Stream,
-        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
-        None,
-    )
-    .or_fail(|| "cannot create a socket".to_string())?;
-    match connect(probe.as_raw_fd(), knock_at) {
+    // A server that has just died may answer a moment more: the kernel
+    // lets go of an io_uring server's listening socket (stage 06) when it
+    // has cancelled the server's requests, after the process is gone. So
+    // an answer is asked again, for a little while.
+    let gone_by = Instant::now() + DYING_SERVER_GRACE;
+    let answer = loop {
+        let probe = socket(
+            AddressFamily::Unix,
+            SockType::Stream,
+            SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+            None,
+        )
+        .or_fail(|| "cannot create a socket".to_string())?;
+        match connect(probe.as_raw_fd(), knock_at) {
+            Ok(()) if Instant::now() < gone_by => std::thread::sleep(KNOCK_AGAIN),
+            answer => break answer,
+        }
+    };
+    match answer {
         // A full listen queue (EAGAIN) also means a server is there.
         Ok(()) | Err(Errno::EAGAIN) => Err(Failure::new(format!(
             "another server is listening on {shown}; stop it first or choose another path with --unix"
