@@ -162,9 +162,19 @@ fn serve(args: &Args) -> Result<(), Failure> {
                 }
             } else if id == PAUSE {
                 requests.push(accept_clients(&server_sockfd))?;
+            } else if id & REPLY != 0 {
+                // A reply's write completes only when it fails.
+                let fd = client_of(id & !REPLY);
+                reply_failed(&mut clients, fd, result);
             } else {
-                let fd = RawFd::try_from(id).expect("we gave clients their descriptor number");
-                serve_client(&mut requests, &mut clients, fd, result, &work, args.work)?;
+                serve_client(
+                    &mut requests,
+                    &mut clients,
+                    client_of(id),
+                    result,
+                    &work,
+                    args.work,
+                )?;
             }
         }
     }
@@ -184,14 +194,16 @@ struct Client {
     doing: Doing,
 }
 
-/// Which of a client's requests is in flight: exactly one always is.
+/// Which of a client's requests is in flight: exactly one always is
+/// (with, before a read, the write of a reply linked to it).
 enum Doing {
     /// A read of its next byte.
     Reading,
     /// A timer, for the pretend work on its reply.
     Working,
-    /// A write of its reply.
-    Writing,
+    /// A read after a reply that could not be written: whatever it
+    /// brings (the end of the stream, an error), the client has gone.
+    Leaving,
 }
 
 /// Submission queue entries: the requests one io_uring_enter can take.
@@ -199,15 +211,23 @@ const SUBMISSIONS: u32 = 256;
 /// Completion queue entries. More completions than that are kept by the
 /// kernel (IORING_FEAT_NODROP) until there is room.
 const COMPLETIONS: u32 = 4096;
+/// A bit of the user_data beside a client's descriptor number: the
+/// request is the write of its reply.
+const REPLY: u64 = 1 << 40;
 /// The user_data of the timer after which accept is asked for again.
-const PAUSE: u64 = u64::MAX;
+const PAUSE: u64 = 1 << 41;
 /// The user_data of the request that cancels all the others.
-const CANCEL: u64 = u64::MAX - 1;
+const CANCEL: u64 = 1 << 42;
 
 /// The number a request carries and its completion gives back: the
 /// descriptor it is about, which is how the server tells clients apart.
 fn token(fd: RawFd) -> u64 {
     u64::try_from(fd).expect("an open descriptor's number is not negative")
+}
+
+/// The client a request's token names.
+fn client_of(token: u64) -> RawFd {
+    RawFd::try_from(token).expect("we gave clients their descriptor number")
 }
 
 /// A completion's result as a system call's: what it returned, or the
@@ -281,8 +301,6 @@ fn serve_client(
             requests.push(opcode::Timeout::new(work).build().user_data(token(fd)))?;
         }
         (Doing::Working, _) => return send_reply(requests, client, fd),
-        // The reply is written: wait for the next byte.
-        (Doing::Writing, Ok(_)) => requests.push(read_byte(client))?,
         (Doing::Reading, Err(errno)) => {
             log(format!(
                 "cannot read from client on fd {fd}: {}",
@@ -290,14 +308,36 @@ fn serve_client(
             ));
             remove_client(clients, fd);
         }
-        // Rust starts every program with SIGPIPE ignored, so a client that
-        // has gone is an EPIPE (or ECONNRESET) error here.
-        (Doing::Writing, Err(errno)) => {
-            log(format!("cannot answer client on fd {fd}: {}", errno.desc()));
-            remove_client(clients, fd);
-        }
+        // Its reply failed: this read's completion is the client's last.
+        (Doing::Leaving, _) => remove_client(clients, fd),
     }
     Ok(())
+}
+
+/// Sends a client's reply, and asks for its next byte: two requests,
+/// linked (IOSQE_IO_HARDLINK), so that the kernel starts the read only
+/// when the write is done, whatever its result, and a client that never
+/// reads holds only its own requests. The write says nothing if it
+/// succeeds (IOSQE_CQE_SKIP_SUCCESS): the read's completion is the next
+/// we hear of this client, one wake-up per exchange.
+fn send_reply(requests: &mut Requests, client: &mut Client, fd: RawFd) -> Result<(), Failure> {
+    say!("serving client on fd {fd}");
+    let write = opcode::Write::new(types::Fd(fd), &raw const client.byte, 1)
+        .build()
+        .flags(squeue::Flags::IO_HARDLINK | squeue::Flags::SKIP_SUCCESS)
+        .user_data(token(fd) | REPLY);
+    requests.push_reply(write, read_byte(client))
+}
+
+/// A reply's write failed: the client has gone. Rust starts every program
+/// with SIGPIPE ignored, so this is an EPIPE (or ECONNRESET) error; the C
+/// server is killed. The read linked to it runs all the same, and its
+/// completion ends the client.
+fn reply_failed(clients: &mut Clients, fd: RawFd, result: Result<u32, Errno>) {
+    if let (Some(client), Err(errno)) = (clients.get_mut(&fd), result) {
+        log(format!("cannot answer client on fd {fd}: {}", errno.desc()));
+        client.doing = Doing::Leaving;
+    }
 }
 
 /// Asks for a client's next byte (a read request): the kernel waits for
@@ -308,19 +348,6 @@ fn read_byte(client: &mut Client) -> squeue::Entry {
     opcode::Read::new(types::Fd(fd), &raw mut client.byte, 1)
         .build()
         .user_data(token(fd))
-}
-
-/// Asks for a client's reply to be written (a write request): the kernel
-/// waits for room in the socket if it must, and a client that never reads
-/// holds only its own request.
-fn send_reply(requests: &mut Requests, client: &mut Client, fd: RawFd) -> Result<(), Failure> {
-    say!("serving client on fd {fd}");
-    client.doing = Doing::Writing;
-    requests.push(
-        opcode::Write::new(types::Fd(fd), &raw const client.byte, 1)
-            .build()
-            .user_data(token(fd)),
-    )
 }
 // ANCHOR_END: serve_client
 
@@ -350,8 +377,22 @@ impl Requests {
     }
 
     /// Puts a request on the submission queue; the next io_uring_enter
-    /// hands it to the kernel. A full queue is handed over at once.
+    /// hands it to the kernel.
     fn push(&mut self, request: squeue::Entry) -> Result<(), Failure> {
+        self.queue(&[request])
+    }
+
+    /// Puts a reply's write and the read linked to it on the queue,
+    /// together: a link ends with its submission. Only the read's
+    /// completion is counted on: the write gives one only if it fails.
+    fn push_reply(&mut self, write: squeue::Entry, read: squeue::Entry) -> Result<(), Failure> {
+        self.queue(&[write, read])?;
+        self.in_flight -= 1;
+        Ok(())
+    }
+
+    /// Queues `entries`, all or none; a full queue is handed over first.
+    fn queue(&mut self, entries: &[squeue::Entry]) -> Result<(), Failure> {
         loop {
             // SAFETY: a request names memory by its address, and the kernel
             // reads or writes it later, when the request runs: after this
@@ -359,12 +400,12 @@ impl Requests {
             // buffer must stay where it is until its request completes.
             // Ours do: the signal buffer and the timers live in `serve`
             // and outlive `Requests`, whose drop waits for every request;
-            // a client's byte is in its box, which is freed only when the
-            // client has no request in flight (one at a time, always).
+            // a client's byte is in its box, which is freed only after the
+            // client's last completion (its read's, always).
             #[allow(unsafe_code)]
-            let queued = unsafe { self.ring.submission().push(&request) };
+            let queued = unsafe { self.ring.submission().push_multiple(entries) };
             if queued.is_ok() {
-                self.in_flight += 1;
+                self.in_flight += entries.len();
                 return Ok(());
             }
             self.ring
@@ -375,12 +416,13 @@ impl Requests {
 
     /// Takes every completion off the completion queue. A request is over
     /// when its completion says no more will come (a multishot accept's
-    /// last one, or any other's only one).
+    /// last one, or any other's only one); a failed reply's was not
+    /// counted on.
     fn harvest(&mut self, completed: &mut Vec<cqueue::Entry>) {
         completed.extend(self.ring.completion());
         let over = completed
             .iter()
-            .filter(|c| !cqueue::more(c.flags()))
+            .filter(|c| !cqueue::more(c.flags()) && c.user_data() & REPLY == 0)
             .count();
         self.in_flight -= over;
     }
