@@ -69,6 +69,12 @@ fn script(stage: &str) -> Option<&'static [(Pane, &'static str)]> {
             (Clients, "ls -l /proc/\"$(pgrep -x epoll-server)\"/fd"),
             (Server, CTRL_C),
         ],
+        "06" => &[
+            (Server, "uring-server --work 2"),
+            (Clients, "(client1 & client1 & client1 & wait)"),
+            (Clients, "ls -l /proc/\"$(pgrep -x uring-server)\"/fd"),
+            (Server, CTRL_C),
+        ],
         _ => return None,
     })
 }

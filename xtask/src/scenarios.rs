@@ -27,6 +27,7 @@ pub fn plays(stage: &Stage) -> Option<Plays> {
         "03" => (forking_server, Some(forking_server_traced)),
         "04" => (select_server, Some(select_server_traced)),
         "05" => (epoll_server, Some(epoll_server_traced)),
+        "06" => (uring_server, Some(uring_server_traced)),
         _ => return None,
     };
     Some(Plays { play, trace })
@@ -236,6 +237,19 @@ fn epoll_server(s: &mut Session) -> Result<(), String> {
     s.step(Step::kill("stop", 1, Signal::SIGTERM))
 }
 
+fn uring_server(s: &mut Session) -> Result<(), String> {
+    if !s.io_uring()? {
+        return Ok(());
+    }
+    s.narrate("epoll-server's protocol, by requests: the kernel accepts, reads and writes for it.");
+    s.step(Step::job("start", &["uring-server", "--work", "1"]).settle(Settle::Lines(WAITING, 1)))?;
+    s.narrate("The server's descriptors: the io_uring instance, its socket, the signalfd.");
+    let fds = format!("/proc/{}/fd", s.job_pid(1));
+    s.step(Step::run("descriptors", &["ls", "-l", &fds]).normalise(Normalise::LsLong))?;
+    three_slow_clients(s, "together")?;
+    s.step(Step::kill("stop", 1, Signal::SIGTERM))
+}
+
 /// Three clients at once against the event-driven server that is job 1,
 /// as step `name`: it ends when the server has removed them all.
 fn three_slow_clients(s: &mut Session, name: &'static str) -> Result<(), String> {
@@ -247,14 +261,25 @@ fn three_slow_clients(s: &mut Session, name: &'static str) -> Result<(), String>
 }
 
 // The kernel's view: each session again, its system calls recorded by
-// strace into a file, then shown from the first `socket` call on (what
-// comes before is the dynamic loader and the C library starting up).
+// strace into a file, then shown from the program's first call of its own
+// on (what comes before is the dynamic loader and the C library starting
+// up): `socket`, or uring-server's `io_uring_setup`.
 
 /// Shows `file` from its first `socket(` call on, as step `name`.
 fn show_trace(s: &mut Session, name: &'static str, file: &str) -> Result<(), String> {
-    let script = "/socket(/,$p";
+    show_trace_from(s, name, file, "socket")
+}
+
+/// Shows `file` from its first call of `first` on, as step `name`.
+fn show_trace_from(
+    s: &mut Session,
+    name: &'static str,
+    file: &str,
+    first: &str,
+) -> Result<(), String> {
+    let script = format!("/{first}(/,$p");
     s.step(
-        Step::run(name, &["sed", "-n", script, file])
+        Step::run(name, &["sed", "-n", &script, file])
             .shown_as(&format!("sed -n '{script}' {file}"))
             .normalise(Normalise::Strace),
     )
@@ -334,6 +359,7 @@ fn select_server_traced(s: &mut Session) -> Result<(), String> {
         "select-server",
         // glibc's select is the pselect6 system call.
         "trace=socket,pselect6,accept4,read,write,close",
+        "socket",
     )
 }
 
@@ -342,11 +368,30 @@ fn epoll_server_traced(s: &mut Session) -> Result<(), String> {
         s,
         "epoll-server",
         "trace=socket,epoll_create1,epoll_ctl,epoll_wait,accept4,read,write,close",
+        "socket",
     )
 }
 
-/// An event-driven server under strace, one client, then its trace.
-fn event_loop_traced(s: &mut Session, server: &str, calls: &str) -> Result<(), String> {
+fn uring_server_traced(s: &mut Session) -> Result<(), String> {
+    if !s.io_uring()? {
+        return Ok(());
+    }
+    event_loop_traced(
+        s,
+        "uring-server",
+        "trace=socket,io_uring_setup,io_uring_enter,accept4,read,write,close",
+        "io_uring_setup",
+    )
+}
+
+/// An event-driven server under strace, one client, then its trace from
+/// its first call of `first` on.
+fn event_loop_traced(
+    s: &mut Session,
+    server: &str,
+    calls: &str,
+    first: &str,
+) -> Result<(), String> {
     if !s.tool("strace")? {
         return Ok(());
     }
@@ -360,7 +405,7 @@ fn event_loop_traced(s: &mut Session, server: &str, calls: &str) -> Result<(), S
     )?;
     s.step(Step::run("client", &["client1"]).settle(Settle::ClientsGone))?;
     s.step(Step::kill_traced("stop", 1))?;
-    show_trace(s, "trace", &file)
+    show_trace_from(s, "trace", &file, first)
 }
 
 #[cfg(test)]

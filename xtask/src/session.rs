@@ -452,6 +452,23 @@ impl Session {
         Ok(false)
     }
 
+    /// Whether this machine lets a program use io_uring (stage 06). As
+    /// for a missing tool, a live demo says why not and goes on.
+    pub fn io_uring(&self) -> Result<bool, String> {
+        let Err(error) = io_uring::IoUring::new(1) else {
+            return Ok(true);
+        };
+        let why = format!(
+            "io_uring is refused here ({error}): uring-server says why when run; \
+             see /proc/sys/kernel/io_uring_disabled"
+        );
+        if self.strict {
+            return Err(format!("{why}; the book's transcripts of stage 06 need it"));
+        }
+        self.narrate(&format!("{why}; skipping this stage"));
+        Ok(false)
+    }
+
     /// Waits, showing nothing, until `condition` holds (the server holds
     /// its client's socket, say), or fails naming `what`.
     pub fn wait_until(&self, what: &str, condition: impl Fn() -> bool) -> Result<(), String> {

@@ -182,6 +182,23 @@ pub const STAGES: &[Stage] = &[
         session: "one process, epoll, three slow clients answered together",
         exercises: &["05a", "05b"],
     },
+    Stage {
+        id: "06",
+        name: "uring-server",
+        krate: Some(Crate {
+            folder: "crates/06-uring-server",
+            package: "uring-server",
+            programs: &[Program {
+                name: "uring-server",
+                source: "src/main.rs",
+                c_twin: Some("c/uring-server.c"),
+                bench: Bench::EventLoop,
+            }],
+        }),
+        chapter: "stage-06-uring-server.md",
+        session: "one process, io_uring: the kernel accepts, reads and writes, and says when it is done",
+        exercises: &[],
+    },
 ];
 
 impl Stage {
