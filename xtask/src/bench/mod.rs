@@ -443,6 +443,7 @@ mod tests {
             "server5",
             "select-server",
             "epoll-server",
+            "uring-server",
         ] {
             assert_eq!(Server::named(name).program(), name);
         }
@@ -458,6 +459,7 @@ mod tests {
                 "select-server.c",
                 "select-server.c",
                 "epoll-server.c",
+                "uring-server.c",
                 "forking-server.c + 1 thread"
             ]
         );

@@ -24,6 +24,25 @@ pub fn program_of(twin: &'static str) -> &'static str {
     file.strip_suffix(".c").unwrap_or(file)
 }
 
+/// The libraries a twin links with, as its own build line (`cc ... -o NAME
+/// NAME.c -luring`, in its opening comment) names them: `-l` words after
+/// the source.
+fn libraries_of(twin: &str) -> Result<Vec<String>, String> {
+    let path = workspace_root().join(twin);
+    let source =
+        std::fs::read_to_string(&path).map_err(|error| format!("cannot read {twin}: {error}"))?;
+    let file = twin.rsplit('/').next().unwrap_or(twin);
+    let libraries = source
+        .lines()
+        .find(|line| line.trim_start_matches([' ', '*']).starts_with("cc ") && line.contains(file))
+        .into_iter()
+        .flat_map(|line| line.split_whitespace().skip_while(|word| *word != file))
+        .filter(|word| word.starts_with("-l"))
+        .map(str::to_string)
+        .collect();
+    Ok(libraries)
+}
+
 /// Every twin compiles with no warning at all.
 const FLAGS: [&str; 4] = ["-O2", "-Wall", "-Wextra", "-Werror"];
 
@@ -70,7 +89,7 @@ pub fn build() -> Result<Option<PathBuf>, String> {
     // Paths as one would type them, from the workspace's root.
     let shown_out = out.strip_prefix(&root).unwrap_or(&out).to_path_buf();
     eprintln!("bench: building the C twins with {program}");
-    let compile = |source: &str, output: &str, extra: &[&str]| {
+    let compile = |source: &str, output: &str, extra: &[&str], libraries: &[String]| {
         let mut command = Command::new(&program);
         command
             .current_dir(&root)
@@ -79,19 +98,42 @@ pub fn build() -> Result<Option<PathBuf>, String> {
             .args(extra)
             .arg("-o")
             .arg(shown_out.join(output))
-            .arg(source);
+            .arg(source)
+            .args(libraries);
         run_printed(command)
     };
     let mut built = Vec::new();
     for program in course_stages::programs(STAGES) {
         let Some(twin) = program.c_twin else { continue };
         if !built.contains(&twin) {
-            compile(twin, program_of(twin), &[])?;
+            let libraries = libraries_of(twin)?;
+            if let Err(error) = compile(twin, program_of(twin), &[], &libraries) {
+                if libraries.is_empty() {
+                    return Err(error);
+                }
+                eprintln!(
+                    "bench: {twin} did not build ({error}); it needs {}: on Debian or Ubuntu \
+                     `sudo apt-get install liburing-dev`; the C twins are skipped",
+                    libraries.join(" ")
+                );
+                return Ok(None);
+            }
             built.push(twin);
         }
         if program.bench == Bench::ProcessPerClient {
-            compile(twin, WITH_THREAD, &["-DEXTRA_THREAD", "-pthread"])?;
+            compile(twin, WITH_THREAD, &["-DEXTRA_THREAD", "-pthread"], &[])?;
         }
     }
     Ok(Some(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_twin_links_the_libraries_its_own_build_line_names() {
+        assert_eq!(libraries_of("c/uring-server.c").unwrap(), ["-luring"]);
+        assert!(libraries_of("c/epoll-server.c").unwrap().is_empty());
+    }
 }
