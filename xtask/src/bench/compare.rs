@@ -91,23 +91,30 @@ pub struct TooBusy {
     pub spread: f64,
 }
 
-/// The one sentence that says so.
-pub fn too_busy_warning(found: &[TooBusy]) -> String {
-    let each: Vec<String> = found
-        .iter()
-        .map(|too_busy| {
+/// What says so: one line, then one line for each result. With one
+/// round there is no spread to allow for, and it says that instead.
+pub fn too_busy_warning(found: &[TooBusy], rounds: usize) -> String {
+    let mut warning = format!(
+        "the machine was too busy during this run: {} result(s) beat the kernel's floor, \
+         which nothing can; rerun on a quieter machine",
+        found.len()
+    );
+    for too_busy in found {
+        let allowed = if rounds > 1 {
             format!(
-                "{} beat the kernel's floor by {:.1}%, more than the rounds' spread ({:.1}%)",
-                too_busy.what,
-                100.0 * too_busy.beat,
+                ", more than its rounds' spread ({:.1}%)",
                 100.0 * too_busy.spread
             )
-        })
-        .collect();
-    format!(
-        "the machine was too busy during this run: {}; rerun",
-        each.join("; ")
-    )
+        } else {
+            String::new()
+        };
+        warning.push_str(&format!(
+            "\n  {}: {:.1}% above the floor{allowed}",
+            too_busy.what,
+            100.0 * too_busy.beat
+        ));
+    }
+    warning
 }
 
 #[cfg(test)]
@@ -173,8 +180,8 @@ mod tests {
     }
 
     #[test]
-    fn the_warning_names_each_result_and_says_rerun() {
-        let warning = too_busy_warning(&[
+    fn the_warning_names_each_result_on_a_line_and_says_rerun() {
+        let found = [
             TooBusy {
                 what: "server1.c".to_string(),
                 beat: 0.031,
@@ -185,10 +192,15 @@ mod tests {
                 beat: 0.1,
                 spread: 0.02,
             },
-        ]);
+        ];
         assert_eq!(
-            warning,
-            "the machine was too busy during this run: server1.c beat the kernel's floor by 3.1%, more than the rounds' spread (0.0%); epoll-server, 1000 idle beat the kernel's floor by 10.0%, more than the rounds' spread (2.0%); rerun"
+            too_busy_warning(&found, 5),
+            "the machine was too busy during this run: 2 result(s) beat the kernel's floor, \
+             which nothing can; rerun on a quieter machine\n  \
+             server1.c: 3.1% above the floor, more than its rounds' spread (0.0%)\n  \
+             epoll-server, 1000 idle: 10.0% above the floor, more than its rounds' spread (2.0%)"
         );
+        // One round has no spread to speak of.
+        assert!(!too_busy_warning(&found, 1).contains("spread"));
     }
 }

@@ -219,12 +219,12 @@ pub fn text(results: &Results, machine: &Machine) -> String {
     if !too_busy.is_empty() {
         let _ = writeln!(
             text,
-            "WARNING: {}.{}\n",
-            compare::too_busy_warning(&too_busy),
+            "WARNING: {}\n{}\n",
+            compare::too_busy_warning(&too_busy, results.plan.rounds),
             if results.plan.name == "quick" {
-                " A quick run proves only that the bench runs."
+                "A quick run proves only that the bench runs."
             } else {
-                " These numbers are not results."
+                "These numbers are not results."
             }
         );
     }
@@ -463,7 +463,7 @@ mod tests {
         let machine = Machine::this_one();
         assert!(
             text(&results, &machine)
-                .starts_with("WARNING: the machine was too busy during this run: server1.c")
+                .starts_with("WARNING: the machine was too busy during this run: ")
         );
     }
 }
