@@ -338,7 +338,7 @@ mod tests {
         assert_eq!(ids, ["01a", "03c", "05b"]);
         assert_eq!(chosen(&[]).unwrap().len(), EXERCISES.len());
         assert!(
-            chosen(&["6a".to_string()])
+            chosen(&["9a".to_string()])
                 .err()
                 .is_some_and(|error| error.contains("no exercise"))
         );

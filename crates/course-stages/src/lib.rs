@@ -197,7 +197,7 @@ pub const STAGES: &[Stage] = &[
         }),
         chapter: "stage-06-uring-server.md",
         session: "one process, io_uring: the kernel accepts, reads and writes, and says when it is done",
-        exercises: &[],
+        exercises: &["06a"],
     },
 ];
 

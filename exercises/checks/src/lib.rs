@@ -227,6 +227,16 @@ pub const EXERCISES: &[Exercise] = &[
         more_nix_features: &[],
         checks: stage05::CHAT,
     },
+    Exercise {
+        id: "06a",
+        name: "idle-uring",
+        title: "uring-server drops silent clients, with a linked timeout",
+        starts_from: "crates/06-uring-server/src/main.rs",
+        more_nix_features: &[],
+        // 04a's task, kept the io_uring way: its checks hold for any event
+        // loop that says adding and removing client on fd N.
+        checks: stage04::IDLE_SELECT,
+    },
 ];
 
 /// The exercise that `wanted` names (id, name or folder name).
