@@ -145,10 +145,9 @@ fn serve(args: &Args) -> Result<(), Failure> {
                     Err(Errno::EINVAL) => return Err(refusal::no_multishot_accept()),
                     Err(errno) => {
                         // Out of descriptors: rest, on a timer, before
-                        // asking again.
+                        // asking again. (An error ends a multishot accept.)
                         if course_support::survive_accept_error(errno, &endpoint)?
                             == AcceptAgain::AfterAPause
-                            && !more
                         {
                             requests.push(opcode::Timeout::new(&pause).build().user_data(PAUSE))?;
                             continue;

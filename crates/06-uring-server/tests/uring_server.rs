@@ -105,6 +105,55 @@ fn one_process_with_one_io_uring_instance_serves_three_connected_clients() {
     });
 }
 
+/// The opcodes of the requests the kernel holds armed on a socket or the
+/// signalfd, waiting (`PollList` in the io_uring instance's fdinfo); `None`
+/// where this kernel does not list them.
+fn armed_requests(pid: Pid) -> Option<Vec<u8>> {
+    let ring = processes::descriptor_numbers(pid).into_iter().find(|fd| {
+        fs::read_link(format!("/proc/{pid}/fd/{fd}"))
+            .is_ok_and(|target| target.as_os_str() == "anon_inode:[io_uring]")
+    })?;
+    let info = fs::read_to_string(format!("/proc/{pid}/fdinfo/{ring}")).ok()?;
+    let list = info.split("PollList:\n").nth(1)?;
+    Some(
+        list.lines()
+            .map_while(|line| line.trim().strip_prefix("op="))
+            .filter_map(|rest| rest.split(',').next()?.parse().ok())
+            .collect(),
+    )
+}
+
+#[test]
+fn the_kernel_holds_one_accept_and_one_read_for_each_client_at_rest() {
+    // One multishot accept for every client, not one more per client; a
+    // read for each client and one for the signalfd; nothing else.
+    let Some(mut server) = start(&["--work", "0"]) else {
+        return;
+    };
+    let mut clients: Vec<(Client, _)> = (0..5).map(|_| server.connect()).collect();
+    for (client, _) in &mut clients {
+        assert_eq!(client.exchange(b'A'), Reply::Byte(b'B'));
+    }
+    let pid = server.pid();
+    let count = |armed: &[u8], code: u8| armed.iter().filter(|&&op| op == code).count();
+    let mut armed = None;
+    poll_until("every client's next read is armed", || {
+        armed = armed_requests(pid);
+        armed.as_ref().is_none_or(|armed| armed.len() >= 7)
+    });
+    let Some(armed) = armed else {
+        eprintln!("skipping: this kernel's io_uring fdinfo has no PollList");
+        return;
+    };
+    assert_eq!(
+        count(&armed, io_uring::opcode::AcceptMulti::CODE),
+        1,
+        "{armed:?}"
+    );
+    assert_eq!(count(&armed, io_uring::opcode::Read::CODE), 6, "{armed:?}");
+    assert_eq!(armed.len(), 7, "{armed:?}");
+}
+
 #[test]
 fn an_idle_client_does_not_hold_the_others() {
     unless_refused(event_loop::an_idle_client_does_not_hold_the_others);
