@@ -6,16 +6,12 @@
 
 use std::fs;
 use std::io::{Read, Write};
-use std::os::fd::RawFd;
 use std::os::unix::net::UnixStream;
 
 use assert_cmd::cargo::cargo_bin;
-use course_testkit::processes::{self, children_of, threads_of};
-use course_testkit::{Client, DEADLINE, Reply, Server, contract, event_loop, limits, poll_until};
+use course_testkit::processes::{self};
+use course_testkit::{DEADLINE, Server, contract, event_loop};
 use nix::unistd::Pid;
-
-/// select's limit, which epoll does not have: descriptors 0 to 1023.
-const FD_SETSIZE: RawFd = 1024;
 
 course_testkit::start_and_stop_tests!("epoll-server", &["--work", "0"]);
 
@@ -125,58 +121,7 @@ fn over_tcp_a_reset_connection_is_logged_and_removed() {
 
 #[test]
 fn ten_thousand_clients_are_held_at_once_and_all_served() {
-    const CLIENTS: usize = 10_000;
-    // The test holds every client's socket, the server its own end.
-    let limit = limits::raise_open_files_limit();
-    if limit < CLIENTS as u64 + 100 {
-        eprintln!(
-            "skipping: the hard limit on open files (ulimit -Hn) is {limit}, too low for {CLIENTS} clients; raise it to {} or more to run this test",
-            CLIENTS + 100
-        );
-        return;
-    }
-    let mut server = start(&["--work", "0"]);
-    let pid = server.running.pid();
-    let at_start = processes::descriptor_numbers(pid);
-
-    let mut clients: Vec<Client> = (0..CLIENTS).map(|_| server.client()).collect();
-    let mut added = Vec::with_capacity(CLIENTS);
-    for _ in 0..CLIENTS {
-        added.push(server.expect_adding());
-        server.running.expect_stdout("server waiting");
-    }
-    // Every client is held at once, most of them far beyond select's limit,
-    // and none was refused.
-    assert_eq!(
-        processes::open_descriptors(pid),
-        at_start.len() + CLIENTS,
-        "the server holds a descriptor per client"
-    );
-    let beyond = added.iter().filter(|&&fd| fd >= FD_SETSIZE).count();
-    assert!(beyond > CLIENTS - FD_SETSIZE as usize, "{beyond}");
-
-    // Every client sends while all are connected, and every one is served.
-    for client in &mut clients {
-        client.send(b'A');
-    }
-    for client in &mut clients {
-        assert_eq!(client.reply(), Reply::Byte(b'B'));
-    }
-    let mut served = 0;
-    while served < CLIENTS {
-        let line = server.next_event();
-        assert!(line.starts_with("serving client on fd "), "{line}");
-        served += 1;
-    }
-    // One process did it all.
-    assert_eq!(children_of(pid), []);
-    assert_eq!(threads_of(pid), 1);
-
-    // Every client gone, the server holds what it held at the start.
-    drop(clients);
-    poll_until("the server closes every client's socket", || {
-        processes::descriptor_numbers(pid) == at_start
-    });
+    event_loop::ten_thousand_clients_are_held_at_once_and_all_served(cargo_bin!("epoll-server"));
 }
 
 #[test]

@@ -13,8 +13,8 @@ use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 use assert_cmd::cargo::cargo_bin;
-use course_testkit::processes::{self, children_of, threads_of};
-use course_testkit::{Client, Reply, Server, contract, event_loop, limits, poll_until};
+use course_testkit::processes::{self};
+use course_testkit::{Client, Reply, Server, contract, event_loop, poll_until};
 use nix::errno::Errno;
 use nix::libc;
 use nix::unistd::Pid;
@@ -180,53 +180,7 @@ fn over_tcp_a_reset_connection_is_logged_and_removed() {
 fn ten_thousand_clients_more_than_the_completion_queue_holds_are_all_served() {
     // 10,000 completions at once, where the completion queue has room for
     // 4,096: the kernel keeps the others until there is room.
-    const CLIENTS: usize = 10_000;
-    let limit = limits::raise_open_files_limit();
-    if limit < CLIENTS as u64 + 100 {
-        eprintln!(
-            "skipping: the hard limit on open files (ulimit -Hn) is {limit}, too low for {CLIENTS} clients; raise it to {} or more to run this test",
-            CLIENTS + 100
-        );
-        return;
-    }
-    let Some(mut server) = start(&["--work", "0"]) else {
-        return;
-    };
-    let pid = server.running.pid();
-    let at_start = processes::descriptor_numbers(pid);
-
-    let mut clients: Vec<Client> = (0..CLIENTS).map(|_| server.client()).collect();
-    let mut added = 0;
-    while added < CLIENTS {
-        let line = server.next_event();
-        assert!(line.starts_with("adding client on fd "), "{line}");
-        added += 1;
-    }
-    assert_eq!(
-        processes::open_descriptors(pid),
-        at_start.len() + CLIENTS,
-        "the server holds a descriptor per client"
-    );
-
-    for client in &mut clients {
-        client.send(b'A');
-    }
-    for client in &mut clients {
-        assert_eq!(client.reply(), Reply::Byte(b'B'));
-    }
-    let mut served = 0;
-    while served < CLIENTS {
-        let line = server.next_event();
-        assert!(line.starts_with("serving client on fd "), "{line}");
-        served += 1;
-    }
-    assert_eq!(children_of(pid), []);
-    assert_eq!(threads_of(pid), 1);
-
-    drop(clients);
-    poll_until("the server closes every client's socket", || {
-        processes::descriptor_numbers(pid) == at_start
-    });
+    unless_refused(event_loop::ten_thousand_clients_are_held_at_once_and_all_served);
 }
 
 #[test]

@@ -530,3 +530,63 @@ pub fn descriptors_beyond_fd_setsize_are_refused_and_the_server_goes_on(
         processes::descriptor_numbers(pid) == at_start
     });
 }
+
+/// Ten thousand clients connected at once (the test's limit on open files
+/// raised first; skipped, saying so, where the hard limit is too low): the
+/// server holds them all, most beyond select's FD_SETSIZE, serves each
+/// one's byte while all are connected, in one process of one thread, and
+/// afterwards holds exactly the descriptors it held at the start.
+pub fn ten_thousand_clients_are_held_at_once_and_all_served(program: &Path) {
+    const CLIENTS: usize = 10_000;
+    let limit = limits::raise_open_files_limit();
+    if limit < CLIENTS as u64 + 100 {
+        eprintln!(
+            "skipping: the hard limit on open files (ulimit -Hn) is {limit}, too low for {CLIENTS} clients; raise it to {} or more to run this test",
+            CLIENTS + 100
+        );
+        return;
+    }
+    let mut server = Server::start(program, &["--work", "0"]);
+    let pid = server.running.pid();
+    let at_start = processes::descriptor_numbers(pid);
+
+    let mut clients: Vec<Client> = (0..CLIENTS).map(|_| server.client()).collect();
+    let mut beyond = 0;
+    for _ in 0..CLIENTS {
+        let line = server.next_event();
+        let fd: RawFd = line
+            .strip_prefix("adding client on fd ")
+            .and_then(|fd| fd.parse().ok())
+            .unwrap_or_else(|| panic!("expected `adding client on fd N`, got {line:?}"));
+        beyond += usize::from(fd >= FD_SETSIZE);
+    }
+    // Every client is held at once, most of them far beyond select's
+    // limit, and none was refused.
+    assert_eq!(
+        processes::open_descriptors(pid),
+        at_start.len() + CLIENTS,
+        "the server holds a descriptor per client"
+    );
+    assert!(beyond > CLIENTS - FD_SETSIZE as usize, "{beyond}");
+
+    // Every client sends while all are connected, and every one is served.
+    for client in &mut clients {
+        client.send(b'A');
+    }
+    for client in &mut clients {
+        assert_eq!(client.reply(), Reply::Byte(b'B'));
+    }
+    for _ in 0..CLIENTS {
+        let line = server.next_event();
+        assert!(line.starts_with("serving client on fd "), "{line}");
+    }
+    // One process did it all.
+    assert_eq!(children_of(pid), []);
+    assert_eq!(threads_of(pid), 1);
+
+    // Every client gone, the server holds what it held at the start.
+    drop(clients);
+    poll_until("the server closes every client's socket", || {
+        processes::descriptor_numbers(pid) == at_start
+    });
+}
