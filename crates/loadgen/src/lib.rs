@@ -253,6 +253,11 @@ fn repeat_for(
 /// Sends [`SENT`] and checks that the reply is [`EXPECTED`].
 fn exchange(stream: &mut UnixStream) -> io::Result<()> {
     stream.write_all(&[SENT])?;
+    expect_reply(stream)
+}
+
+/// Reads one byte and checks that it is [`EXPECTED`].
+fn expect_reply(stream: &mut UnixStream) -> io::Result<()> {
     let mut reply = [0u8; 1];
     match stream.read(&mut reply)? {
         0 => Err(io::Error::other(
@@ -305,16 +310,20 @@ pub fn sessions(
     })
 }
 
-/// Round trips on one connection among `idle` others that send nothing,
-/// all connected first: the active client sends a byte and waits for the
-/// reply, again and again, for `window`. With more than one path, `idle`
-/// clients and an active one connect to each, and the round trips
-/// alternate between the active clients in bursts of `burst`. With
+/// Round trips among `idle` clients that send nothing, all connected
+/// first. With `active` 1: one client sends a byte and waits for the
+/// reply, again and again, for `window`. With more, each of `active`
+/// clients sends its byte, then each reads its reply, again and again: the
+/// server finds many clients ready at each wake-up (the count is of round
+/// trips, and no median is taken: the replies come together). With more
+/// than one path, `idle` and `active` clients connect to each, and the
+/// round trips alternate between the servers in bursts of `burst`. With
 /// `servers` (their process ids, one per path), also the CPU time each
 /// server used for its round trips.
 pub fn round_trips(
     paths: &[PathBuf],
     idle: usize,
+    active: usize,
     window: Duration,
     burst: Duration,
     servers: &[u32],
@@ -326,25 +335,57 @@ pub fn round_trips(
             paths.len()
         )));
     }
-    raise_open_files_limit(paths.len() * (idle + 1) + 64)?;
+    if active == 0 {
+        return Err(io::Error::other("no active client: nothing to measure"));
+    }
+    raise_open_files_limit(paths.len() * (idle + active) + 64)?;
     let mut idle_clients: Vec<UnixStream> = Vec::with_capacity(paths.len() * idle);
-    let mut active = Vec::with_capacity(paths.len());
+    let mut actives: Vec<Vec<UnixStream>> = Vec::with_capacity(paths.len());
     for path in paths {
         for _ in 0..idle {
             idle_clients.push(connect(path)?);
         }
-        active.push(connect(path)?);
+        actives.push(
+            (0..active)
+                .map(|_| connect(path))
+                .collect::<io::Result<_>>()?,
+        );
     }
-    // Each server accepts in the order its clients queued: once its active
-    // client is answered, every idle one has been accepted and is watched.
-    for stream in &mut active {
-        exchange(stream)?;
+    // Each server accepts in the order its clients queued: once its last
+    // active client is answered, every client has been accepted and is
+    // watched.
+    for streams in &mut actives {
+        all_exchange(streams)?;
     }
     let servers: Vec<Option<u32>> = servers.iter().copied().map(Some).collect();
     let burst = burst_for(paths.len(), window, burst);
-    let measured = alternate_for(window, burst, &mut active, &servers, exchange);
+    let measured = alternate_for(window, burst, &mut actives, &servers, |streams| {
+        all_exchange(streams)
+    });
     drop(idle_clients);
-    measured
+    Ok(measured?
+        .into_iter()
+        .map(|measured| Measured {
+            count: measured.count * active as u64,
+            median: measured.median.filter(|_| active == 1),
+            ..measured
+        })
+        .collect())
+}
+
+/// Every stream sends its byte, then every one reads its reply: one round
+/// trip each, all under way at once.
+fn all_exchange(streams: &mut [UnixStream]) -> io::Result<()> {
+    if let [stream] = streams {
+        return exchange(stream);
+    }
+    for stream in streams.iter_mut() {
+        stream.write_all(&[SENT])?;
+    }
+    for stream in streams.iter_mut() {
+        expect_reply(stream)?;
+    }
+    Ok(())
 }
 
 /// `clients` clients at once, each on a thread of its own: released

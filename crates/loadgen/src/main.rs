@@ -47,6 +47,9 @@ enum Task {
         /// How many idle clients to connect first, to each server
         #[arg(long, value_name = "N")]
         idle: usize,
+        /// How many clients send at once, each then reading its reply
+        #[arg(long, value_name = "N", default_value = "1", value_parser = clap::value_parser!(u64).range(1..))]
+        active: u64,
         #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
         seconds: Duration,
         #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, default_value = "0.02")]
@@ -105,6 +108,7 @@ fn main() -> ExitCode {
         Task::RoundTrips {
             unix,
             idle,
+            active,
             seconds,
             burst,
             server_pid,
@@ -121,7 +125,14 @@ fn main() -> ExitCode {
                     )
                     .exit();
             }
-            loadgen::round_trips(&unix, idle, seconds, burst, &server_pid)
+            loadgen::round_trips(
+                &unix,
+                idle,
+                usize::try_from(active).unwrap_or(usize::MAX),
+                seconds,
+                burst,
+                &server_pid,
+            )
         }
         Task::Together { unix, clients } => {
             loadgen::together(&unix, clients).map(|measured| vec![measured])

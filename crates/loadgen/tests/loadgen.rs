@@ -67,24 +67,32 @@ fn serve_in_thread(path: &Path, answer: fn(u8) -> u8) {
 /// A right server in a thread of the test, as [`serve_in_thread`], that
 /// counts the connections it has accepted.
 fn serve_counting(path: &Path) -> Arc<AtomicUsize> {
+    serve_tallying(path).0
+}
+
+/// As [`serve_counting`], and also counts the replies it has sent.
+fn serve_tallying(path: &Path) -> (Arc<AtomicUsize>, Arc<AtomicUsize>) {
     let listener = UnixListener::bind(path).unwrap();
     let accepted = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&accepted);
+    let answered = Arc::new(AtomicUsize::new(0));
+    let (accepts, answers) = (Arc::clone(&accepted), Arc::clone(&answered));
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
-            counter.fetch_add(1, Ordering::SeqCst);
+            accepts.fetch_add(1, Ordering::SeqCst);
+            let answers = Arc::clone(&answers);
             std::thread::spawn(move || {
                 let mut byte = [0u8; 1];
                 while let Ok(1) = stream.read(&mut byte) {
                     if stream.write_all(&[next_byte(byte[0])]).is_err() {
                         break;
                     }
+                    answers.fetch_add(1, Ordering::SeqCst);
                 }
             });
         }
     });
-    accepted
+    (accepted, answered)
 }
 
 fn next_byte(byte: u8) -> u8 {
@@ -223,6 +231,52 @@ fn two_servers_at_once_are_measured_in_turn_one_line_each() {
     for (accepted, before) in [&first_accepted, &second_accepted].iter().zip(before) {
         assert_eq!(accepted.load(Ordering::SeqCst) - before, 4);
     }
+}
+
+#[test]
+fn many_active_clients_send_together_and_each_round_trip_counts() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("server");
+    let (accepted, answered) = serve_tallying(&path);
+    let path = path.display().to_string();
+    let round_trips = measured(&[
+        "round-trips",
+        "--unix",
+        &path,
+        "--idle",
+        "2",
+        "--active",
+        "5",
+        "--seconds",
+        "0.2",
+    ]);
+    // Two idle clients and five active ones, all accepted before the
+    // first round; every round is five round trips, one per active client.
+    assert_eq!(accepted.load(Ordering::SeqCst), 7);
+    assert_eq!(round_trips.count % 5, 0, "{round_trips:?}");
+    // The count is of the timed round trips, not of rounds: at most what
+    // the server answered, and more than half of it (the untimed warm-up
+    // and first round are a quarter of the window and one round).
+    let answered = answered.load(Ordering::SeqCst) as u64;
+    assert!(round_trips.count <= answered, "{round_trips:?}, {answered}");
+    assert!(
+        2 * round_trips.count > answered,
+        "{round_trips:?}, {answered}"
+    );
+    // The replies come together: no round trip is timed on its own.
+    assert_eq!(round_trips.median, None);
+    let output = loadgen(&[
+        "round-trips",
+        "--unix",
+        &path,
+        "--idle",
+        "0",
+        "--active",
+        "0",
+        "--seconds",
+        "0.05",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
 }
 
 #[test]
