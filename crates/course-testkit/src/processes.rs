@@ -266,9 +266,12 @@ pub fn peak_resident_kib(pid: Pid) -> Option<u64> {
 
 /// How many threads `pid` has.
 pub fn threads_of(pid: Pid) -> usize {
-    fs::read_dir(format!("/proc/{pid}/task"))
-        .expect("the process's threads in /proc")
-        .count()
+    thread_count(pid).expect("the process's threads in /proc")
+}
+
+/// How many threads `pid` has, if it is still there to ask.
+pub fn thread_count(pid: Pid) -> Option<usize> {
+    Some(fs::read_dir(format!("/proc/{pid}/task")).ok()?.count())
 }
 
 #[cfg(test)]

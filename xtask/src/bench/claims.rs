@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use super::Server;
 use super::results::{PairStat, Results};
 use super::table::{range, ratio, seconds, times, us};
+use super::{Contender, Metric, Peer, Server};
 
 /// Whether this run's own numbers bear a claim out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -13,6 +13,9 @@ pub(super) enum Verdict {
     Met,
     NotMet,
     NotMeasured,
+    /// It would be met, but the run beat the kernel's floor somewhere:
+    /// its numbers are not results.
+    TooBusyToJudge,
 }
 
 impl Verdict {
@@ -25,6 +28,7 @@ impl Verdict {
             Verdict::Met => "met",
             Verdict::NotMet => "not met",
             Verdict::NotMeasured => "not measured",
+            Verdict::TooBusyToJudge => "not judged: the machine was too busy",
         }
     }
 }
@@ -161,6 +165,137 @@ pub(super) fn claims(results: &Results) -> Vec<Claim> {
         verdict: thread.map_or(Verdict::NotMeasured, |twin| {
             Verdict::of(as_printed(twin.ratio.median) > 1.0)
         }),
+    });
+    claims.extend(contest_claims(results));
+    // A run that beat the kernel's floor somewhere measured a machine
+    // that changed under it: nothing it says is met.
+    if !results.too_busy().is_empty() {
+        for claim in &mut claims {
+            if claim.verdict == Verdict::Met {
+                claim.verdict = Verdict::TooBusyToJudge;
+            }
+        }
+    }
+    claims
+}
+
+/// A contest's ratio as the claims give it: `1.23× (lowest round 1.10×)`.
+fn ratio_words(contest: &PairStat) -> String {
+    format!(
+        "{} (lowest round {})",
+        times(contest.ratio.median),
+        times(contest.ratio.min)
+    )
+}
+
+/// uring-server against epoll-server, and epoll-server against each peer.
+fn contest_claims(results: &Results) -> Vec<Claim> {
+    let epoll = Contender::Rust(Server::named("epoll-server"));
+    let uring = Contender::Rust(Server::named("uring-server"));
+    let active = results.plan.active;
+    let idle = results.plan.pair_idle;
+    let cpu = |stat: &super::results::Stat| stat.cpu_per.map_or("–".to_string(), us);
+    let mut claims = Vec::new();
+    let many = results.contest(uring, epoll, Metric::ActiveRoundTrips);
+    claims.push(Claim {
+        claim: format!(
+            "Beyond epoll: uring-server is ahead of epoll-server with {active} active clients, both running at once: more round trips per second (uring / epoll above 1.00×) and less server CPU per round trip"
+        ),
+        measured: many.map_or("not measured".to_string(), |contest| {
+            format!(
+                "uring / epoll {}; server CPU per round trip {} µs against {} µs",
+                ratio_words(contest),
+                cpu(&contest.first),
+                cpu(&contest.second)
+            )
+        }),
+        verdict: many.map_or(Verdict::NotMeasured, |contest| {
+            Verdict::of(
+                as_printed(contest.ratio.median) > 1.0
+                    && matches!((contest.first.cpu_per, contest.second.cpu_per),
+                        (Some(uring), Some(epoll)) if uring < epoll),
+            )
+        }),
+    });
+    let one = results.contest(uring, epoll, Metric::RoundTrips);
+    claims.push(Claim {
+        claim: format!(
+            "uring-server keeps up with epoll-server with 1 active client among {idle} idle: uring / epoll at least 1.00×"
+        ),
+        measured: one.map_or("not measured".to_string(), |contest| {
+            format!(
+                "uring / epoll {}; server CPU per round trip {} µs against {} µs",
+                ratio_words(contest),
+                cpu(&contest.first),
+                cpu(&contest.second)
+            )
+        }),
+        verdict: one.map_or(Verdict::NotMeasured, |contest| {
+            Verdict::of(as_printed(contest.ratio.median) >= 1.0)
+        }),
+    });
+    for (metric, load) in [
+        (
+            Metric::RoundTrips,
+            format!("1 active client among {idle} idle"),
+        ),
+        (Metric::ActiveRoundTrips, format!("{active} active clients")),
+    ] {
+        let found: Vec<&PairStat> = Peer::ALL
+            .iter()
+            .filter_map(|&peer| results.contest(epoll, Contender::Peer(peer), metric))
+            .collect();
+        claims.push(Claim {
+            claim: format!(
+                "epoll-server is ahead of a thread per client and of both tokio runtimes with {load}, each running at once with it: epoll / each above 1.00×"
+            ),
+            measured: found
+                .iter()
+                .map(|contest| format!("epoll / {} {}", contest.pair.second.name(), ratio_words(contest)))
+                .collect::<Vec<_>>()
+                .join("; "),
+            verdict: if found.len() < Peer::ALL.len() {
+                Verdict::NotMeasured
+            } else {
+                Verdict::of(found.iter().all(|contest| as_printed(contest.ratio.median) > 1.0))
+            },
+        });
+    }
+    let ours = results.held_by(epoll);
+    let theirs: Vec<(Peer, super::measure::Held)> = Peer::ALL
+        .iter()
+        .filter_map(|&peer| {
+            results
+                .held_by(Contender::Peer(peer))
+                .map(|held| (peer, held))
+        })
+        .collect();
+    let mib = |kib: u64| format!("{:.1} MiB", kib as f64 / 1024.0);
+    claims.push(Claim {
+        claim: format!(
+            "epoll-server needs less memory than a thread per client and both tokio runtimes with {} clients connected: a lower peak RSS than each, and no more threads",
+            idle + 1
+        ),
+        measured: match ours {
+            Some(ours) => std::iter::once(format!(
+                "epoll-server {}, {} thread{}",
+                mib(ours.peak_rss_kib),
+                ours.threads,
+                if ours.threads == 1 { "" } else { "s" }
+            ))
+            .chain(theirs.iter().map(|(peer, held)| {
+                format!("{} {}, {} threads", peer.name(), mib(held.peak_rss_kib), held.threads)
+            }))
+            .collect::<Vec<_>>()
+            .join("; "),
+            None => "not measured".to_string(),
+        },
+        verdict: match ours {
+            Some(ours) if theirs.len() == Peer::ALL.len() => Verdict::of(theirs.iter().all(|(_, held)| {
+                ours.peak_rss_kib < held.peak_rss_kib && ours.threads <= held.threads
+            })),
+            _ => Verdict::NotMeasured,
+        },
     });
     claims
 }

@@ -19,7 +19,7 @@ use nix::unistd::Pid;
 use tempfile::TempDir;
 
 use super::table::micros;
-use super::{Contender, Metric, Pair, Plan, Server, pairs, servers};
+use super::{Contender, Metric, Pair, Plan, Server, contests, pairs, servers};
 use crate::procs::{Group, Registry};
 pub use pairs::has_strace;
 
@@ -44,8 +44,24 @@ pub struct Round {
     pub peak_rss_kib: Vec<(Server, u64)>,
 }
 
-/// One round of the pairs: each pair's two measurements, taken at once.
-pub type PairRound = Vec<(Pair, Measured, Measured)>;
+/// What a server held while [`Plan::pair_idle`] idle clients and one
+/// active one were connected to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Held {
+    /// Its peak resident memory (VmHWM), in KiB.
+    pub peak_rss_kib: u64,
+    /// The most threads it was seen to have.
+    pub threads: usize,
+}
+
+/// One round of the pairs: each pair's two measurements, taken at once,
+/// and what each contender of a pair among idle clients held (once for
+/// each such pair it was in).
+#[derive(Default)]
+pub struct PairRound {
+    pub measured: Vec<(Pair, Measured, Measured)>,
+    pub held: Vec<(Contender, Held)>,
+}
 
 /// The two cores the bench runs on: the load client on one, every server
 /// (and floor peer) on the other, in every measurement. A round trip then
@@ -78,6 +94,31 @@ fn pin(pid: Pid, cpu: usize) -> Result<(), String> {
         .map_err(|errno| format!("cannot keep process {pid} on core {cpu}: {}", errno.desc()))
 }
 
+/// Keeps every thread of process `pid` on core `cpu`.
+fn pin_every_thread(pid: Pid, cpu: usize) -> Result<(), String> {
+    let tasks = fs::read_dir(format!("/proc/{pid}/task"))
+        .map_err(|error| format!("cannot list the threads of process {pid}: {error}"))?;
+    for task in tasks.flatten() {
+        if let Some(thread) = task.file_name().to_str().and_then(|id| id.parse().ok()) {
+            let mut cpus = CpuSet::new();
+            cpus.set(cpu)
+                .map_err(|errno| format!("no core {cpu}: {}", errno.desc()))?;
+            match sched_setaffinity(Pid::from_raw(thread), &cpus) {
+                // A thread that ended since the listing (a client's, that
+                // hung up) needs no core.
+                Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+                Err(errno) => {
+                    return Err(format!(
+                        "cannot keep thread {thread} of process {pid} on core {cpu}: {}",
+                        errno.desc()
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The place measurements happen: a temporary directory for the sockets,
 /// the built programs, and the cores.
 pub struct Lab {
@@ -86,6 +127,8 @@ pub struct Lab {
     programs: PathBuf,
     /// Where the C twins were built, if they were.
     c_programs: Option<PathBuf>,
+    /// Where the peers were built.
+    peer_programs: PathBuf,
     pub cores: Option<Cores>,
     started: Instant,
 }
@@ -105,6 +148,7 @@ impl Lab {
         registry: &Registry,
         programs: &Path,
         c_programs: Option<&Path>,
+        peer_programs: &Path,
     ) -> Result<Lab, String> {
         let dir = registry.temp_dir("sockets-course-bench-")?;
         // This thread starts every load client, which inherits its core.
@@ -115,6 +159,7 @@ impl Lab {
             dir,
             programs: programs.to_path_buf(),
             c_programs: c_programs.map(Path::to_path_buf),
+            peer_programs: peer_programs.to_path_buf(),
             cores,
             started: Instant::now(),
         })
@@ -280,7 +325,7 @@ impl Lab {
         socket: PathBuf,
     ) -> Result<Served, String> {
         let running = self.start(name, command, socket)?;
-        self.wait_until_ready(running, |stream| {
+        let running = self.wait_until_ready(running, |stream| {
             stream.write_all(&[loadgen::SENT])?;
             let mut reply = [0u8; 1];
             stream.read_exact(&mut reply)?;
@@ -292,7 +337,13 @@ impl Lab {
                     reply[0] as char
                 )))
             }
-        })
+        })?;
+        // The threads it started before it answered (tokio's workers) go
+        // to the servers' core too; threads started later inherit it.
+        if let Some(cores) = self.cores {
+            pin_every_thread(running.group.pid(), cores.server)?;
+        }
+        Ok(running)
     }
 
     /// Starts the bare acceptor of the connect/accept/close floor.
@@ -425,6 +476,19 @@ impl Lab {
     /// line. It may take `window` and some more; past that it is stopped
     /// and the bench fails, so that a stuck server cannot hang the bench.
     fn loadgen_lines(&self, args: &[&str], window: Duration) -> Result<Vec<Measured>, String> {
+        self.loadgen_watching(args, window, &[])
+            .map(|(measured, _)| measured)
+    }
+
+    /// As [`Lab::loadgen_lines`], and also the most threads each of
+    /// `servers` was seen to have meanwhile (looked at every 2 ms).
+    fn loadgen_watching(
+        &self,
+        args: &[&str],
+        window: Duration,
+        servers: &[Pid],
+    ) -> Result<(Vec<Measured>, Vec<usize>), String> {
+        let mut threads = vec![0; servers.len()];
         let mut command = Command::new(self.programs.join("loadgen"));
         command
             .args(args)
@@ -438,6 +502,10 @@ impl Lab {
             .map_err(|error| format!("cannot run {shown}: {error}"))?;
         let deadline = Instant::now() + window + PATIENCE;
         let status = loop {
+            for (most, &server) in threads.iter_mut().zip(servers) {
+                let now = course_testkit::processes::thread_count(server).unwrap_or(0);
+                *most = (*most).max(now);
+            }
             match child.try_wait() {
                 Some(status) => break status,
                 None if Instant::now() < deadline => {
@@ -454,10 +522,11 @@ impl Lab {
         if !status.success() {
             return Err(format!("{shown} failed ({status})"));
         }
-        output
+        let measured = output
             .lines()
             .map(|line| Measured::parse(line).map_err(|error| format!("{shown}: {error}")))
-            .collect()
+            .collect::<Result<_, _>>()?;
+        Ok((measured, threads))
     }
 }
 

@@ -81,6 +81,9 @@ pub struct Plan {
     pub forks: u64,
     /// How many idle clients each server of a round-trip pair holds.
     pub pair_idle: usize,
+    /// How many clients send at once, in the pairs that measure many
+    /// active clients.
+    pub active: usize,
 }
 
 const QUICK: Plan = Plan {
@@ -93,6 +96,7 @@ const QUICK: Plan = Plan {
     work: Duration::from_millis(100),
     forks: 300,
     pair_idle: 999,
+    active: 100,
 };
 
 const FULL: Plan = Plan {
@@ -105,6 +109,7 @@ const FULL: Plan = Plan {
     work: Duration::from_millis(100),
     forks: 2000,
     pair_idle: 999,
+    active: 100,
 };
 
 /// A server of the course, as the list of stages gives it.
@@ -169,6 +174,51 @@ pub fn servers(stages: &'static [Stage]) -> Vec<Server> {
         .collect()
 }
 
+/// What Rust programmers would write instead of the course's servers
+/// (crates/peers, built by the bench alone).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Peer {
+    /// A thread per client, std only.
+    Threads,
+    /// tokio, on its current-thread runtime.
+    TokioCurrentThread,
+    /// tokio, on its multi-thread runtime: a worker per core.
+    TokioMultiThread,
+}
+
+impl Peer {
+    pub const ALL: [Peer; 3] = [
+        Peer::Threads,
+        Peer::TokioCurrentThread,
+        Peer::TokioMultiThread,
+    ];
+
+    /// Its program, in target/peers/release.
+    pub fn program(self) -> &'static str {
+        match self {
+            Peer::Threads => "threads-server",
+            Peer::TokioCurrentThread | Peer::TokioMultiThread => "tokio-server",
+        }
+    }
+
+    /// What it is run with besides its socket.
+    pub fn args(self) -> &'static [&'static str] {
+        match self {
+            Peer::Threads => &[],
+            Peer::TokioCurrentThread => &["--runtime", "current-thread"],
+            Peer::TokioMultiThread => &["--runtime", "multi-thread"],
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Peer::Threads => "threads-server",
+            Peer::TokioCurrentThread => "tokio current-thread",
+            Peer::TokioMultiThread => "tokio multi-thread",
+        }
+    }
+}
+
 /// A program the bench sets against another, both running at once.
 #[derive(Clone, Copy, Debug)]
 pub enum Contender {
@@ -179,13 +229,15 @@ pub enum Contender {
     /// The process-per-client twin built with `-DEXTRA_THREAD`: one more
     /// thread, waiting in `sigwait`.
     CWithThread,
+    /// What a Rust programmer would write instead.
+    Peer(Peer),
 }
 
-/// Two contenders are the same when they run the same program (server5's
+/// Two contenders are the same when they are run the same way (server5's
 /// twin is select-server's).
 impl PartialEq for Contender {
     fn eq(&self, other: &Contender) -> bool {
-        self.program() == other.program()
+        self.name() == other.name()
     }
 }
 
@@ -197,24 +249,21 @@ impl Contender {
         match self {
             Contender::Rust(server) => server.program().to_string(),
             Contender::C(_) => format!("{}.c", self.program()),
-            Contender::CWithThread => format!("{}.c + 1 thread", self.server().program()),
+            Contender::CWithThread => {
+                format!("{}.c + 1 thread", Server::named("forking-server").program())
+            }
+            Contender::Peer(peer) => peer.name().to_string(),
         }
     }
 
-    /// Its program's file name (in target/release, or target/bench-c).
+    /// Its program's file name (in target/release, target/bench-c or
+    /// target/peers/release).
     pub fn program(self) -> &'static str {
         match self {
             Contender::Rust(server) => server.program(),
             Contender::C(server) => server.twin().unwrap_or(server.program()),
             Contender::CWithThread => twins::WITH_THREAD,
-        }
-    }
-
-    /// The design it is: what it is measured on.
-    pub fn server(self) -> Server {
-        match self {
-            Contender::Rust(server) | Contender::C(server) => server,
-            Contender::CWithThread => Server::named("forking-server"),
+            Contender::Peer(peer) => peer.program(),
         }
     }
 }
@@ -226,6 +275,19 @@ pub enum Metric {
     Sessions,
     /// Round trips per second of one active client among idle ones.
     RoundTrips,
+    /// Round trips per second of many active clients, each sending its
+    /// byte and then reading its reply, all under way at once.
+    ActiveRoundTrips,
+}
+
+impl Metric {
+    /// What one of it is called, in a sentence.
+    pub fn one(self) -> &'static str {
+        match self {
+            Metric::Sessions => "session",
+            Metric::RoundTrips | Metric::ActiveRoundTrips => "round trip",
+        }
+    }
 }
 
 /// Two programs measured at once, by one load client turning from one to
@@ -234,15 +296,16 @@ pub enum Metric {
 pub struct Pair {
     pub first: Contender,
     pub second: Contender,
+    pub metric: Metric,
 }
 
-impl Pair {
-    pub fn metric(self) -> Metric {
-        if self.first.server().keeps_connections() {
-            Metric::RoundTrips
-        } else {
-            Metric::Sessions
-        }
+/// How a course's server is set against another: on sessions, or on
+/// round trips among idle clients if it keeps connections.
+fn metric_of(server: Server) -> Metric {
+    if server.keeps_connections() {
+        Metric::RoundTrips
+    } else {
+        Metric::Sessions
     }
 }
 
@@ -258,6 +321,7 @@ pub fn pairs(stages: &'static [Stage]) -> Vec<Pair> {
         .map(|&server| Pair {
             first: Contender::Rust(server),
             second: Contender::C(server),
+            metric: metric_of(server),
         })
         .collect();
     pairs.extend(
@@ -267,30 +331,59 @@ pub fn pairs(stages: &'static [Stage]) -> Vec<Pair> {
             .map(|server| Pair {
                 first: Contender::C(server),
                 second: Contender::CWithThread,
+                metric: Metric::Sessions,
             }),
     );
     pairs
 }
 
-/// The system calls per round trip or session of each program of the
-/// Rust-against-C pairs, counted under strace, apart from the timed runs
-/// (strace slows every call down); `None`, saying why, without strace or
-/// the C twins.
-fn count_system_calls(lab: &Lab) -> Result<Option<Vec<(Contender, f64)>>, String> {
-    if !lab.has_c_twins() {
-        return Ok(None);
+/// The contests beyond the C twins, which need no C compiler:
+/// uring-server against epoll-server, and epoll-server against each
+/// peer, with many active clients and with one among idle ones.
+pub fn contests() -> Vec<Pair> {
+    let epoll = Contender::Rust(Server::named("epoll-server"));
+    let uring = Contender::Rust(Server::named("uring-server"));
+    let mut contests = Vec::new();
+    for (first, second) in
+        std::iter::once((uring, epoll)).chain(Peer::ALL.map(|peer| (epoll, Contender::Peer(peer))))
+    {
+        for metric in [Metric::ActiveRoundTrips, Metric::RoundTrips] {
+            contests.push(Pair {
+                first,
+                second,
+                metric,
+            });
+        }
     }
+    contests
+}
+
+/// The system calls per round trip or session of each program of the
+/// pairs (but the one about threads), counted under strace, apart from
+/// the timed runs (strace slows every call down); `None`, saying why,
+/// without strace. Many active clients are counted as one, on one
+/// connection.
+fn count_system_calls(lab: &Lab) -> Result<Option<Vec<(Contender, f64)>>, String> {
     if !measure::has_strace() {
         eprintln!(
             "bench: strace is not installed, so system calls are not counted (Debian, Ubuntu: sudo apt-get install strace)"
         );
         return Ok(None);
     }
+    let twins = if lab.has_c_twins() {
+        pairs(STAGES)
+    } else {
+        Vec::new()
+    };
     let mut calls: Vec<(Contender, f64)> = Vec::new();
-    for pair in pairs(STAGES) {
-        if !matches!(pair.first, Contender::Rust(_)) {
+    for pair in twins.into_iter().chain(contests()) {
+        if pair.second == Contender::CWithThread {
             continue;
         }
+        let metric = match pair.metric {
+            Metric::ActiveRoundTrips => Metric::RoundTrips,
+            metric => metric,
+        };
         for contender in [pair.first, pair.second] {
             if calls.iter().any(|(counted, _)| *counted == contender) {
                 continue;
@@ -298,17 +391,41 @@ fn count_system_calls(lab: &Lab) -> Result<Option<Vec<(Contender, f64)>>, String
             eprintln!(
                 "bench: {}: system calls per {}, under strace",
                 contender.name(),
-                match pair.metric() {
-                    Metric::Sessions => "session",
-                    Metric::RoundTrips => "round trip",
-                }
+                metric.one()
             );
-            let counted = lab.system_calls(contender, pair.metric())?;
-            eprintln!("        {counted:.2}");
-            calls.push((contender, counted));
+            // strace changes a program's timing: one that then misbehaves
+            // is left uncounted, and said so, rather than failing the run.
+            match lab.system_calls(contender, metric) {
+                Ok(counted) => {
+                    eprintln!("        {counted:.2}");
+                    calls.push((contender, counted));
+                }
+                Err(error) => eprintln!("        not counted: {error}"),
+            }
         }
     }
     Ok(Some(calls))
+}
+
+/// Builds the peers (crates/peers, a workspace of its own, with its own
+/// Cargo.lock) into target/peers, and returns where their programs are.
+fn build_peers() -> Result<PathBuf, String> {
+    let target = crate::workspace::target_dir().join("peers");
+    println!("xtask: building the peers (tokio, a thread per client) in release mode");
+    let mut build = crate::workspace::cargo();
+    build
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--quiet",
+            "--manifest-path",
+        ])
+        .arg(workspace_root().join("crates/peers/Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target);
+    crate::workspace::run_printed(build)?;
+    Ok(target.join("release"))
 }
 
 /// Where the book keeps the bench's page and plot.
@@ -323,17 +440,19 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
     // time: say what is going on.
     let programs = crate::workspace::build_programs(crate::workspace::Profile::Release)?;
     let c_programs = twins::build()?;
+    let peer_programs = build_peers()?;
     let registry = Registry::install()?;
-    let lab = Lab::new(&registry, &programs, c_programs.as_deref())?;
+    let lab = Lab::new(&registry, &programs, c_programs.as_deref(), &peer_programs)?;
 
     eprintln!(
-        "bench: {} run: {} round(s), {} of Rust against C, {:.2} s per measurement, local sockets only",
+        "bench: {} run: {} round(s), {} of servers measured at once{}, {:.2} s per measurement, local sockets only",
         plan.name,
         plan.rounds,
+        plan.pair_rounds,
         if lab.has_c_twins() {
-            plan.pair_rounds
+            " (Rust against C among them)"
         } else {
-            0
+            ""
         },
         plan.window.as_secs_f64()
     );
@@ -348,17 +467,12 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
     }
     let mut rounds: Vec<Round> = Vec::with_capacity(plan.rounds);
     let mut pair_rounds: Vec<PairRound> = Vec::with_capacity(plan.pair_rounds);
-    let pair_rounds_planned = if lab.has_c_twins() {
-        plan.pair_rounds
-    } else {
-        0
-    };
-    let total = plan.rounds.max(pair_rounds_planned);
+    let total = plan.rounds.max(plan.pair_rounds);
     for number in 1..=total {
         if number <= plan.rounds {
             rounds.push(lab.round(&plan, number, total)?);
         }
-        if number <= pair_rounds_planned {
+        if number <= plan.pair_rounds {
             pair_rounds.push(lab.pairs(&plan, number, total)?);
         }
     }
@@ -366,8 +480,8 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
     let cores = lab.cores;
     drop(lab);
 
-    let twins_measured = c_programs.is_some().then_some(pair_rounds.as_slice());
-    let mut results = results::Results::from_rounds(plan, cores, &rounds, twins_measured);
+    let mut results =
+        results::Results::from_rounds(plan, cores, &rounds, &pair_rounds, c_programs.is_some());
     results.calls = calls;
     let machine = machine::Machine::this_one();
     let too_busy = results.too_busy();
@@ -429,7 +543,32 @@ mod tests {
             .find(|pair| pair.first == Contender::Rust(dummy))
             .unwrap();
         assert_eq!(pair.second.name(), "dummy-server.c");
-        assert_eq!(pair.metric(), Metric::RoundTrips);
+        assert_eq!(pair.metric, Metric::RoundTrips);
+    }
+
+    #[test]
+    fn uring_meets_epoll_and_epoll_meets_each_peer_on_both_loads() {
+        let contests: Vec<(String, String, Metric)> = contests()
+            .into_iter()
+            .map(|pair| (pair.first.name(), pair.second.name(), pair.metric))
+            .collect();
+        let mut expected = Vec::new();
+        for (first, second) in [
+            ("uring-server", "epoll-server"),
+            ("epoll-server", "threads-server"),
+            ("epoll-server", "tokio current-thread"),
+            ("epoll-server", "tokio multi-thread"),
+        ] {
+            for metric in [Metric::ActiveRoundTrips, Metric::RoundTrips] {
+                expected.push((first.to_string(), second.to_string(), metric));
+            }
+        }
+        assert_eq!(contests, expected);
+        // The two tokio runtimes are one program, told apart by name.
+        assert_ne!(
+            Contender::Peer(Peer::TokioCurrentThread),
+            Contender::Peer(Peer::TokioMultiThread)
+        );
     }
 
     #[test]

@@ -121,7 +121,77 @@ fn metric_words(results: &Results, metric: Metric) -> String {
             "round trips/s, 1 active among {} idle",
             whole(results.plan.pair_idle as f64)
         ),
+        Metric::ActiveRoundTrips => format!(
+            "round trips/s, {} active at once",
+            whole(results.plan.active as f64)
+        ),
     }
+}
+
+/// uring-server against epoll-server, and epoll-server against what Rust
+/// programmers would write instead, both running at once.
+fn contests_table(results: &Results) -> Table {
+    let mut table = Table::new(
+        "Beyond epoll, and what Rust programmers would write instead, both running at once (first / second above 1: the first is faster)",
+        &[
+            "",
+            "metric",
+            "first",
+            "second",
+            "first / second (median)",
+            &format!(
+                "lowest–highest over {} round{}",
+                results.pair_rounds,
+                if results.pair_rounds == 1 { "" } else { "s" }
+            ),
+            "server CPU µs per round trip, first",
+            "second",
+        ],
+    )
+    .with_words(2);
+    let cpu = |stat: &Stat| stat.cpu_per.map_or("–".to_string(), us);
+    for contest in &results.contests {
+        table.row(vec![
+            format!(
+                "{} / {}",
+                contest.pair.first.name(),
+                contest.pair.second.name()
+            ),
+            metric_words(results, contest.pair.metric),
+            whole(contest.first.per_second),
+            whole(contest.second.per_second),
+            times(contest.ratio.median),
+            range(&contest.ratio),
+            cpu(&contest.first),
+            cpu(&contest.second),
+        ]);
+    }
+    table
+}
+
+/// What each contender held with the contests' idle clients connected.
+fn held_table(results: &Results) -> Table {
+    let connected = whole((results.plan.pair_idle + 1) as f64);
+    let mut table = Table::new(
+        format!("Memory and threads with {connected} clients connected (peak over the contests)"),
+        &[
+            "",
+            "peak RSS (MiB)",
+            "threads, at most",
+            "system calls per round trip",
+        ],
+    );
+    for (contender, held) in &results.held {
+        table.row(vec![
+            contender.name(),
+            format!("{:.1}", held.peak_rss_kib as f64 / 1024.0),
+            whole(held.threads as f64),
+            results
+                .calls_of(*contender)
+                .map_or("–".to_string(), |calls| format!("{calls:.2}")),
+        ]);
+    }
+    table
 }
 
 /// `0.95–1.02×`: the lowest and highest of the rounds.
@@ -154,7 +224,7 @@ fn twins_table(results: &Results) -> Option<Table> {
     for twin in results.rust_against_c() {
         table.row(vec![
             format!("{} / {}", twin.pair.first.name(), twin.pair.second.name()),
-            metric_words(results, twin.pair.metric()),
+            metric_words(results, twin.pair.metric),
             whole(twin.first.per_second),
             whole(twin.second.per_second),
             times(twin.ratio.median),
@@ -246,6 +316,10 @@ pub fn text(results: &Results, machine: &Machine) -> String {
         }
     }
     let _ = writeln!(text, "\n{}\n", extra_thread_line(results));
+    for table in [contests_table(results), held_table(results)] {
+        text.push_str(&table.text());
+        text.push('\n');
+    }
     text.push_str("The course's claims, and what this run measured\n");
     for claim in claims(results) {
         let _ = writeln!(
@@ -287,6 +361,10 @@ pub fn markdown(results: &Results, machine: &Machine) -> String {
         ),
     }
     let _ = writeln!(page, "\n{}\n", extra_thread_line(results));
+    for table in [contests_table(results), held_table(results)] {
+        page.push_str(&table.markdown());
+        page.push('\n');
+    }
     page.push_str(
         "**The course's claims, and what this run measured**\n\n| claim | measured | verdict |\n|:--|:--|:--|\n",
     );
@@ -313,8 +391,9 @@ mod tests {
     use course_stages::STAGES;
     use loadgen::Measured;
 
-    use super::super::measure::{PairRound, Round};
-    use super::super::{Contender, Plan, Server, pairs, servers};
+    use super::super::claims::Verdict;
+    use super::super::measure::{Held, PairRound, Round};
+    use super::super::{Contender, Metric, Pair, Peer, Plan, Server, contests, pairs, servers};
     use super::*;
 
     /// `rate` per second, measured over one second.
@@ -355,12 +434,27 @@ mod tests {
         }
     }
 
-    /// A round of pairs: every pair measured at (first, second).
+    /// A round of pairs: every pair and contest measured at (first,
+    /// second), every contender holding 2 MiB and one thread.
     fn pair_round(first: u64, second: u64) -> PairRound {
-        pairs(STAGES)
-            .into_iter()
-            .map(|pair| (pair, at(first), at(second)))
-            .collect()
+        let all: Vec<Pair> = pairs(STAGES).into_iter().chain(contests()).collect();
+        PairRound {
+            measured: all
+                .iter()
+                .map(|&pair| (pair, at(first), at(second)))
+                .collect(),
+            held: all
+                .iter()
+                .flat_map(|pair| [pair.first, pair.second])
+                .map(|contender| {
+                    let held = Held {
+                        peak_rss_kib: 2048,
+                        threads: 1,
+                    };
+                    (contender, held)
+                })
+                .collect(),
+        }
     }
 
     #[test]
@@ -370,7 +464,7 @@ mod tests {
             pair_round(450, 500),
             pair_round(990, 900),
         ];
-        let results = Results::from_rounds(plan(3), None, &[round(900)], Some(&rounds));
+        let results = Results::from_rounds(plan(3), None, &[round(900)], &rounds, true);
         let server1 = results.rust_against_c().next().unwrap();
         assert_eq!(
             server1.pair.first,
@@ -393,7 +487,7 @@ mod tests {
 
     #[test]
     fn no_c_compiler_no_pairs_and_the_claims_on_them_not_measured() {
-        let results = Results::from_rounds(plan(1), None, &[round(900)], None);
+        let results = Results::from_rounds(plan(1), None, &[round(900)], &[], false);
         assert!(twins_table(&results).is_none());
         let machine = Machine {
             cores: 2,
@@ -416,7 +510,7 @@ mod tests {
     #[test]
     fn the_book_page_and_plot_carry_the_pairs_and_the_claims() {
         let rounds = [pair_round(900, 1000)];
-        let results = Results::from_rounds(plan(1), None, &[round(900)], Some(&rounds));
+        let results = Results::from_rounds(plan(1), None, &[round(900)], &rounds, true);
         let machine = Machine::this_one();
         let page = markdown(&results, &machine);
         assert!(page.contains(
@@ -436,9 +530,80 @@ mod tests {
     }
 
     #[test]
+    fn the_contests_claims_are_judged_from_their_own_rounds() {
+        let with_cpu = |rate: u64, cpu_micros: u64| Measured {
+            server_cpu: Some(Duration::from_micros(cpu_micros * rate)),
+            ..at(rate)
+        };
+        let mut rounds = [pair_round(900, 1000)];
+        for (pair, first, second) in &mut rounds[0].measured {
+            if contests().contains(pair) {
+                // The first of each contest faster, on less CPU.
+                (*first, *second) = (with_cpu(950, 5), with_cpu(900, 8));
+            }
+        }
+        let epoll = Contender::Rust(Server::named("epoll-server"));
+        for (contender, held) in &mut rounds[0].held {
+            if *contender != epoll {
+                *held = Held {
+                    peak_rss_kib: 4096,
+                    threads: 3,
+                };
+            }
+        }
+        let verdicts = |results: &Results| -> Vec<(String, &'static str)> {
+            claims(results)
+                .into_iter()
+                .rev()
+                .take(5)
+                .map(|claim| (claim.claim, claim.verdict.words()))
+                .collect()
+        };
+        let results = Results::from_rounds(plan(1), None, &[round(900)], &rounds, true);
+        for (claim, verdict) in verdicts(&results) {
+            assert_eq!(verdict, "met", "{claim}");
+        }
+        let table = contests_table(&results).text();
+        assert!(table.contains("uring-server / epoll-server"), "{table}");
+        assert!(table.contains("1.06×"), "{table}");
+        // uring-server faster, but on more CPU than epoll-server: not met.
+        let uring = Contender::Rust(Server::named("uring-server"));
+        for (pair, first, _) in &mut rounds[0].measured {
+            if pair.first == uring && pair.metric == Metric::ActiveRoundTrips {
+                *first = with_cpu(950, 9);
+            }
+        }
+        // A thread per client as small as epoll-server: not met either.
+        for (contender, held) in &mut rounds[0].held {
+            if *contender == Contender::Peer(Peer::Threads) {
+                held.peak_rss_kib = 2048;
+            }
+        }
+        let results = Results::from_rounds(plan(1), None, &[round(900)], &rounds, true);
+        let judged = verdicts(&results);
+        let not_met: Vec<&str> = judged
+            .iter()
+            .filter(|(_, verdict)| *verdict == "not met")
+            .map(|(claim, _)| claim.as_str())
+            .collect();
+        assert_eq!(not_met.len(), 2, "{judged:?}");
+        assert!(not_met[0].starts_with("epoll-server needs less memory"));
+        assert!(not_met[1].starts_with("Beyond epoll: uring-server is ahead"));
+    }
+
+    #[test]
+    fn a_run_that_beat_the_floor_calls_nothing_met() {
+        // server1 at 1010 sessions per second, its floor at 1000.
+        let results = Results::from_rounds(plan(1), None, &[round(1010)], &[], false);
+        let verdicts: Vec<Verdict> = claims(&results).iter().map(|c| c.verdict).collect();
+        assert!(!verdicts.contains(&Verdict::Met), "{verdicts:?}");
+        assert!(verdicts.contains(&Verdict::TooBusyToJudge), "{verdicts:?}");
+    }
+
+    #[test]
     fn beating_the_floor_says_the_machine_was_too_busy() {
         // One round: every server at 1010 per second, the floors at 1000.
-        let results = Results::from_rounds(plan(1), None, &[round(1010)], None);
+        let results = Results::from_rounds(plan(1), None, &[round(1010)], &[], false);
         let too_busy = results.too_busy();
         let keeping = servers(STAGES)
             .into_iter()
@@ -455,7 +620,7 @@ mod tests {
         );
         // A C twin in a pair, beating the floor by more than its spread.
         let rounds = [pair_round(900, 1100), pair_round(900, 1120)];
-        let results = Results::from_rounds(plan(2), None, &[round(900)], Some(&rounds));
+        let results = Results::from_rounds(plan(2), None, &[round(900)], &rounds, true);
         let too_busy = results.too_busy();
         assert!(!too_busy.is_empty());
         assert_eq!(too_busy[0].what, "server1.c (at once with server1)");

@@ -7,8 +7,8 @@ use course_stages::STAGES;
 use loadgen::Measured;
 
 use super::compare::{self, Spread, TooBusy, beats_floor, median};
-use super::measure::{Cores, PairRound, Round};
-use super::{Contender, Metric, Pair, Plan, Server, pairs, servers};
+use super::measure::{Cores, Held, PairRound, Round};
+use super::{Contender, Metric, Pair, Plan, Server, contests, pairs, servers};
 
 /// One measurement, the median over the rounds.
 #[derive(Clone, Copy)]
@@ -59,7 +59,7 @@ impl PairStat {
     pub(super) fn of(pair: Pair, rounds: &[PairRound]) -> PairStat {
         let measured: Vec<(&Measured, &Measured)> = rounds
             .iter()
-            .filter_map(|round| round.iter().find(|(p, _, _)| *p == pair))
+            .filter_map(|round| round.measured.iter().find(|(p, _, _)| *p == pair))
             .map(|(_, first, second)| (first, second))
             .collect();
         let rates: Vec<(f64, f64)> = measured
@@ -104,6 +104,12 @@ pub struct Results {
     /// Each pair of [`pairs`], measured at once; `None` where there was no
     /// C compiler.
     pub twins: Option<Vec<PairStat>>,
+    /// The contests (uring against epoll, epoll against the peers),
+    /// measured at once.
+    pub contests: Vec<PairStat>,
+    /// What each contender of a contest held among idle clients, the most
+    /// over the rounds.
+    pub held: Vec<(Contender, Held)>,
     /// How many rounds the pairs had.
     pub pair_rounds: usize,
     /// The system calls each contender of a Rust-against-C pair makes per
@@ -117,7 +123,8 @@ impl Results {
         plan: Plan,
         cores: Option<Cores>,
         rounds: &[Round],
-        pair_rounds: Option<&[PairRound]>,
+        pair_rounds: &[PairRound],
+        twins_built: bool,
     ) -> Results {
         let all = |pick: &dyn Fn(&Round) -> Option<&Measured>| -> Vec<&Measured> {
             rounds.iter().filter_map(pick).collect()
@@ -180,13 +187,19 @@ impl Results {
             round_trips,
             together,
             peak_rss_kib,
-            twins: pair_rounds.map(|rounds| {
+            twins: twins_built.then(|| {
                 pairs(STAGES)
                     .into_iter()
-                    .map(|pair| PairStat::of(pair, rounds))
+                    .map(|pair| PairStat::of(pair, pair_rounds))
                     .collect()
             }),
-            pair_rounds: pair_rounds.map_or(0, <[PairRound]>::len),
+            contests: contests()
+                .into_iter()
+                .filter(|_| !pair_rounds.is_empty())
+                .map(|pair| PairStat::of(pair, pair_rounds))
+                .collect(),
+            held: most_held(pair_rounds),
+            pair_rounds: pair_rounds.len(),
             calls: None,
         }
     }
@@ -215,10 +228,13 @@ impl Results {
                 &self.ping_pong,
             );
         }
-        for twin in self.twins.iter().flatten() {
-            let floor = match twin.pair.metric() {
+        for twin in self.twins.iter().flatten().chain(&self.contests) {
+            // Many clients at once have no floor measured: replies come
+            // together, as no ping-pong's can.
+            let floor = match twin.pair.metric {
                 Metric::Sessions => &self.bare_session,
                 Metric::RoundTrips => &self.ping_pong,
+                Metric::ActiveRoundTrips => continue,
             };
             let (first, second) = (twin.pair.first.name(), twin.pair.second.name());
             check(
@@ -249,6 +265,28 @@ impl Results {
             .iter()
             .flatten()
             .find(|twin| twin.pair.second == Contender::CWithThread)
+    }
+
+    /// The contest of `first` against `second` on `metric`.
+    pub(super) fn contest(
+        &self,
+        first: Contender,
+        second: Contender,
+        metric: Metric,
+    ) -> Option<&PairStat> {
+        self.contests.iter().find(|contest| {
+            contest.pair.first == first
+                && contest.pair.second == second
+                && contest.pair.metric == metric
+        })
+    }
+
+    /// What `contender` held among idle clients, if it was measured there.
+    pub(super) fn held_by(&self, contender: Contender) -> Option<Held> {
+        self.held
+            .iter()
+            .find(|(c, _)| *c == contender)
+            .map(|(_, held)| *held)
     }
 
     /// What strace counted of `contender`, if it was counted.
@@ -282,6 +320,21 @@ impl Results {
     pub(super) fn least_idle(&self) -> usize {
         self.plan.idle.iter().copied().min().unwrap_or(0)
     }
+}
+
+/// What each contender held, the most over the rounds.
+fn most_held(rounds: &[PairRound]) -> Vec<(Contender, Held)> {
+    let mut most: Vec<(Contender, Held)> = Vec::new();
+    for (contender, held) in rounds.iter().flat_map(|round| &round.held) {
+        match most.iter_mut().find(|(c, _)| c == contender) {
+            Some((_, seen)) => {
+                seen.peak_rss_kib = seen.peak_rss_kib.max(held.peak_rss_kib);
+                seen.threads = seen.threads.max(held.threads);
+            }
+            None => most.push((*contender, *held)),
+        }
+    }
+    most
 }
 
 pub(super) fn find(list: &[(Server, Measured)], server: Server) -> Option<&Measured> {

@@ -6,15 +6,22 @@ use super::*;
 
 impl Lab {
     /// One round of the pairs: for each, both programs running at once,
-    /// and one load client alternating between them.
+    /// and one load client alternating between them. The contests always;
+    /// the C twins where they were built.
     pub fn pairs(&self, plan: &Plan, number: usize, total: usize) -> Result<PairRound, String> {
-        let mut round = PairRound::new();
-        for pair in pairs(STAGES) {
-            let what = match pair.metric() {
+        let mut round = PairRound::default();
+        let twins = if self.has_c_twins() {
+            pairs(STAGES)
+        } else {
+            Vec::new()
+        };
+        for pair in twins.into_iter().chain(contests()) {
+            let what = match pair.metric {
                 Metric::Sessions => "one client at a time".to_string(),
                 Metric::RoundTrips => {
                     format!("one active client among {} idle, each", plan.pair_idle)
                 }
+                Metric::ActiveRoundTrips => format!("{} active clients, each", plan.active),
             };
             self.step(
                 number,
@@ -25,57 +32,76 @@ impl Lab {
                     pair.second.name()
                 ),
             );
-            let (first, second) = self.pair(plan, pair)?;
+            let (first, second, held) = self.pair(plan, pair)?;
             eprintln!(
-                "        {:.0} against {:.0} {} per second: {:.3}",
+                "        {:.0} against {:.0} {}s per second: {:.3}",
                 first.per_second(),
                 second.per_second(),
-                match pair.metric() {
-                    Metric::Sessions => "sessions",
-                    Metric::RoundTrips => "round trips",
-                },
+                pair.metric.one(),
                 first.per_second() / second.per_second()
             );
-            round.push((pair, first, second));
+            round.measured.push((pair, first, second));
+            if pair.metric == Metric::RoundTrips {
+                round
+                    .held
+                    .extend([pair.first, pair.second].into_iter().zip(held));
+            }
         }
         Ok(round)
     }
 
     /// Starts both programs of `pair` (each on its own socket, both on the
     /// servers' core) and measures them with one load client that turns
-    /// from one to the other every [`loadgen::BURST`].
-    pub(super) fn pair(&self, plan: &Plan, pair: Pair) -> Result<(Measured, Measured), String> {
+    /// from one to the other every [`loadgen::BURST`]; also what each held
+    /// meanwhile.
+    pub(super) fn pair(
+        &self,
+        plan: &Plan,
+        pair: Pair,
+    ) -> Result<(Measured, Measured, [Held; 2]), String> {
         let first = self.start_contender(pair.first)?;
         let second = self.start_contender(pair.second)?;
         let window = seconds_arg(plan.window);
         let burst = seconds_arg(loadgen::BURST);
         let sockets = [path_arg(&first.socket), path_arg(&second.socket)];
-        let pids = [
-            first.group.pid().to_string(),
-            second.group.pid().to_string(),
-        ];
+        let servers = [first.group.pid(), second.group.pid()];
+        let pids = servers.map(|pid| pid.to_string());
         let idle = plan.pair_idle.to_string();
-        let mut args: Vec<&str> = match pair.metric() {
+        let active = plan.active.to_string();
+        let mut args: Vec<&str> = match pair.metric {
             Metric::Sessions => vec!["sessions"],
             Metric::RoundTrips => vec!["round-trips", "--idle", &idle],
+            Metric::ActiveRoundTrips => vec!["round-trips", "--idle", "0", "--active", &active],
         };
         for socket in &sockets {
             args.extend(["--unix", socket]);
         }
         args.extend(["--seconds", &window, "--burst", &burst]);
-        if pair.metric() == Metric::RoundTrips {
+        if pair.metric != Metric::Sessions {
             for pid in &pids {
                 args.extend(["--server-pid", pid]);
             }
         }
-        let measured = self.loadgen_lines(&args, 2 * plan.window);
+        let measured = self.loadgen_watching(&args, 2 * plan.window, &servers);
+        let peaks = servers.map(peak_rss_kib);
         let stopped = [self.stop(first), self.stop(second)];
-        let measured = measured?;
+        let (measured, threads) = measured?;
         for stopped in stopped {
             stopped?;
         }
+        let [first_peak, second_peak] = peaks;
+        let held = [
+            Held {
+                peak_rss_kib: first_peak?,
+                threads: threads[0],
+            },
+            Held {
+                peak_rss_kib: second_peak?,
+                threads: threads[1],
+            },
+        ];
         match measured[..] {
-            [first, second] => Ok((first, second)),
+            [first, second] => Ok((first, second, held)),
             _ => Err(format!(
                 "loadgen {} printed {} measurements, not 2",
                 args.join(" "),
@@ -84,7 +110,7 @@ impl Lab {
         }
     }
 
-    /// Starts a Rust server or a C twin with no work, as the pairs run them.
+    /// Starts a contender with no work, as the pairs run them.
     pub(super) fn start_contender(&self, contender: Contender) -> Result<Served, String> {
         let (name, command, socket) = self.contender_command(contender)?;
         self.start_answering(&name, command, socket)
@@ -110,6 +136,18 @@ impl Lab {
                 // PROGRAM SOCKET_PATH WORK_SECONDS
                 let mut command = Command::new(programs.join(name));
                 command.arg(&socket).arg("0");
+                Ok((contender.name(), command, socket))
+            }
+            Contender::Peer(peer) => {
+                let socket = self
+                    .dir
+                    .path()
+                    .join(format!("{}.socket", peer.name().replace(' ', "-")));
+                // A peer dies of SIGTERM and leaves its socket file behind;
+                // it binds as plain Rust does, and would find it in use.
+                let _ = fs::remove_file(&socket);
+                let mut command = Command::new(self.peer_programs.join(peer.program()));
+                command.arg("--unix").arg(&socket).args(peer.args());
                 Ok((contender.name(), command, socket))
             }
         }
@@ -170,7 +208,7 @@ pub(super) fn exchange(socket: &Path, metric: Metric, count: usize) -> Result<()
         stream.read_exact(&mut reply)
     };
     match metric {
-        Metric::RoundTrips if count > 0 => {
+        Metric::RoundTrips | Metric::ActiveRoundTrips if count > 0 => {
             let mut stream = UnixStream::connect(socket).map_err(failed)?;
             for _ in 0..count {
                 one(&mut stream).map_err(failed)?;
@@ -180,7 +218,7 @@ pub(super) fn exchange(socket: &Path, metric: Metric, count: usize) -> Result<()
             let mut rest = Vec::new();
             stream.read_to_end(&mut rest).map_err(failed)?;
         }
-        Metric::RoundTrips => {}
+        Metric::RoundTrips | Metric::ActiveRoundTrips => {}
         Metric::Sessions => {
             for _ in 0..count {
                 let mut stream = UnixStream::connect(socket).map_err(failed)?;
