@@ -167,8 +167,12 @@ pub(super) fn claims(results: &Results) -> Vec<Claim> {
         }),
     });
     claims.extend(contest_claims(results));
-    // A run that beat the kernel's floor somewhere measured a machine
-    // that changed under it: nothing it says is met.
+    judged(results, claims)
+}
+
+/// `claims`, none of them met if the run beat the kernel's floor
+/// somewhere: it measured a machine that changed under it.
+fn judged(results: &Results, mut claims: Vec<Claim>) -> Vec<Claim> {
     if !results.too_busy().is_empty() {
         for claim in &mut claims {
             if claim.verdict == Verdict::Met {
@@ -177,6 +181,11 @@ pub(super) fn claims(results: &Results) -> Vec<Claim> {
         }
     }
     claims
+}
+
+/// The claims on the contests alone, judged as [`claims`] judges them.
+pub(super) fn judged_contest_claims(results: &Results) -> Vec<Claim> {
+    judged(results, contest_claims(results))
 }
 
 /// A contest's ratio as the claims give it: `1.23× (lowest round 1.10×)`.

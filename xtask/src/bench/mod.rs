@@ -30,6 +30,7 @@ mod claims;
 mod compare;
 mod machine;
 mod measure;
+mod peer_trace;
 mod plot;
 mod report;
 mod results;
@@ -477,6 +478,16 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         }
     }
     let calls = count_system_calls(&lab)?;
+    let traces = if args.record && measure::has_strace() {
+        let mut traces = Vec::new();
+        for peer in [Peer::TokioCurrentThread, Peer::TokioMultiThread] {
+            eprintln!("bench: {} under strace, for the book", peer.name());
+            traces.push((peer, peer_trace::record(&lab, peer)?));
+        }
+        traces
+    } else {
+        Vec::new()
+    };
     let cores = lab.cores;
     drop(lab);
 
@@ -504,10 +515,26 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         let dir = book_dir();
         std::fs::create_dir_all(&dir)
             .map_err(|error| format!("cannot create {}: {error}", dir.display()))?;
+        let traces = traces.into_iter().map(|(peer, trace)| {
+            (
+                format!("{}.strace.txt", peer.name().replace(' ', "-")),
+                trace,
+            )
+        });
         for (file, text) in [
-            ("results.md", report::markdown(&results, &machine)),
-            ("plot.svg", plot::svg(&results, &machine)),
-        ] {
+            (
+                "results.md".to_string(),
+                report::markdown(&results, &machine),
+            ),
+            (
+                "peers.md".to_string(),
+                report::peers_markdown(&results, &machine),
+            ),
+            ("plot.svg".to_string(), plot::svg(&results, &machine)),
+        ]
+        .into_iter()
+        .chain(traces)
+        {
             let path = dir.join(file);
             std::fs::write(&path, text)
                 .map_err(|error| format!("cannot write {}: {error}", path.display()))?;

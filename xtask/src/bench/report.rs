@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use course_stages::Bench;
 
 use super::Metric;
-use super::claims::{claims, findings};
+use super::claims::{self, claims, findings};
 use super::compare;
 use super::machine::Machine;
 use super::results::{Results, Stat};
@@ -380,6 +380,37 @@ pub fn markdown(results: &Results, machine: &Machine) -> String {
     page.push_str("\n**What the numbers say**\n\n");
     for finding in findings(results) {
         let _ = writeln!(page, "- {finding}");
+    }
+    page
+}
+
+/// The tokio page's share of the results (book/src/bench/peers.md): the
+/// contests, what each server held, and the claims on them.
+pub fn peers_markdown(results: &Results, machine: &Machine) -> String {
+    let mut page = String::from(
+        "<!-- Written by `cargo xtask bench --record` from its own measurements: run it again rather than edit. -->\n\n",
+    );
+    let _ = writeln!(
+        page,
+        "Measured on **{}**, on this machine: {}; {} round{} of each, both servers of a row running at once.\n",
+        machine.date,
+        machine.describe(),
+        results.pair_rounds,
+        if results.pair_rounds == 1 { "" } else { "s" }
+    );
+    for table in [contests_table(results), held_table(results)] {
+        page.push_str(&table.markdown());
+        page.push('\n');
+    }
+    page.push_str("| claim | measured | verdict |\n|:--|:--|:--|\n");
+    for claim in claims::judged_contest_claims(results) {
+        let _ = writeln!(
+            page,
+            "| {} | {} | {} |",
+            claim.claim,
+            claim.measured,
+            claim.verdict.words()
+        );
     }
     page
 }

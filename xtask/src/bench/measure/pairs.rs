@@ -171,31 +171,51 @@ impl Lab {
         metric: Metric,
         count: usize,
     ) -> Result<u64, String> {
+        let counted = self.under_strace(contender, metric, count, &["-c"])?;
+        total_calls(&counted)
+            .ok_or_else(|| format!("strace's summary for {} has no total", contender.name()))
+    }
+
+    /// What strace (`-f`, with `options`) wrote of `contender` serving
+    /// `count` round trips on one connection, or sessions, after the
+    /// bench's first round trip, which says it is ready.
+    pub(in crate::bench) fn under_strace(
+        &self,
+        contender: Contender,
+        metric: Metric,
+        count: usize,
+        options: &[&str],
+    ) -> Result<String, String> {
         let (name, command, socket) = self.contender_command(contender)?;
-        let summary = self
+        let output = self
             .dir
             .path()
-            .join(format!("{}.strace", contender.program()));
+            .join(format!("{}.strace", name.replace(' ', "-")));
         let mut traced = Command::new("strace");
         traced
-            .args(["-f", "-c", "-o"])
-            .arg(&summary)
+            .arg("-f")
+            .args(options)
+            .arg("-o")
+            .arg(&output)
             .arg(command.get_program())
             .args(command.get_args());
         let running = self.start_answering(&format!("{name} under strace"), traced, socket)?;
         let served = exchange(&running.socket, metric, count);
         // strace blocks SIGTERM while its program runs: the program itself
-        // is stopped, and strace, writing its count, ends with it.
+        // is stopped, and strace, writing its output, ends with it.
         for traced in course_testkit::processes::children_of(running.group.pid()) {
             let _ = nix::sys::signal::kill(traced, Signal::SIGTERM);
         }
         self.stop(running)?;
         served?;
-        let counted = fs::read_to_string(&summary)
-            .map_err(|error| format!("cannot read {}: {error}", summary.display()))?;
-        total_calls(&counted).ok_or_else(|| format!("strace's summary for {name} has no total"))
+        fs::read_to_string(&output)
+            .map_err(|error| format!("cannot read {}: {error}", output.display()))
     }
 }
+
+/// How long a reply may take under strace (where one takes well under a
+/// millisecond) before the count is given up.
+const REPLY_UNDER_STRACE: Duration = Duration::from_secs(5);
 
 /// `count` round trips on one connection, or `count` sessions (by
 /// `metric`), against the server listening on `socket`.
@@ -210,6 +230,10 @@ pub(super) fn exchange(socket: &Path, metric: Metric, count: usize) -> Result<()
     match metric {
         Metric::RoundTrips | Metric::ActiveRoundTrips if count > 0 => {
             let mut stream = UnixStream::connect(socket).map_err(failed)?;
+            // A reply lost under strace is an error, not a stuck bench.
+            stream
+                .set_read_timeout(Some(REPLY_UNDER_STRACE))
+                .map_err(failed)?;
             for _ in 0..count {
                 one(&mut stream).map_err(failed)?;
             }
@@ -222,6 +246,9 @@ pub(super) fn exchange(socket: &Path, metric: Metric, count: usize) -> Result<()
         Metric::Sessions => {
             for _ in 0..count {
                 let mut stream = UnixStream::connect(socket).map_err(failed)?;
+                stream
+                    .set_read_timeout(Some(REPLY_UNDER_STRACE))
+                    .map_err(failed)?;
                 one(&mut stream).map_err(failed)?;
                 let mut rest = Vec::new();
                 stream.read_to_end(&mut rest).map_err(failed)?;
