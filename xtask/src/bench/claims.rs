@@ -293,7 +293,13 @@ fn contest_claims(results: &Results) -> Vec<Claim> {
                 if ours.threads == 1 { "" } else { "s" }
             ))
             .chain(theirs.iter().map(|(peer, held)| {
-                format!("{} {}, {} threads", peer.name(), mib(held.peak_rss_kib), held.threads)
+                format!(
+                    "{} {}, {} thread{}",
+                    peer.name(),
+                    mib(held.peak_rss_kib),
+                    held.threads,
+                    if held.threads == 1 { "" } else { "s" }
+                )
             }))
             .collect::<Vec<_>>()
             .join("; "),

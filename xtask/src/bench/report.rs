@@ -173,7 +173,9 @@ fn contests_table(results: &Results) -> Table {
 fn held_table(results: &Results) -> Table {
     let connected = whole((results.plan.pair_idle + 1) as f64);
     let mut table = Table::new(
-        format!("Memory and threads with {connected} clients connected (peak over the contests)"),
+        format!(
+            "Memory and threads with {connected} clients connected (the most over every pair measured among idle clients)"
+        ),
         &[
             "",
             "peak RSS (MiB)",
