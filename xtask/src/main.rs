@@ -42,7 +42,7 @@ enum Task {
     Book(book::BookArgs),
     /// Classroom exercises: list, start, check, hint, reset; grade a class (verify, for authors)
     Exercise(exercise::ExerciseArgs),
-    /// Measure every server side by side against the kernel's floor
+    /// Measure every server side by side against the kernel's floor, its C twin, and what Rust programmers would write instead (tokio, a thread per client)
     Bench(bench::BenchArgs),
     /// Mutation testing of the lessons and course-support (cargo-mutants;
     /// for maintainers, an hour or more)
