@@ -4,7 +4,7 @@
 //! no stale-socket check, no clean stop, no logging. The bench removes the
 //! socket file before it starts one, and stops it with SIGTERM.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// The byte a client sends, answered with the next one.
@@ -53,8 +53,18 @@ pub fn program() -> String {
         .unwrap_or_else(|| "peer".to_string())
 }
 
-/// Says what failed, in one line, and exits 1.
-pub fn fail(what: String, error: std::io::Error) -> ExitCode {
-    eprintln!("{}: {what}: {error}", program());
+/// Says that the socket could not be made, in one line, and exits 1.
+pub fn cannot_listen(path: &Path, error: std::io::Error) -> ExitCode {
+    eprintln!(
+        "{}: cannot listen on {}: {error}",
+        program(),
+        path.display()
+    );
     ExitCode::FAILURE
+}
+
+/// Says that an accept failed (out of descriptors, say): that client is
+/// lost, the next may not be.
+pub fn accept_failed(error: std::io::Error) {
+    eprintln!("{}: accept failed: {error}", program());
 }

@@ -7,7 +7,7 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::process::ExitCode;
 use std::thread;
 
-use peers::{arguments, fail, reply_to};
+use peers::{accept_failed, arguments, cannot_listen, reply_to};
 
 // ANCHOR: threads
 fn main() -> ExitCode {
@@ -17,7 +17,7 @@ fn main() -> ExitCode {
     };
     let listener = match UnixListener::bind(&path) {
         Ok(listener) => listener,
-        Err(error) => return fail(format!("cannot listen on {}", path.display()), error),
+        Err(error) => return cannot_listen(&path, error),
     };
     for stream in listener.incoming() {
         match stream {
@@ -25,8 +25,7 @@ fn main() -> ExitCode {
             Ok(stream) => {
                 thread::spawn(move || answer(stream));
             }
-            // Out of descriptors, say: this client is lost, the next may not be.
-            Err(error) => eprintln!("{}: accept failed: {error}", peers::program()),
+            Err(error) => accept_failed(error),
         }
     }
     ExitCode::SUCCESS

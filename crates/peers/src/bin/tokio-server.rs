@@ -6,7 +6,7 @@
 use std::io;
 use std::process::ExitCode;
 
-use peers::{arguments, fail, reply_to};
+use peers::{accept_failed, arguments, cannot_listen, reply_to};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::runtime::{Builder, Runtime};
@@ -22,12 +22,15 @@ fn main() -> ExitCode {
     };
     let runtime = match runtime {
         Ok(runtime) => runtime,
-        Err(error) => return fail("cannot start tokio".to_string(), error),
+        Err(error) => {
+            eprintln!("{}: cannot start tokio: {error}", peers::program());
+            return ExitCode::FAILURE;
+        }
     };
     runtime.block_on(async {
         match UnixListener::bind(&path) {
             Ok(listener) => serve(listener).await,
-            Err(error) => fail(format!("cannot listen on {}", path.display()), error),
+            Err(error) => cannot_listen(&path, error),
         }
     })
 }
@@ -40,7 +43,7 @@ async fn serve(listener: UnixListener) -> ExitCode {
             Ok((stream, _)) => {
                 tokio::spawn(answer(stream));
             }
-            Err(error) => eprintln!("{}: accept failed: {error}", peers::program()),
+            Err(error) => accept_failed(error),
         }
     }
 }
