@@ -204,20 +204,23 @@ fn contest_claims(results: &Results) -> Vec<Claim> {
     let active = results.plan.active;
     let idle = results.plan.pair_idle;
     let cpu = |stat: &super::results::Stat| stat.cpu_per.map_or("–".to_string(), us);
-    let mut claims = Vec::new();
-    let many = results.contest(uring, epoll, Metric::ActiveRoundTrips);
-    claims.push(Claim {
-        claim: format!(
-            "Beyond epoll: uring-server is ahead of epoll-server with {active} active clients, both running at once: more round trips per second (uring / epoll above 1.00×) and less server CPU per round trip"
-        ),
-        measured: many.map_or("not measured".to_string(), |contest| {
+    let uring_words = |contest: Option<&PairStat>| {
+        contest.map_or("not measured".to_string(), |contest| {
             format!(
                 "uring / epoll {}; server CPU per round trip {} µs against {} µs",
                 ratio_words(contest),
                 cpu(&contest.first),
                 cpu(&contest.second)
             )
-        }),
+        })
+    };
+    let mut claims = Vec::new();
+    let many = results.contest(uring, epoll, Metric::ActiveRoundTrips);
+    claims.push(Claim {
+        claim: format!(
+            "Beyond epoll: uring-server is ahead of epoll-server with {active} active clients, both running at once: more round trips per second (uring / epoll above 1.00×) and less server CPU per round trip"
+        ),
+        measured: uring_words(many),
         verdict: many.map_or(Verdict::NotMeasured, |contest| {
             Verdict::of(
                 as_printed(contest.ratio.median) > 1.0
@@ -231,14 +234,7 @@ fn contest_claims(results: &Results) -> Vec<Claim> {
         claim: format!(
             "uring-server keeps up with epoll-server with 1 active client among {idle} idle: uring / epoll at least 1.00×"
         ),
-        measured: one.map_or("not measured".to_string(), |contest| {
-            format!(
-                "uring / epoll {}; server CPU per round trip {} µs against {} µs",
-                ratio_words(contest),
-                cpu(&contest.first),
-                cpu(&contest.second)
-            )
-        }),
+        measured: uring_words(one),
         verdict: one.map_or(Verdict::NotMeasured, |contest| {
             Verdict::of(as_printed(contest.ratio.median) >= 1.0)
         }),

@@ -370,20 +370,27 @@ pub fn markdown(results: &Results, machine: &Machine) -> String {
     page.push_str(
         "**The course's claims, and what this run measured**\n\n| claim | measured | verdict |\n|:--|:--|:--|\n",
     );
-    for claim in claims(results) {
-        let _ = writeln!(
-            page,
-            "| {} | {} | {} |",
-            claim.claim,
-            claim.measured,
-            claim.verdict.words()
-        );
-    }
+    page.push_str(&claim_rows(&claims(results)));
     page.push_str("\n**What the numbers say**\n\n");
     for finding in findings(results) {
         let _ = writeln!(page, "- {finding}");
     }
     page
+}
+
+/// The claims as rows of a Markdown table.
+fn claim_rows(claims: &[claims::Claim]) -> String {
+    claims
+        .iter()
+        .map(|claim| {
+            format!(
+                "| {} | {} | {} |\n",
+                claim.claim,
+                claim.measured,
+                claim.verdict.words()
+            )
+        })
+        .collect()
 }
 
 /// The tokio page's share of the results (book/src/bench/peers.md): the
@@ -405,15 +412,7 @@ pub fn peers_markdown(results: &Results, machine: &Machine) -> String {
         page.push('\n');
     }
     page.push_str("| claim | measured | verdict |\n|:--|:--|:--|\n");
-    for claim in claims::judged_contest_claims(results) {
-        let _ = writeln!(
-            page,
-            "| {} | {} | {} |",
-            claim.claim,
-            claim.measured,
-            claim.verdict.words()
-        );
-    }
+    page.push_str(&claim_rows(&claims::judged_contest_claims(results)));
     page
 }
 
