@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::results::{PairStat, Results};
-use super::table::{range, ratio, seconds, times, us};
+use super::table::{range, ratio, seconds, times, us, us_or_dash};
 use super::{Contender, Metric, Peer, Server};
 
 /// Whether this run's own numbers bear a claim out.
@@ -203,14 +203,13 @@ fn contest_claims(results: &Results) -> Vec<Claim> {
     let uring = Contender::Rust(Server::named("uring-server"));
     let active = results.plan.active;
     let idle = results.plan.pair_idle;
-    let cpu = |stat: &super::results::Stat| stat.cpu_per.map_or("–".to_string(), us);
     let uring_words = |contest: Option<&PairStat>| {
         contest.map_or("not measured".to_string(), |contest| {
             format!(
                 "uring / epoll {}; server CPU per round trip {} µs against {} µs",
                 ratio_words(contest),
-                cpu(&contest.first),
-                cpu(&contest.second)
+                us_or_dash(contest.first.cpu_per),
+                us_or_dash(contest.second.cpu_per)
             )
         })
     };

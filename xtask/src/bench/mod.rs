@@ -47,7 +47,6 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use course_stages::STAGES;
 
 use crate::procs::Registry;
 use crate::workspace::workspace_root;
@@ -132,13 +131,8 @@ fn count_system_calls(lab: &Lab) -> Result<Option<Vec<(Contender, f64)>>, String
         );
         return Ok(None);
     }
-    let twins = if lab.has_c_twins() {
-        pairs(STAGES)
-    } else {
-        Vec::new()
-    };
     let mut calls: Vec<(Contender, f64)> = Vec::new();
-    for pair in twins.into_iter().chain(contests()) {
+    for pair in lab.pairs_to_measure() {
         if pair.second == Contender::CWithThread {
             continue;
         }
@@ -319,6 +313,7 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use course_stages::STAGES;
 
     #[test]
     fn a_stage_added_to_the_list_is_measured_and_set_against_its_twin() {

@@ -7,12 +7,12 @@ use std::fmt::Write as _;
 
 use course_stages::Bench;
 
-use super::Metric;
 use super::claims::{self, claims, findings};
 use super::compare;
 use super::machine::Machine;
 use super::results::{Results, Stat};
-use super::table::{Table, range, ratio, seconds, times, us, whole};
+use super::table::{Table, range, ratio, seconds, times, us, us_or_dash, whole};
+use super::{Contender, Metric};
 
 fn tables(results: &Results) -> Vec<Table> {
     let plan = &results.plan;
@@ -55,7 +55,7 @@ fn tables(results: &Results) -> Vec<Table> {
             "server CPU µs per round trip",
         ],
     );
-    let cpu = |stat: &Stat| stat.cpu_per.map_or("–".to_string(), us);
+    let cpu = |stat: &Stat| us_or_dash(stat.cpu_per);
     idle.row(vec![
         "socket-pair ping-pong (the floor)".to_string(),
         "–".to_string(),
@@ -139,17 +139,12 @@ fn contests_table(results: &Results) -> Table {
             "first",
             "second",
             "first / second (median)",
-            &format!(
-                "lowest–highest over {} round{}",
-                results.pair_rounds,
-                if results.pair_rounds == 1 { "" } else { "s" }
-            ),
+            &range_heading(results),
             "server CPU µs per round trip, first",
             "second",
         ],
     )
     .with_words(2);
-    let cpu = |stat: &Stat| stat.cpu_per.map_or("–".to_string(), us);
     for contest in &results.contests {
         table.row(vec![
             format!(
@@ -162,8 +157,8 @@ fn contests_table(results: &Results) -> Table {
             whole(contest.second.per_second),
             times(contest.ratio.median),
             range(&contest.ratio),
-            cpu(&contest.first),
-            cpu(&contest.second),
+            us_or_dash(contest.first.cpu_per),
+            us_or_dash(contest.second.cpu_per),
         ]);
     }
     table
@@ -188,9 +183,7 @@ fn held_table(results: &Results) -> Table {
             contender.name(),
             format!("{:.1}", held.peak_rss_kib as f64 / 1024.0),
             whole(held.threads as f64),
-            results
-                .calls_of(*contender)
-                .map_or("–".to_string(), |calls| format!("{calls:.2}")),
+            calls_words(results, *contender),
         ]);
     }
     table
@@ -208,21 +201,12 @@ fn twins_table(results: &Results) -> Option<Table> {
             "Rust",
             "C",
             "Rust / C (median)",
-            &format!(
-                "lowest–highest over {} round{}",
-                results.pair_rounds,
-                if results.pair_rounds == 1 { "" } else { "s" }
-            ),
+            &range_heading(results),
             "system calls per trip or session, Rust",
             "C",
         ],
     )
     .with_words(2);
-    let calls = |contender| {
-        results
-            .calls_of(contender)
-            .map_or("–".to_string(), |calls| format!("{calls:.2}"))
-    };
     for twin in results.rust_against_c() {
         table.row(vec![
             format!("{} / {}", twin.pair.first.name(), twin.pair.second.name()),
@@ -231,8 +215,8 @@ fn twins_table(results: &Results) -> Option<Table> {
             whole(twin.second.per_second),
             times(twin.ratio.median),
             range(&twin.ratio),
-            calls(twin.pair.first),
-            calls(twin.pair.second),
+            calls_words(results, twin.pair.first),
+            calls_words(results, twin.pair.second),
         ]);
     }
     Some(table)
@@ -342,15 +326,7 @@ pub fn text(results: &Results, machine: &Machine) -> String {
 /// The book's page of results (book/src/bench/results.md), included by the
 /// chapter on measuring the designs.
 pub fn markdown(results: &Results, machine: &Machine) -> String {
-    let mut page = String::from(
-        "<!-- Written by `cargo xtask bench --record` from its own measurements: run it again rather than edit. -->\n\n",
-    );
-    let _ = writeln!(
-        page,
-        "Measured on **{}**, on this machine: {}.\n",
-        machine.date,
-        machine.describe()
-    );
+    let mut page = page_head(machine, "");
     let _ = writeln!(page, "{}\n", how_measured(results));
     for table in tables(results) {
         page.push_str(&table.markdown());
@@ -378,6 +354,33 @@ pub fn markdown(results: &Results, machine: &Machine) -> String {
     page
 }
 
+/// The start of a page the bench writes into the book: that it wrote it,
+/// and where and when it measured (`more` said after the machine).
+fn page_head(machine: &Machine, more: &str) -> String {
+    format!(
+        "<!-- Written by `cargo xtask bench --record` from its own measurements: run it again rather than edit. -->\n\n\
+         Measured on **{}**, on this machine: {}{more}.\n\n",
+        machine.date,
+        machine.describe()
+    )
+}
+
+/// The heading of a column of the lowest and highest over the rounds.
+fn range_heading(results: &Results) -> String {
+    format!(
+        "lowest–highest over {} round{}",
+        results.pair_rounds,
+        if results.pair_rounds == 1 { "" } else { "s" }
+    )
+}
+
+/// A contender's system calls per round trip or session, or `–`.
+fn calls_words(results: &Results, contender: Contender) -> String {
+    results
+        .calls_of(contender)
+        .map_or("–".to_string(), |calls| format!("{calls:.2}"))
+}
+
 /// The claims as rows of a Markdown table.
 fn claim_rows(claims: &[claims::Claim]) -> String {
     claims
@@ -396,16 +399,13 @@ fn claim_rows(claims: &[claims::Claim]) -> String {
 /// The tokio page's share of the results (book/src/bench/peers.md): the
 /// contests, what each server held, and the claims on them.
 pub fn peers_markdown(results: &Results, machine: &Machine) -> String {
-    let mut page = String::from(
-        "<!-- Written by `cargo xtask bench --record` from its own measurements: run it again rather than edit. -->\n\n",
-    );
-    let _ = writeln!(
-        page,
-        "Measured on **{}**, on this machine: {}; {} round{} of each, both servers of a row running at once.\n",
-        machine.date,
-        machine.describe(),
-        results.pair_rounds,
-        if results.pair_rounds == 1 { "" } else { "s" }
+    let mut page = page_head(
+        machine,
+        &format!(
+            "; {} round{} of each, both servers of a row running at once",
+            results.pair_rounds,
+            if results.pair_rounds == 1 { "" } else { "s" }
+        ),
     );
     for table in [contests_table(results), held_table(results)] {
         page.push_str(&table.markdown());

@@ -110,6 +110,11 @@ pub(super) fn us(duration: Duration) -> String {
     }
 }
 
+/// A time in µs, or `–` for one not measured.
+pub(super) fn us_or_dash(duration: Option<Duration>) -> String {
+    duration.map_or("–".to_string(), us)
+}
+
 pub(super) fn times(ratio: f64) -> String {
     if ratio >= 10.0 {
         format!("{ratio:.0}×")

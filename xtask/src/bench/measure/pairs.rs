@@ -5,17 +5,23 @@
 use super::*;
 
 impl Lab {
-    /// One round of the pairs: for each, both programs running at once,
-    /// and one load client alternating between them. The contests always;
-    /// the C twins where they were built.
-    pub fn pairs(&self, plan: &Plan, number: usize, total: usize) -> Result<PairRound, String> {
-        let mut round = PairRound::default();
+    /// Every pair this lab can measure: the contests, and each Rust server
+    /// against its C twin where the twins were built.
+    pub fn pairs_to_measure(&self) -> Vec<Pair> {
         let twins = if self.has_c_twins() {
             pairs(STAGES)
         } else {
             Vec::new()
         };
-        for pair in twins.into_iter().chain(contests()) {
+        twins.into_iter().chain(contests()).collect()
+    }
+
+    /// One round of the pairs: for each, both programs running at once,
+    /// and one load client alternating between them. The contests always;
+    /// the C twins where they were built.
+    pub fn pairs(&self, plan: &Plan, number: usize, total: usize) -> Result<PairRound, String> {
+        let mut round = PairRound::default();
+        for pair in self.pairs_to_measure() {
             let what = match pair.metric {
                 Metric::Sessions => "one client at a time".to_string(),
                 Metric::RoundTrips => {
