@@ -12,6 +12,9 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::time::{Duration, Instant};
+
+use nix::sys::termios;
 
 use course_stages::Stage;
 
@@ -28,61 +31,250 @@ enum Pane {
 /// Ctrl-C, typed into a pane.
 const CTRL_C: &str = "C-c";
 
-/// What is typed in each stage, in order.
-fn script(stage: &str) -> Option<&'static [(Pane, &'static str)]> {
+/// What is typed in each stage, in order, and what its terminal must show
+/// once it is done (the panes test checks it).
+fn script(stage: &str) -> Option<&'static [Typed]> {
     use Pane::{Clients, Server};
+    const ANSWERED: &str = "char from server = B";
+    const WAITING: &str = "server waiting";
+    const STOPPED: &str = "stopped by SIGINT, removed server_socket";
     Some(match stage {
-        "01" => &[(Clients, "client1"), (Clients, "echo $?")],
+        "01" => &[
+            (
+                Clients,
+                "client1",
+                "oops: client1: No such file or directory",
+            ),
+            (Clients, "echo $?", "1"),
+        ],
         "02" => &[
-            (Server, "server1"),
-            (Clients, "ls -lF server_socket"),
-            (Clients, "client1"),
-            (Clients, "(client1 & client1 & client1 & wait)"),
-            (Server, CTRL_C),
-            (Clients, "ls -lF server_socket"),
+            (Server, "server1", WAITING),
+            (Clients, "ls -lF server_socket", "server_socket="),
+            (Clients, "client1", ANSWERED),
+            (Clients, "(client1 & client1 & client1 & wait)", ANSWERED),
+            (Server, CTRL_C, STOPPED),
+            (Clients, "ls -lF server_socket", "No such file or directory"),
         ],
         "02n" => &[
-            (Server, "server1 --tcp 127.0.0.1:9734"),
-            (Clients, "client1 --tcp 127.0.0.1:9734"),
-            (Server, CTRL_C),
+            (Server, "server1 --tcp 127.0.0.1:9734", WAITING),
+            (Clients, "client1 --tcp 127.0.0.1:9734", ANSWERED),
+            (Server, CTRL_C, "stopped by SIGINT"),
         ],
         "03" => &[
-            (Server, "forking-server"),
-            (Clients, "(client1 & client1 & client1 & wait)"),
+            (Server, "forking-server", WAITING),
+            (Clients, "(client1 & client1 & client1 & wait)", ANSWERED),
             (
                 Clients,
                 "client1 & client1 & client1 & sleep 1; ps -o pid,ppid,stat,args --ppid \"$(pgrep -ox forking-server)\"; wait",
+                "forking-server",
             ),
-            (Server, CTRL_C),
+            (Server, CTRL_C, STOPPED),
         ],
         "04" => &[
-            (Server, "server5 --work 2"),
-            (Clients, "(client1 & client1 & client1 & wait)"),
-            (Server, CTRL_C),
-            (Server, "select-server --work 2"),
-            (Clients, "(client1 & client1 & client1 & wait)"),
-            (Server, CTRL_C),
+            (Server, "server5 --work 2", WAITING),
+            (Clients, "(client1 & client1 & client1 & wait)", ANSWERED),
+            (Server, CTRL_C, STOPPED),
+            (Server, "select-server --work 2", WAITING),
+            (Clients, "(client1 & client1 & client1 & wait)", ANSWERED),
+            (Server, CTRL_C, STOPPED),
         ],
         "05" => &[
-            (Server, "epoll-server --work 2"),
-            (Clients, "(client1 & client1 & client1 & wait)"),
-            (Clients, "ls -l /proc/\"$(pgrep -x epoll-server)\"/fd"),
-            (Server, CTRL_C),
+            (Server, "epoll-server --work 2", WAITING),
+            (Clients, "(client1 & client1 & client1 & wait)", ANSWERED),
+            (
+                Clients,
+                "ls -l /proc/\"$(pgrep -x epoll-server)\"/fd",
+                "anon_inode:[eventpoll]",
+            ),
+            (Server, CTRL_C, STOPPED),
         ],
         "06" => &[
-            (Server, "uring-server --work 2"),
-            (Clients, "(client1 & client1 & client1 & wait)"),
-            (Clients, "ls -l /proc/\"$(pgrep -x uring-server)\"/fd"),
-            (Server, CTRL_C),
+            (Server, "uring-server --work 2", WAITING),
+            (Clients, "(client1 & client1 & client1 & wait)", ANSWERED),
+            (
+                Clients,
+                "ls -l /proc/\"$(pgrep -x uring-server)\"/fd",
+                "anon_inode:[io_uring]",
+            ),
+            (Server, CTRL_C, STOPPED),
         ],
         _ => return None,
     })
 }
 
+/// A command typed into a pane, and what the pane shows once it is done.
+type Typed = (Pane, &'static str, &'static str);
+
 /// What is typed in `stage`: an error for a stage with no script yet.
-fn script_of(stage: &str) -> Result<&'static [(Pane, &'static str)], String> {
+fn script_of(stage: &str) -> Result<&'static [Typed], String> {
     script(stage)
         .ok_or_else(|| format!("stage {stage} has no --panes script in xtask/src/panes.rs yet"))
+}
+
+/// The two terminals: a tmux server of its own, on a socket in a
+/// directory of its own, with a bash in each pane, in `dir`, with the
+/// course's programs first on its path.
+struct Terminals {
+    socket: String,
+}
+
+impl Terminals {
+    /// Opens the two panes, and waits for each shell's first prompt. A
+    /// hidden window watches `owner`: if it dies, even by SIGKILL, the
+    /// tmux server is killed, and with it the panes' programs.
+    fn open(tmux_dir: &Path, dir: &Path, programs: &Path) -> Result<Terminals, String> {
+        let terminals = Terminals {
+            socket: tmux_dir.join("tmux").display().to_string(),
+        };
+        let path = format!(
+            "{}:{}",
+            programs.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let shell = format!("env PATH='{path}' PS1='$ ' bash --norc --noprofile");
+        let dir = dir.display().to_string();
+        let watchdog = format!(
+            "while kill -0 {} 2>/dev/null; do sleep 1; done; tmux -S '{}' kill-server",
+            std::process::id(),
+            terminals.socket
+        );
+        for args in [
+            &[
+                "new-session",
+                "-d",
+                "-s",
+                "demo",
+                "-x",
+                "160",
+                "-y",
+                "45",
+                "-c",
+                &dir,
+                &shell,
+            ][..],
+            &["split-window", "-h", "-t", "demo:0.0", "-c", &dir, &shell],
+            &["new-window", "-d", "-t", "demo:9", &watchdog],
+        ] {
+            succeed(terminals.tmux(args))?;
+        }
+        for pane in [Pane::Server, Pane::Clients] {
+            terminals.wait(pane, |shown| prompts(shown) > 0, None)?;
+        }
+        Ok(terminals)
+    }
+
+    fn tmux(&self, args: &[&str]) -> Command {
+        let mut command = Command::new("tmux");
+        command.args(["-S", &self.socket]).args(args);
+        command
+    }
+
+    /// Everything the pane has shown, its history included.
+    fn shown(&self, pane: Pane) -> Result<String, String> {
+        let output = self
+            .tmux(&["capture-pane", "-p", "-J", "-S", "-", "-t", pane.target()])
+            .output()
+            .map_err(|error| format!("cannot run tmux: {error}"))?;
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    /// Types `keys` into `pane` and waits until they are done: a new
+    /// prompt, or a server that says it waits for clients. Returns what
+    /// the pane showed from the command's line on.
+    fn type_and_wait(
+        &self,
+        pane: Pane,
+        keys: &str,
+        deadline: Option<Instant>,
+    ) -> Result<String, String> {
+        let before = prompts(&self.shown(pane)?);
+        let mut send = self.tmux(&["send-keys", "-t", pane.target(), keys]);
+        if keys != CTRL_C {
+            send.arg("Enter");
+        }
+        succeed(send)?;
+        let starts_a_server = pane == Pane::Server && keys != CTRL_C;
+        let shown = self.wait(
+            pane,
+            |shown| {
+                prompts(shown) > before
+                    || starts_a_server && since_prompt(shown, before).contains("server waiting")
+            },
+            deadline,
+        )?;
+        Ok(since_prompt(&shown, before))
+    }
+
+    /// Polls the pane until `done` holds for what it shows.
+    fn wait(
+        &self,
+        pane: Pane,
+        done: impl Fn(&str) -> bool,
+        deadline: Option<Instant>,
+    ) -> Result<String, String> {
+        loop {
+            let shown = self.shown(pane)?;
+            if done(&shown) {
+                return Ok(shown);
+            }
+            if deadline.is_some_and(|deadline| Instant::now() > deadline) {
+                return Err(format!(
+                    "{} is not done yet; it shows:\n{shown}",
+                    pane.name()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Terminals {
+    fn drop(&mut self) {
+        // Usually gone already, when the driver has ended it.
+        let _ = self
+            .tmux(&["kill-server"])
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+impl Pane {
+    fn target(self) -> &'static str {
+        match self {
+            Pane::Server => "demo:0.0",
+            Pane::Clients => "demo:0.1",
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Pane::Server => "terminal 1",
+            Pane::Clients => "terminal 2",
+        }
+    }
+}
+
+/// The lines that are a prompt (`$ `), with or without a command typed.
+fn is_prompt(line: &str) -> bool {
+    line == "$" || line.starts_with("$ ")
+}
+
+fn prompts(shown: &str) -> usize {
+    shown.lines().filter(|line| is_prompt(line)).count()
+}
+
+/// What a pane shows from its `nth` prompt (from 1) up to the next one.
+fn since_prompt(shown: &str, nth: usize) -> String {
+    let mut lines = shown.lines().skip_while({
+        let mut seen = 0;
+        move |line| {
+            seen += usize::from(is_prompt(line));
+            seen < nth
+        }
+    });
+    let mut text: Vec<&str> = lines.next().into_iter().collect();
+    text.extend(lines.take_while(|line| !is_prompt(line)));
+    text.join("\n")
 }
 
 pub fn run(stage: &Stage, programs: &Path) -> Result<(), String> {
@@ -105,66 +297,23 @@ pub fn run(stage: &Stage, programs: &Path) -> Result<(), String> {
     // tmux leaves its socket file behind when its server ends: in a
     // directory of ours, it goes with the directory.
     let tmux_dir = registry.temp_dir("sockets-course-tmux-")?;
-    let socket = tmux_dir.path().join("tmux").display().to_string();
+    let terminals = Terminals::open(tmux_dir.path(), dir.path(), programs)?;
     // tmux runs as a daemon, in no process group of ours: if xtask is
     // interrupted, its server must be ended by name, with its panes.
-    registry.at_interruption(&["tmux", "-S", &socket, "kill-server"]);
-    let tmux = |args: &[&str]| {
-        let mut command = Command::new("tmux");
-        command.args(["-S", &socket]).args(args);
-        command
-    };
-    let path = format!(
-        "{}:{}",
-        programs.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let shell = format!("env PATH='{path}' PS1='$ ' sh");
-    let dir_arg = dir.path().display().to_string();
+    registry.at_interruption(&["tmux", "-S", &terminals.socket, "kill-server"]);
     // Ctrl-C in the driver's pane ends the driver; the shell around it
     // (which a trap keeps from ending too) then ends tmux.
     let driver = format!(
-        "trap true INT; '{}' demo-panes-driver {} '{socket}'; tmux -S '{socket}' kill-server",
+        "trap true INT; '{}' demo-panes-driver {} '{}'; tmux -S '{}' kill-server",
         std::env::current_exe()
             .map_err(|error| format!("cannot find xtask itself: {error}"))?
             .display(),
-        stage.id
+        stage.id,
+        terminals.socket,
+        terminals.socket
     );
     for args in [
-        &[
-            "new-session",
-            "-d",
-            "-s",
-            "demo",
-            "-x",
-            "160",
-            "-y",
-            "45",
-            "-c",
-            &dir_arg,
-            &shell,
-        ][..],
-        &[
-            "split-window",
-            "-h",
-            "-t",
-            "demo:0.0",
-            "-c",
-            &dir_arg,
-            &shell,
-        ],
-        &[
-            "split-window",
-            "-v",
-            "-f",
-            "-l",
-            "4",
-            "-t",
-            "demo:0",
-            "-c",
-            &dir_arg,
-            &driver,
-        ],
+        &["split-window", "-v", "-f", "-l", "4", "-t", "demo:0", "-c"][..],
         &[
             "select-pane",
             "-t",
@@ -189,20 +338,22 @@ pub fn run(stage: &Stage, programs: &Path) -> Result<(), String> {
         &["set-option", "-t", "demo", "pane-border-status", "top"],
         &["set-option", "-t", "demo", "status", "off"],
     ] {
-        succeed(tmux(args))?;
+        let mut command = terminals.tmux(args);
+        if args[0] == "split-window" {
+            command.args([&dir.path().display().to_string(), &driver]);
+        }
+        succeed(command)?;
     }
     println!("xtask: tmux, two terminals: {}", stage.session);
     // Attached here, in this terminal, until the driver kills the server.
     // Inside the instructor's own tmux too: TMUX, which makes tmux refuse
     // to nest, is left out (the demo's tmux is a server of its own).
-    let attached = tmux(&["attach-session", "-t", "demo"])
+    // (It ends with status 1, `[server exited]`, when the driver ends it.)
+    let attached = terminals
+        .tmux(&["attach-session", "-t", "demo"])
         .env_remove("TMUX")
         .status();
-    // Usually gone already: the driver ends it.
-    let _ = tmux(&["kill-server"])
-        .stderr(std::process::Stdio::null())
-        .status();
-    // (It ends with status 1, `[server exited]`, when the driver ends it.)
+    drop(terminals);
     attached.map_err(|error| format!("cannot attach to tmux: {error}"))?;
     drop((dir, tmux_dir));
     println!("\nxtask: the panes demo is over; nothing is left behind");
@@ -210,46 +361,111 @@ pub fn run(stage: &Stage, programs: &Path) -> Result<(), String> {
 }
 
 /// The narrow pane's program: shows each next command, types it into its
-/// pane on Enter, ends on `q` or after the last one.
+/// pane on Enter, waits until it is done, and ends on `q` or after the
+/// last one.
 pub fn drive(stage: &str, socket: &str) -> Result<(), String> {
-    for &(pane, keys) in script_of(stage)? {
-        let (target, name) = match pane {
-            Pane::Server => ("demo:0.0", "terminal 1"),
-            Pane::Clients => ("demo:0.1", "terminal 2"),
-        };
+    let terminals = Terminals {
+        socket: socket.to_string(),
+    };
+    for &(pane, keys, _) in script_of(stage)? {
         let shown_keys = if keys == CTRL_C { "Ctrl-C" } else { keys };
-        print!("\n{name}: {shown_keys}   (Enter types it, q and Enter end) ");
-        std::io::Write::flush(&mut std::io::stdout()).map_err(|error| error.to_string())?;
+        print!(
+            "\n{}: {shown_keys}   (Enter types it, q and Enter end) ",
+            pane.name()
+        );
+        flush()?;
         let mut answer = String::new();
         if std::io::stdin().read_line(&mut answer).unwrap_or(0) == 0
             || answer.trim().eq_ignore_ascii_case("q")
         {
             return Ok(());
         }
-        let mut send = Command::new("tmux");
-        send.args(["-S", socket, "send-keys", "-t", target, keys]);
-        if keys != CTRL_C {
-            send.arg("Enter");
-        }
-        succeed(send)?;
+        print!(
+            "{} is busy: the next command comes when it is done",
+            pane.name()
+        );
+        flush()?;
+        terminals.type_and_wait(pane, keys, None)?;
+        // An Enter pressed while the command ran is not the next command's.
+        let _ = termios::tcflush(std::io::stdin(), termios::FlushArg::TCIFLUSH);
+        print!("\r\x1b[K");
     }
     print!("\nThat was the last command. Enter ends the demo. ");
-    std::io::Write::flush(&mut std::io::stdout()).map_err(|error| error.to_string())?;
+    flush()?;
     let _ = std::io::stdin().read_line(&mut String::new());
+    // The terminals are the instructor's to end, with this pane.
+    std::mem::forget(terminals);
     Ok(())
+}
+
+fn flush() -> Result<(), String> {
+    std::io::Write::flush(&mut std::io::stdout()).map_err(|error| error.to_string())
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn every_stage_has_a_script_and_no_other_has_one() {
         for stage in course_stages::STAGES {
-            assert!(super::script(stage.id).is_some(), "{}", stage.id);
+            assert!(script(stage.id).is_some(), "{}", stage.id);
         }
-        let refused = super::script_of("07").err().unwrap();
+        let refused = script_of("07").err().unwrap();
         assert!(
             refused.contains("stage 07 has no --panes script"),
             "{refused}"
         );
+    }
+
+    #[test]
+    fn a_step_shows_what_came_after_its_prompt() {
+        let shown = "$ server1\nserver waiting\n$ client1\nchar from server = B\n$\n";
+        assert_eq!(prompts(shown), 3);
+        assert_eq!(since_prompt(shown, 2), "$ client1\nchar from server = B");
+        assert_eq!(since_prompt(shown, 1), "$ server1\nserver waiting");
+    }
+
+    /// Every stage's script, typed into two real bash shells in tmux, as
+    /// the instructor's Enter would: each step is done in bounded time,
+    /// shows what it must, and no shell or program complains.
+    #[test]
+    fn every_stage_s_panes_run_in_a_real_shell() {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must have tmux: .ci/run installs it"
+            );
+            println!("skipped: tmux is not installed here");
+            return;
+        }
+        let programs = crate::workspace::build_programs(crate::workspace::Profile::Debug).unwrap();
+        for stage in course_stages::STAGES {
+            if stage.id == "06" && io_uring::IoUring::new(1).is_err() {
+                println!("stage 06 skipped: io_uring is refused here");
+                continue;
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let tmux_dir = tempfile::tempdir().unwrap();
+            let terminals = Terminals::open(tmux_dir.path(), dir.path(), &programs).unwrap();
+            for &(pane, keys, expected) in script(stage.id).unwrap() {
+                let deadline = Instant::now() + Duration::from_secs(30);
+                let shown = terminals
+                    .type_and_wait(pane, keys, Some(deadline))
+                    .unwrap_or_else(|error| panic!("stage {}, {keys}: {error}", stage.id));
+                assert!(
+                    shown.contains(expected),
+                    "stage {}, {keys}: no {expected:?} in\n{shown}",
+                    stage.id
+                );
+                for complaint in ["syntax error", "not found", "error:", "Usage:", "usage:"] {
+                    assert!(
+                        !shown.contains(complaint),
+                        "stage {}, {keys}: {complaint:?} in\n{shown}",
+                        stage.id
+                    );
+                }
+            }
+        }
     }
 }
