@@ -393,8 +393,6 @@ pub fn drive(stage: &str, socket: &str) -> Result<(), String> {
     print!("\nThat was the last command. Enter ends the demo. ");
     flush()?;
     let _ = std::io::stdin().read_line(&mut String::new());
-    // The terminals are the instructor's to end, with this pane.
-    std::mem::forget(terminals);
     Ok(())
 }
 
