@@ -49,16 +49,6 @@
         });
     }
 
-    // mdbook-svgbob's drawings have a width and a height but no viewBox, so
-    // CSS alone could only crop them: with one, they scale (course.css).
-    for (const svg of document.querySelectorAll('svg.svgbob')) {
-        const width = svg.getAttribute('width');
-        const height = svg.getAttribute('height');
-        if (width && height && !svg.hasAttribute('viewBox')) {
-            svg.setAttribute('viewBox', '0 0 ' + width + ' ' + height);
-        }
-    }
-
     // Print: every <details> (hints, instructor notes) open on paper, and
     // closed again afterwards; print.html opens them all at once.
     let closed = [];

@@ -10,10 +10,10 @@
 //! option name or shell highlighter got in through an included file, and
 //! every link inside the book leads somewhere. The diffs between two
 //! programs that a page shows are written first, from the code
-//! (`--check` fails on a stale one instead). `--serve` serves the book
+//! (`--check` fails on a stale one instead, and on a diagram's SVG that
+//! its .bob no longer draws; `--diagrams` draws them). `--serve` serves the book
 //! on localhost instead; `--open` opens it in the browser.
 
-use std::ffi::OsString;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -37,16 +37,6 @@ const MDBOOK: Tool = Tool {
     says: "mdbook v0.5.4",
 };
 
-/// Draws the ```` ```bob ```` diagrams as SVG (book.toml's
-/// `[preprocessor.svgbob]`); 0.3 is its release for mdbook 0.5. (Its
-/// `--version` exits 1, after saying the right thing.)
-const MDBOOK_SVGBOB: Tool = Tool {
-    krate: "mdbook-svgbob",
-    version: "0.3.1",
-    program: "mdbook-svgbob",
-    says: "mdbook-svgbob 0.3.1",
-};
-
 #[derive(Args)]
 pub struct BookArgs {
     /// Serve the book on http://localhost:3000 and rebuild it on changes
@@ -56,27 +46,36 @@ pub struct BookArgs {
     #[arg(long)]
     open: bool,
     /// Fail if a diff the book shows between two programs (book/src/diffs)
-    /// is not what the code gives now, instead of writing it (as CI runs it)
+    /// is not what the code gives now, instead of writing it, or if a
+    /// diagram's SVG is not what its .bob draws (as CI runs it; compiles
+    /// book/bob-to-svg the first time, a minute)
     #[arg(long)]
     check: bool,
+    /// Draw the diagrams again (book/src/diagrams/*.bob into their .svg,
+    /// which are committed) before building: after changing a .bob
+    #[arg(long, conflicts_with = "check")]
+    diagrams: bool,
 }
 
 pub fn run(args: &BookArgs) -> Result<(), String> {
     let root = workspace_root();
     let book = root.join("book");
     crate::code_diff::write_or_check(&root, args.check)?;
+    if args.check || args.diagrams {
+        draw_diagrams(&root, args.check)?;
+    }
     check_sources(&root, &book.join("src"))?;
-    let (mdbook, path) = tools()?;
+    let mdbook = MDBOOK.program()?;
     if args.serve {
         let mut serve = Command::new(mdbook);
-        serve.env("PATH", path).arg("serve").arg(&book);
+        serve.arg("serve").arg(&book);
         if args.open {
             serve.arg("--open");
         }
         return run_printed(serve);
     }
     let mut build = Command::new(&mdbook);
-    build.env("PATH", path).arg("build").arg(&book);
+    build.arg("build").arg(&book);
     println!("xtask: running {}", shown(&build));
     let output = build
         .output()
@@ -108,23 +107,25 @@ pub fn run(args: &BookArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// The mdbook to run, and the PATH to run it with, on which it finds
-/// mdbook-svgbob: each of its pinned version, from PATH or target/tools.
-fn tools() -> Result<(PathBuf, OsString), String> {
-    let mdbook = MDBOOK.program()?;
-    let svgbob = MDBOOK_SVGBOB.program()?;
-    let mut dirs: Vec<PathBuf> = svgbob
-        .parent()
-        .filter(|dir| !dir.as_os_str().is_empty())
-        .map(Path::to_path_buf)
-        .into_iter()
-        .collect();
-    dirs.extend(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    ));
-    let path = std::env::join_paths(dirs)
-        .map_err(|error| format!("cannot put {} on PATH: {error}", svgbob.display()))?;
-    Ok((mdbook, path))
+/// Draws the diagrams (book/src/diagrams/*.bob) into the SVG files the
+/// book includes, or checks that each is what its source draws, with
+/// book/bob-to-svg: a crate of its own, so that only maintainers and CI
+/// compile svgbob.
+fn draw_diagrams(root: &Path, check: bool) -> Result<(), String> {
+    let mut draw = crate::workspace::cargo();
+    draw.arg("run")
+        .arg("--quiet")
+        .arg("--locked")
+        .arg("--manifest-path")
+        .arg(root.join("book/bob-to-svg/Cargo.toml"))
+        .arg("--target-dir")
+        .arg(crate::workspace::target_dir().join("bob-to-svg"))
+        .arg("--")
+        .arg(root.join("book/src/diagrams"));
+    if check {
+        draw.arg("--check");
+    }
+    run_printed(draw)
 }
 
 /// Opens `page` with `$BROWSER` (each of its `:`-separated commands in

@@ -38,7 +38,7 @@ struct Cli {
 enum Task {
     /// Run the stages live, as terminal sessions (all of them, or one)
     Demo(demo::DemoArgs),
-    /// Build and check the book into book/book (installing mdbook and mdbook-svgbob if needed); serve or open it
+    /// Build and check the book into book/book (installing mdbook if needed); serve or open it
     Book(book::BookArgs),
     /// Classroom exercises: list, start, check, hint, reset; grade a class (verify, for authors)
     Exercise(exercise::ExerciseArgs),

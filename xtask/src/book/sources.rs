@@ -71,7 +71,11 @@ pub(super) fn source_problems(path: &Path, text: &str) -> Vec<(usize, String)> {
         ));
     }
     if path.parent().is_some_and(|dir| dir.ends_with("diagrams")) {
-        problems.extend(diagram_problems(text).into_iter().map(|what| (1, what)));
+        problems.extend(
+            diagram_problems(path, text)
+                .into_iter()
+                .map(|what| (1, what)),
+        );
     }
     problems
 }
@@ -275,8 +279,9 @@ pub(super) fn stage_page_problems(text: &str) -> Vec<String> {
 
 /// What a diagram's file (src/diagrams/NAME.md) lacks: its alt text on
 /// the first line (`<!-- alt: ... -->`), the same text as the label of
-/// the `<figure role="img">` around it, and a ```` ```bob ```` block.
-pub(super) fn diagram_problems(text: &str) -> Vec<String> {
+/// the `<figure role="img">` around it, and inside it the include of the
+/// SVG drawn from the .bob of its own name (`cargo xtask book --diagrams`).
+pub(super) fn diagram_problems(path: &Path, text: &str) -> Vec<String> {
     let mut problems = Vec::new();
     let first = text.lines().next().unwrap_or_default();
     let alt = first
@@ -296,8 +301,14 @@ pub(super) fn diagram_problems(text: &str) -> Vec<String> {
             }
         }
     }
-    if !text.lines().any(|line| line.trim() == "```bob") || !text.contains("</figure>") {
-        problems.push("no ```bob block inside <figure> ... </figure>".to_string());
+    let name = path.file_stem().unwrap_or_default().to_string_lossy();
+    if !text.contains(&format!("{{{{#include {name}.svg}}}}")) || !text.contains("</figure>") {
+        problems.push(format!(
+            "no {{{{#include {name}.svg}}}} inside <figure> ... </figure>"
+        ));
+    }
+    if !path.with_extension("bob").is_file() {
+        problems.push(format!("no {name}.bob beside it, to draw {name}.svg from"));
     }
     problems
 }
@@ -492,19 +503,27 @@ mod tests {
     }
 
     #[test]
-    fn a_diagram_needs_its_alt_text_as_its_label() {
+    fn a_diagram_needs_its_alt_text_as_its_label_and_its_drawing() {
+        let dir = tempfile::tempdir().unwrap();
+        let diagram = dir.path().join("box.md");
+        fs::write(dir.path().join("box.bob"), "+--+\n").unwrap();
         let good = "<!-- alt: A \"socket\" & a file. -->\n\
                     <figure class=\"diagram\" role=\"img\" aria-label=\"A &quot;socket&quot; &amp; a file.\">\n\n\
-                    ```bob\n+--+\n```\n\n</figure>\n";
+                    {{#include box.svg}}\n\n</figure>\n";
         assert!(
-            diagram_problems(good).is_empty(),
+            diagram_problems(&diagram, good).is_empty(),
             "{:?}",
-            diagram_problems(good)
+            diagram_problems(&diagram, good)
         );
-        let unlabelled = "```bob\n+--+\n```\n";
-        assert_eq!(diagram_problems(unlabelled).len(), 2);
+        let unlabelled = "{{#include box.svg}}\n";
+        assert_eq!(diagram_problems(&diagram, unlabelled).len(), 2);
         let mislabelled = good.replace("aria-label=\"A", "aria-label=\"The");
-        assert_eq!(diagram_problems(&mislabelled).len(), 1);
+        assert_eq!(diagram_problems(&diagram, &mislabelled).len(), 1);
+        let another_drawing = good.replace("box.svg", "other.svg");
+        assert_eq!(diagram_problems(&diagram, &another_drawing).len(), 1);
+        let unsourced = dir.path().join("lost.md");
+        let problems = diagram_problems(&unsourced, &good.replace("box.svg", "lost.svg"));
+        assert_eq!(problems, ["no lost.bob beside it, to draw lost.svg from"]);
     }
 
     #[test]
