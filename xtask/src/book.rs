@@ -20,6 +20,7 @@ use std::process::{Command, Stdio};
 
 use clap::Args;
 
+mod facts;
 mod output;
 mod sources;
 

@@ -34,7 +34,8 @@ pub(super) fn check_sources(root: &Path, src: &Path) -> Result<(), String> {
         }
     }
     problems.extend(stage_problems(STAGES, src, &summary));
-    problems.extend(schedule_problems(src)?);
+    problems.extend(super::facts::schedule_problems(src)?);
+    problems.extend(super::facts::figure_problems(src)?);
     for path in files_with_extension(src, "md")? {
         let text = fs::read_to_string(&path)
             .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
@@ -313,66 +314,6 @@ pub(super) fn diagram_problems(path: &Path, text: &str) -> Vec<String> {
     problems
 }
 
-/// The page that plans a course: its table of minutes must say what each
-/// chapter's `*About N minutes` line says, and list every chapter that has one.
-const SCHEDULE: &str = "schedule.md";
-
-/// Where schedule.md's table and the chapters' own times disagree.
-pub(super) fn schedule_problems(src: &Path) -> Result<Vec<String>, String> {
-    let schedule = fs::read_to_string(src.join(SCHEDULE))
-        .map_err(|error| format!("cannot read book/src/{SCHEDULE}: {error}"))?;
-    let planned = planned_minutes(&schedule);
-    let mut problems = Vec::new();
-    for path in files_with_extension(src, "md")? {
-        let chapter = path
-            .strip_prefix(src)
-            .unwrap_or(&path)
-            .display()
-            .to_string();
-        let text = fs::read_to_string(&path)
-            .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
-        let Some(minutes) = chapter_minutes(&text) else {
-            continue;
-        };
-        match planned.iter().find(|(listed, _)| *listed == chapter) {
-            None => problems.push(format!(
-                "book/src/{SCHEDULE}: {chapter} takes {minutes} minutes, and the table lacks it"
-            )),
-            Some((_, listed)) if *listed != minutes => problems.push(format!(
-                "book/src/{SCHEDULE}: {chapter} is planned for {listed} minutes; the chapter says {minutes}"
-            )),
-            Some(_) => {}
-        }
-    }
-    for (chapter, _) in &planned {
-        if !src.join(chapter).is_file() {
-            problems.push(format!("book/src/{SCHEDULE}: {chapter} does not exist"));
-        }
-    }
-    Ok(problems)
-}
-
-/// Each `| [Title](chapter.md) | N |` row of the schedule's table.
-fn planned_minutes(schedule: &str) -> Vec<(String, u32)> {
-    schedule
-        .lines()
-        .filter_map(|line| {
-            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
-            let [_, linked, minutes, _] = cells[..] else {
-                return None;
-            };
-            let chapter = markdown_link_targets(linked).pop()?;
-            Some((chapter, minutes.parse().ok()?))
-        })
-        .collect()
-}
-
-/// The N of a chapter's `*About N minutes in class` line, if it has one.
-fn chapter_minutes(text: &str) -> Option<u32> {
-    let rest = text.lines().find_map(|line| line.strip_prefix("*About "))?;
-    rest.split_once(" minutes")?.0.parse().ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -524,42 +465,5 @@ mod tests {
         let unsourced = dir.path().join("lost.md");
         let problems = diagram_problems(&unsourced, &good.replace("box.svg", "lost.svg"));
         assert_eq!(problems, ["no lost.bob beside it, to draw lost.svg from"]);
-    }
-
-    #[test]
-    fn the_schedule_says_what_each_chapter_says() {
-        let src = crate::workspace::workspace_root().join("book/src");
-        assert_eq!(schedule_problems(&src).unwrap(), Vec::<String>::new());
-    }
-
-    #[test]
-    fn a_schedule_that_disagrees_with_a_chapter_is_caught() {
-        let dir = tempfile::tempdir().unwrap();
-        let write = |name: &str, text: &str| fs::write(dir.path().join(name), text).unwrap();
-        write("one.md", "# One\n\n*About 25 minutes in class.*\n");
-        write("two.md", "# Two\n\n*About 10 minutes in class.*\n");
-        write("three.md", "# Three, untimed\n");
-        write(
-            SCHEDULE,
-            "| Chapter | In class (minutes) |\n|---|---|\n\
-             | [One](one.md) | 30 |\n| [Gone](gone.md) | 5 |\n",
-        );
-        let problems = schedule_problems(dir.path()).unwrap();
-        assert_eq!(problems.len(), 3, "{problems:?}");
-        assert!(
-            problems
-                .iter()
-                .any(|p| p.contains("one.md is planned for 30 minutes; the chapter says 25"))
-        );
-        assert!(
-            problems
-                .iter()
-                .any(|p| p.contains("two.md takes 10 minutes, and the table lacks it"))
-        );
-        assert!(
-            problems
-                .iter()
-                .any(|p| p.contains("gone.md does not exist"))
-        );
     }
 }
