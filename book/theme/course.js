@@ -1,7 +1,8 @@
 // The course's own script (book.toml: additional-js), run on every page
-// after mdbook's: it marks the lines of transcripts, lets diagrams scale
-// down, and opens every <details> for print. Without it the book still
-// reads: transcripts are plain, diagrams keep their own size.
+// after mdbook's: it marks the lines of transcripts, opens every <details>
+// for print, and gives the whole-book page (print.html, the PDF) a title
+// page and a table of contents. Without it the book still reads:
+// transcripts are plain, the PDF starts with the introduction.
 (function () {
     'use strict';
 
@@ -47,6 +48,43 @@
                 code.append(line);
             }
         });
+    }
+
+    // The whole book on one page (print.html, which the PDF is printed
+    // from): a title page, then a contents page with a link to each
+    // chapter's title, each on a page of its own.
+    const main = document.querySelector('#mdbook-content main, main');
+    if (main && /(^|\/)print\.html$/.test(window.location.pathname)) {
+        const front = document.createElement('section');
+        front.className = 'print-title-page';
+        const title = document.createElement('h1');
+        title.textContent = document.querySelector('meta[property="og:title"]')?.content
+            || document.title.replace(/^.* - /, '');
+        front.append(title);
+        const description = document.querySelector('meta[name="description"]');
+        if (description) {
+            const line = document.createElement('p');
+            line.textContent = description.content;
+            front.append(line);
+        }
+        const contents = document.createElement('nav');
+        contents.className = 'print-contents';
+        const heading = document.createElement('h2');
+        heading.textContent = 'Contents';
+        const list = document.createElement('ol');
+        main.querySelectorAll('h1').forEach(function (chapter, index) {
+            if (!chapter.id) {
+                chapter.id = 'chapter-' + index;
+            }
+            const item = document.createElement('li');
+            const link = document.createElement('a');
+            link.href = '#' + chapter.id;
+            link.textContent = chapter.textContent;
+            item.append(link);
+            list.append(item);
+        });
+        contents.append(heading, list);
+        main.prepend(front, contents);
     }
 
     // Print: every <details> (hints, instructor notes) open on paper, and

@@ -1,7 +1,9 @@
 //! The book's plot of the results, as a self-contained SVG written by hand
-//! (no plotting library, no fonts or scripts from elsewhere): on the left,
-//! the cost of a session, one client at a time; on the right, the median
-//! round trip of one active client as the idle ones grow.
+//! (no plotting library, no fonts or scripts from elsewhere): above, the
+//! cost of a session, one client at a time; below, the median round trip
+//! of one active client as the idle ones grow. One column, 600 px wide,
+//! so that a 700 px page shows it at its own size, labels at 13 px and
+//! more; the book's dark themes invert it (book/theme/course.css).
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -13,8 +15,12 @@ use super::machine::Machine;
 use super::results::Results;
 use super::table::micros;
 
-const WIDTH: f64 = 880.0;
-const HEIGHT: f64 = 400.0;
+const WIDTH: f64 = 600.0;
+const HEIGHT: f64 = 860.0;
+/// The two panels' text sizes: titles, labels, ticks and values.
+const TITLE: f64 = 17.0;
+const LABEL: f64 = 14.0;
+const TICK: f64 = 13.0;
 const FLOOR_COLOUR: &str = "#8c8c8c";
 
 /// Each server's colour: the next of a palette for colour-blind eyes
@@ -78,27 +84,25 @@ pub fn svg(results: &Results, machine: &Machine) -> String {
         r#"<title>The course's servers measured by cargo xtask bench, {}</title>"#,
         escape(&machine.date)
     );
-    // A background of its own, so that the plot reads in the book's dark
-    // themes too.
+    // A background of its own: the page's dark themes invert it whole.
     let _ = writeln!(
         svg,
         r##"<rect x="0" y="0" width="{WIDTH}" height="{HEIGHT}" fill="#ffffff"/>"##
     );
     sessions_panel(&mut svg, results);
     round_trips_panel(&mut svg, results);
-    text(
-        &mut svg,
-        WIDTH / 2.0,
-        HEIGHT - 10.0,
-        "middle",
-        11.0,
-        &format!(
-            "cargo xtask bench ({} run), {}, {}",
-            results.plan.name,
-            machine.date,
-            machine.describe()
+    // Where and when, in two lines: one would be wider than the plot.
+    let footer = [
+        format!(
+            "cargo xtask bench ({} run), {}",
+            results.plan.name, machine.date
         ),
-    );
+        machine.describe(),
+    ];
+    for (index, line) in footer.iter().enumerate() {
+        let y = HEIGHT - 30.0 + 16.0 * index as f64;
+        text(&mut svg, WIDTH / 2.0, y, "middle", 12.0, line);
+    }
     svg.push_str("</svg>\n");
     svg
 }
@@ -107,10 +111,10 @@ pub fn svg(results: &Results, machine: &Machine) -> String {
 fn sessions_panel(svg: &mut String, results: &Results) {
     text(
         svg,
-        220.0,
+        WIDTH / 2.0,
         30.0,
         "middle",
-        14.0,
+        TITLE,
         "One client at a time: µs per session",
     );
     let mut bars: Vec<(String, Duration, &str)> = vec![(
@@ -130,8 +134,8 @@ fn sessions_panel(svg: &mut String, results: &Results) {
         .iter()
         .map(|(_, mean, _)| micros(*mean))
         .fold(0.0, f64::max);
-    let (left, width) = (190.0, 170.0);
-    let (top, row) = (60.0, 45.0);
+    let (left, width) = (215.0, 290.0);
+    let (top, row) = (55.0, 40.0);
     let (scale_max, step) = axis(max);
     let mut tick = 0.0;
     while tick <= scale_max + step / 2.0 {
@@ -144,9 +148,9 @@ fn sessions_panel(svg: &mut String, results: &Results) {
         text(
             svg,
             x,
-            top + row * bars.len() as f64 + 16.0,
+            top + row * bars.len() as f64 + 18.0,
             "middle",
-            10.0,
+            TICK,
             &format!("{tick}"),
         );
         tick += step;
@@ -155,7 +159,7 @@ fn sessions_panel(svg: &mut String, results: &Results) {
         let y = top + row * index as f64 + 10.0;
         let value = micros(*mean);
         let length = (width * value / scale_max).max(1.0);
-        text(svg, left - 8.0, y + 15.0, "end", 12.0, label);
+        text(svg, left - 8.0, y + 15.0, "end", LABEL, label);
         let _ = writeln!(
             svg,
             r#"<rect x="{left:.1}" y="{y:.1}" width="{length:.1}" height="22" fill="{fill}"/>"#
@@ -165,16 +169,16 @@ fn sessions_panel(svg: &mut String, results: &Results) {
             left + length + 5.0,
             y + 15.0,
             "start",
-            11.0,
+            TICK,
             &label_us(value),
         );
     }
     text(
         svg,
         left + width / 2.0,
-        top + row * bars.len() as f64 + 32.0,
+        top + row * bars.len() as f64 + 38.0,
         "middle",
-        11.0,
+        LABEL,
         "µs per session (grey: the kernel's floor)",
     );
 }
@@ -184,13 +188,13 @@ fn sessions_panel(svg: &mut String, results: &Results) {
 fn round_trips_panel(svg: &mut String, results: &Results) {
     text(
         svg,
-        675.0,
-        30.0,
+        WIDTH / 2.0,
+        440.0,
         "middle",
-        14.0,
+        TITLE,
         "One active client among N idle: median round trip",
     );
-    let (left, right, top, bottom) = (520.0, 850.0, 60.0, 320.0);
+    let (left, right, top, bottom) = (80.0, 580.0, 465.0, 745.0);
     let floor = micros(results.ping_pong.median.unwrap_or(results.ping_pong.mean));
     let points: Vec<(Server, usize, f64)> = results
         .round_trips
@@ -219,7 +223,7 @@ fn round_trips_panel(svg: &mut String, results: &Results) {
             svg,
             r##"<line x1="{left:.1}" y1="{y:.1}" x2="{right:.1}" y2="{y:.1}" stroke="#e3e3e3"/>"##
         );
-        text(svg, left - 6.0, y + 4.0, "end", 10.0, &format!("{tick}"));
+        text(svg, left - 6.0, y + 4.0, "end", TICK, &format!("{tick}"));
         tick += step;
     }
     let _ = writeln!(
@@ -234,26 +238,26 @@ fn round_trips_panel(svg: &mut String, results: &Results) {
         text(
             svg,
             x_of(idle),
-            bottom + 16.0,
+            bottom + 18.0,
             "middle",
-            10.0,
+            TICK,
             &idle.to_string(),
         );
     }
     text(
         svg,
         (left + right) / 2.0,
-        bottom + 34.0,
+        bottom + 38.0,
         "middle",
-        11.0,
+        LABEL,
         "idle clients (log scale)",
     );
     let _ = writeln!(
         svg,
-        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="11" transform="rotate(-90 {:.1} {:.1})">median round trip (µs)</text>"#,
-        left - 40.0,
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="{LABEL}" transform="rotate(-90 {:.1} {:.1})">median round trip (µs)</text>"#,
+        left - 48.0,
         (top + bottom) / 2.0,
-        left - 40.0,
+        left - 48.0,
         (top + bottom) / 2.0
     );
 
@@ -310,16 +314,16 @@ fn round_trips_panel(svg: &mut String, results: &Results) {
             text(
                 svg,
                 x,
-                if below { y + 17.0 } else { y - 9.0 },
+                if below { y + 20.0 } else { y - 10.0 },
                 "middle",
-                10.0,
+                TICK,
                 &label_us(*value),
             );
         }
         legend.push((server.program().to_string(), colour(server), false));
     }
     for (index, (label, stroke, dashed)) in legend.iter().enumerate() {
-        let y = top + 14.0 + 18.0 * index as f64;
+        let y = top + 16.0 + 21.0 * index as f64;
         let x = left + 12.0;
         let dash = if *dashed {
             r#" stroke-dasharray="6 4""#
@@ -331,7 +335,7 @@ fn round_trips_panel(svg: &mut String, results: &Results) {
             r#"<line x1="{x:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="{stroke}" stroke-width="2.5"{dash}/>"#,
             x + 24.0
         );
-        text(svg, x + 30.0, y + 4.0, "start", 11.0, label);
+        text(svg, x + 30.0, y + 5.0, "start", LABEL, label);
     }
 }
 
