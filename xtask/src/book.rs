@@ -189,5 +189,26 @@ pub(super) fn files_with_extension(dir: &Path, ext: &str) -> Result<Vec<PathBuf>
         .collect())
 }
 
-#[cfg(test)]
-mod tests {}
+/// One of the book's Markdown pages: its path under book/src, and its text.
+pub(super) struct Page {
+    pub(super) name: String,
+    pub(super) path: PathBuf,
+    pub(super) text: String,
+}
+
+/// Every Markdown page under `src`, read once for all of the guard's checks.
+pub(super) fn markdown_pages(src: &Path) -> Result<Vec<Page>, String> {
+    files_with_extension(src, "md")?
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+            let name = path
+                .strip_prefix(src)
+                .unwrap_or(&path)
+                .display()
+                .to_string();
+            Ok(Page { name, path, text })
+        })
+        .collect()
+}

@@ -2,10 +2,7 @@
 //! schedule's minutes, which each chapter states too, and the figures in
 //! its prose, which the recorded bench run must hold.
 
-use std::fs;
-use std::path::Path;
-
-use super::files_with_extension;
+use super::Page;
 use super::sources::{line_of, markdown_link_targets};
 
 /// The page that plans a course: its table of minutes must say what each
@@ -13,23 +10,18 @@ use super::sources::{line_of, markdown_link_targets};
 const SCHEDULE: &str = "schedule.md";
 
 /// Where schedule.md's table and the chapters' own times disagree.
-pub(super) fn schedule_problems(src: &Path) -> Result<Vec<String>, String> {
-    let schedule = fs::read_to_string(src.join(SCHEDULE))
-        .map_err(|error| format!("cannot read book/src/{SCHEDULE}: {error}"))?;
-    let planned = planned_minutes(&schedule);
+pub(super) fn schedule_problems(pages: &[Page]) -> Vec<String> {
+    let Some(schedule) = pages.iter().find(|page| page.name == SCHEDULE) else {
+        return vec![format!("book/src/{SCHEDULE} does not exist")];
+    };
+    let planned = planned_minutes(&schedule.text);
     let mut problems = Vec::new();
-    for path in files_with_extension(src, "md")? {
-        let chapter = path
-            .strip_prefix(src)
-            .unwrap_or(&path)
-            .display()
-            .to_string();
-        let text = fs::read_to_string(&path)
-            .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
-        let Some(minutes) = chapter_minutes(&text) else {
+    for page in pages {
+        let Some(minutes) = chapter_minutes(&page.text) else {
             continue;
         };
-        match planned.iter().find(|(listed, _)| *listed == chapter) {
+        let chapter = &page.name;
+        match planned.iter().find(|(listed, _)| listed == chapter) {
             None => problems.push(format!(
                 "book/src/{SCHEDULE}: {chapter} takes {minutes} minutes, and the table lacks it"
             )),
@@ -40,11 +32,11 @@ pub(super) fn schedule_problems(src: &Path) -> Result<Vec<String>, String> {
         }
     }
     for (chapter, _) in &planned {
-        if !src.join(chapter).is_file() {
+        if !pages.iter().any(|page| page.name == *chapter) {
             problems.push(format!("book/src/{SCHEDULE}: {chapter} does not exist"));
         }
     }
-    Ok(problems)
+    problems
 }
 
 /// Each `| [Title](chapter.md) | N |` row of the schedule's table.
@@ -75,32 +67,30 @@ const RECORDED_RUNS: [&str; 2] = ["bench/results.md", "bench/peers.md"];
 /// Ratios stated in prose (`1.19×`, `0.79 times`) that no recorded run
 /// holds: a figure is included from the run's pages, or said as the
 /// chapter's own words, never typed from a run.
-pub(super) fn figure_problems(src: &Path) -> Result<Vec<String>, String> {
-    let mut recorded = String::new();
-    for page in RECORDED_RUNS {
-        recorded += &fs::read_to_string(src.join(page))
-            .map_err(|error| format!("cannot read book/src/{page}: {error}"))?;
-    }
+pub(super) fn figure_problems(pages: &[Page]) -> Vec<String> {
+    let is_recorded_run = |page: &&Page| RECORDED_RUNS.contains(&page.name.as_str());
+    let recorded: String = pages
+        .iter()
+        .filter(is_recorded_run)
+        .map(|page| page.text.as_str())
+        .collect();
     let mut problems = Vec::new();
-    for path in files_with_extension(src, "md")? {
-        if RECORDED_RUNS.iter().any(|page| path.ends_with(page)) {
-            continue;
-        }
-        let text = fs::read_to_string(&path)
-            .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
-        let chapter = path
-            .strip_prefix(src)
-            .unwrap_or(&path)
-            .display()
-            .to_string();
-        for (line, figure) in unrecorded_figures(&text, &recorded) {
+    if pages.iter().filter(is_recorded_run).count() < RECORDED_RUNS.len() {
+        problems.push(format!(
+            "book/src: the recorded run's pages ({}) are not all there",
+            RECORDED_RUNS.join(", ")
+        ));
+    }
+    for page in pages.iter().filter(|page| !is_recorded_run(page)) {
+        for (line, figure) in unrecorded_figures(&page.text, &recorded) {
             problems.push(format!(
-                "book/src/{chapter}:{line}: {figure} is in no recorded run ({}): include the run, or say it in words",
+                "book/src/{}:{line}: {figure} is in no recorded run ({}): include the run, or say it in words",
+                page.name,
                 RECORDED_RUNS.join(", ")
             ));
         }
     }
-    Ok(problems)
+    problems
 }
 
 /// Each ratio of `text`'s prose (code blocks left out) that `recorded`
@@ -168,22 +158,28 @@ mod tests {
     #[test]
     fn the_schedule_says_what_each_chapter_says() {
         let src = crate::workspace::workspace_root().join("book/src");
-        assert_eq!(schedule_problems(&src).unwrap(), Vec::<String>::new());
+        let pages = super::super::markdown_pages(&src).unwrap();
+        assert_eq!(schedule_problems(&pages), Vec::<String>::new());
     }
 
     #[test]
     fn a_schedule_that_disagrees_with_a_chapter_is_caught() {
-        let dir = tempfile::tempdir().unwrap();
-        let write = |name: &str, text: &str| fs::write(dir.path().join(name), text).unwrap();
-        write("one.md", "# One\n\n*About 25 minutes in class.*\n");
-        write("two.md", "# Two\n\n*About 10 minutes in class.*\n");
-        write("three.md", "# Three, untimed\n");
-        write(
-            SCHEDULE,
-            "| Chapter | In class (minutes) |\n|---|---|\n\
-             | [One](one.md) | 30 |\n| [Gone](gone.md) | 5 |\n",
-        );
-        let problems = schedule_problems(dir.path()).unwrap();
+        let page = |name: &str, text: &str| Page {
+            name: name.to_string(),
+            path: name.into(),
+            text: text.to_string(),
+        };
+        let pages = [
+            page("one.md", "# One\n\n*About 25 minutes in class.*\n"),
+            page("two.md", "# Two\n\n*About 10 minutes in class.*\n"),
+            page("three.md", "# Three, untimed\n"),
+            page(
+                SCHEDULE,
+                "| Chapter | In class (minutes) |\n|---|---|\n\
+                 | [One](one.md) | 30 |\n| [Gone](gone.md) | 5 |\n",
+            ),
+        ];
+        let problems = schedule_problems(&pages);
         assert_eq!(problems.len(), 3, "{problems:?}");
         assert!(
             problems
@@ -205,7 +201,8 @@ mod tests {
     #[test]
     fn the_book_states_no_figure_the_recorded_run_does_not_hold() {
         let src = crate::workspace::workspace_root().join("book/src");
-        assert_eq!(figure_problems(&src).unwrap(), Vec::<String>::new());
+        let pages = super::super::markdown_pages(&src).unwrap();
+        assert_eq!(figure_problems(&pages), Vec::<String>::new());
     }
 
     #[test]

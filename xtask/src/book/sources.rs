@@ -9,7 +9,7 @@ use std::path::Path;
 
 use course_stages::{STAGES, Stage};
 
-use super::files_with_extension;
+use super::markdown_pages;
 
 /// Code block languages that a shell highlighter paints (comments as root
 /// prompts, apostrophes as strings): transcripts are ```` ```transcript ````.
@@ -34,13 +34,12 @@ pub(super) fn check_sources(root: &Path, src: &Path) -> Result<(), String> {
         }
     }
     problems.extend(stage_problems(STAGES, src, &summary));
-    problems.extend(super::facts::schedule_problems(src)?);
-    problems.extend(super::facts::figure_problems(src)?);
-    for path in files_with_extension(src, "md")? {
-        let text = fs::read_to_string(&path)
-            .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
-        let shown = path.strip_prefix(root).unwrap_or(&path).display();
-        let mut found = source_problems(&path, &text);
+    let pages = markdown_pages(src)?;
+    problems.extend(super::facts::schedule_problems(&pages));
+    problems.extend(super::facts::figure_problems(&pages));
+    for page in &pages {
+        let shown = page.path.strip_prefix(root).unwrap_or(&page.path).display();
+        let mut found = source_problems(&page.path, &page.text);
         found.sort_by_key(|(line, _)| *line);
         problems.extend(
             found
