@@ -104,7 +104,7 @@ fn server1(s: &mut Session) -> Result<(), String> {
     })?;
     let fds = format!("/proc/{pid}/fd");
     s.step(Step::run("descriptors", &["ls", "-l", &fds]).normalise(Normalise::LsLong))?;
-    s.step(Step::wait("held-client-served", &[2]).settle(Settle::Lines(WAITING, 1)))?;
+    s.step(Step::wait("held-client-served", 2).settle(Settle::Lines(WAITING, 1)))?;
     s.narrate("A second of work per client: [Ns] is when each line came.");
     s.step(
         Step::together("queue", &["client1"], 3)
@@ -191,9 +191,11 @@ fn forking_server(s: &mut Session) -> Result<(), String> {
             .timed(),
     )?;
     s.narrate("While they work, the children are there to see, their parent the server.");
-    s.step(Step::jobs("clients", &["client1"], 3).settle(Settle::Lines(WAITING, 3)))?;
+    s.step(
+        Step::together_in_background("clients", &["client1"], 3).settle(Settle::Lines(WAITING, 3)),
+    )?;
     children(s, "children")?;
-    s.step(Step::wait("clients-done", &[2, 3, 4]))?;
+    s.step(Step::wait("clients-done", 2))?;
     s.step(Step::kill("stop", 1, Signal::SIGTERM))
 }
 

@@ -60,8 +60,24 @@ pub enum Pace {
 /// A background program: `[N] PID`.
 struct Job {
     number: usize,
+    /// As bash names it in the notice of its end.
     shown: String,
     group: Group,
+}
+
+impl Job {
+    /// What bash says when the job has ended (`[1]+  Done  server1`).
+    fn notice(&self, status: ExitStatus) -> Line {
+        let how = match status.code() {
+            Some(0) => "Done".to_string(),
+            Some(code) => format!("Exit {code}"),
+            None => "Killed".to_string(),
+        };
+        Line {
+            at: Instant::now(),
+            text: format!("[{}]+  {how:<24}{}", self.number, self.shown),
+        }
+    }
 }
 
 pub struct Session {
@@ -245,7 +261,7 @@ impl Session {
                     .next()
                     .ok_or_else(|| format!("job {job} runs no program"))?;
                 self.stand_in_pid(traced);
-                step.shown = format!("kill {traced}");
+                step.shown = format!("kill {traced}; wait %{job}");
                 Some(traced)
             }
             _ => None,
@@ -285,28 +301,18 @@ impl Session {
                 }
                 output = self.until_marker()?;
             }
-            Action::Job(argv) => {
-                let number = self.add_job(argv)?;
+            Action::Job(argv, called) => {
+                let number = self.add_job(argv, called)?;
                 let line = format!("[{number}] {}", self.job_pid(number));
                 self.show(&line, &line);
             }
-            Action::Jobs(argv, copies) => {
-                let mut numbers = Vec::new();
-                for _ in 0..*copies {
-                    numbers.push(self.add_job(argv)?);
-                }
-                for number in numbers {
-                    let line = format!("[{number}] {}", self.job_pid(number));
-                    self.show(&line, &line);
-                }
-            }
-            Action::Wait(numbers) => {
-                for number in numbers {
-                    let index = self.job_index(*number);
-                    let mut job = self.jobs.remove(index);
-                    self.last_status = Some(job.group.wait()?);
-                }
+            Action::Wait(number) => {
+                let index = self.job_index(*number);
+                let mut job = self.jobs.remove(index);
+                let status = job.group.wait()?;
                 output = self.until_marker()?;
+                output.push(job.notice(status));
+                self.last_status = Some(status);
             }
             Action::Kill(number, _) | Action::KillTraced(number) => {
                 let index = self.job_index(*number);
@@ -319,15 +325,7 @@ impl Session {
                 }
                 let status = job.group.wait()?;
                 output = self.until_marker()?;
-                let how = match status.code() {
-                    Some(0) => "Done".to_string(),
-                    Some(code) => format!("Exit {code}"),
-                    None => "Killed".to_string(),
-                };
-                output.push(Line {
-                    at: Instant::now(),
-                    text: format!("[{}]+  {how:<24}{}", job.number, job.shown),
-                });
+                output.push(job.notice(status));
             }
             Action::Umask(mode) => {
                 nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(*mode));
@@ -358,13 +356,13 @@ impl Session {
     }
 
     /// Starts a program as the next job and gives its pid a stand-in.
-    fn add_job(&mut self, argv: &[String]) -> Result<usize, String> {
+    fn add_job(&mut self, argv: &[String], called: &str) -> Result<usize, String> {
         let group = self.start(argv)?;
         let number = self.jobs.iter().map(|job| job.number).max().unwrap_or(0) + 1;
         self.stand_in_pid(group.pid());
         self.jobs.push(Job {
             number,
-            shown: argv.join(" "),
+            shown: called.to_string(),
             group,
         });
         Ok(number)

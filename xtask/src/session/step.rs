@@ -34,12 +34,11 @@ pub enum Normalise {
 pub(super) enum Action {
     /// Commands started together, waited for; the shell's `&`...`wait`.
     Run(Vec<Vec<String>>),
-    /// A program started in the background: `program &`.
-    Job(Vec<String>),
-    /// Background programs started together, not waited for.
-    Jobs(Vec<String>, usize),
-    /// `wait %N ...`: these jobs end by themselves.
-    Wait(Vec<usize>),
+    /// A program started in the background (`program &`), and how bash
+    /// names the job when it ends.
+    Job(Vec<String>, String),
+    /// `wait %N`: the job ends by itself.
+    Wait(usize),
     /// `kill -SIGNAL %N`: the job is stopped, and its end shown.
     Kill(usize, Signal),
     /// `kill PID` of the one program job N runs (strace's), then the
@@ -87,31 +86,40 @@ impl Step {
 
     /// A program in the background: `program &`, job 1, 2, ...
     pub fn job(name: &'static str, argv: &[&str]) -> Step {
+        let command = argv.join(" ");
         Step::new(
             name,
-            format!("{} &", argv.join(" ")),
-            Action::Job(owned(argv)),
+            format!("{command} &"),
+            Action::Job(owned(argv), command),
         )
     }
 
-    /// `copies` of a program in the background at once, as jobs.
-    pub fn jobs(name: &'static str, argv: &[&str], copies: usize) -> Step {
-        let shown = format!("{} &", argv.join(" "));
-        let shown = vec![shown; copies].join(" ");
-        Step::new(name, shown, Action::Jobs(owned(argv), copies))
-    }
-
-    /// `wait %N ...`.
-    pub fn wait(name: &'static str, jobs: &[usize]) -> Step {
-        let shown: Vec<String> = jobs.iter().map(|job| format!("%{job}")).collect();
+    /// `copies` of one command at once, in the background, as one job:
+    /// `(cmd & cmd & cmd & wait) &`. One job, so that one `wait %N` waits
+    /// for them all: bash's `wait %2 %3 %4` fails (`no such job`) when
+    /// the jobs after the first have ended while it waited.
+    pub fn together_in_background(name: &'static str, argv: &[&str], copies: usize) -> Step {
+        let each = format!("{} & ", argv.join(" ")).repeat(copies);
+        let script = format!("{each}wait");
         Step::new(
             name,
-            format!("wait {}", shown.join(" ")),
-            Action::Wait(jobs.to_vec()),
+            format!("({script}) &"),
+            Action::Job(
+                owned(&["sh", "-c", &script]),
+                // As bash shows a subshell in a job's notice.
+                format!("( {script} )"),
+            ),
         )
     }
 
-    /// `kill %N` (SIGTERM) or `kill -INT %N`.
+    /// `wait %N`: bash then says the job is done, as when it was killed.
+    pub fn wait(name: &'static str, job: usize) -> Step {
+        Step::new(name, format!("wait %{job}"), Action::Wait(job))
+    }
+
+    /// `kill %N; wait %N` (SIGTERM) or `kill -INT %N; wait %N`: waited
+    /// for, the job ends before the next prompt, bash reports it there,
+    /// and the next job is numbered N again, as the transcripts show.
     pub fn kill(name: &'static str, job: usize, signal: Signal) -> Step {
         let flag = match signal {
             Signal::SIGTERM => String::new(),
@@ -119,13 +127,13 @@ impl Step {
         };
         Step::new(
             name,
-            format!("kill {flag}%{job}"),
+            format!("kill {flag}%{job}; wait %{job}"),
             Action::Kill(job, signal),
         )
     }
 
-    /// `kill PID`: SIGTERM to the program that job `job` (strace) runs;
-    /// strace ends with it.
+    /// `kill PID; wait %N`: SIGTERM to the program that job `job` (strace)
+    /// runs; strace ends with it.
     pub fn kill_traced(name: &'static str, job: usize) -> Step {
         Step::new(name, String::new(), Action::KillTraced(job))
     }
