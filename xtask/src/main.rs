@@ -17,6 +17,8 @@ mod scenarios;
 mod session;
 mod tools;
 mod transcript;
+#[cfg(test)]
+mod typed_sessions;
 mod workspace;
 
 use std::process::ExitCode;

@@ -23,10 +23,14 @@ use crate::workspace::succeed;
 
 /// Which of the two terminals a command is typed into.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Pane {
+pub(crate) enum Pane {
     Server,
     Clients,
 }
+
+/// Held by a test while it runs a session on the book's TCP port, 9734.
+#[cfg(test)]
+pub(crate) static BOOK_PORT_IN_USE: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Ctrl-C, typed into a pane.
 const CTRL_C: &str = "C-c";
@@ -114,7 +118,7 @@ fn script_of(stage: &str) -> Result<&'static [Typed], String> {
 /// The two terminals: a tmux server of its own, on a socket in a
 /// directory of its own, with a bash in each pane, in `dir`, with the
 /// course's programs first on its path.
-struct Terminals {
+pub(crate) struct Terminals {
     socket: String,
 }
 
@@ -122,7 +126,7 @@ impl Terminals {
     /// Opens the two panes, and waits for each shell's first prompt. A
     /// hidden window watches `owner`: if it dies, even by SIGKILL, the
     /// tmux server is killed, and with it the panes' programs.
-    fn open(tmux_dir: &Path, dir: &Path, programs: &Path) -> Result<Terminals, String> {
+    pub(crate) fn open(tmux_dir: &Path, dir: &Path, programs: &Path) -> Result<Terminals, String> {
         let terminals = Terminals {
             socket: tmux_dir.join("tmux").display().to_string(),
         };
@@ -170,7 +174,7 @@ impl Terminals {
     }
 
     /// Everything the pane has shown, its history included.
-    fn shown(&self, pane: Pane) -> Result<String, String> {
+    pub(crate) fn shown(&self, pane: Pane) -> Result<String, String> {
         let output = self
             .tmux(&["capture-pane", "-p", "-J", "-S", "-", "-t", pane.target()])
             .output()
@@ -203,6 +207,13 @@ impl Terminals {
             deadline,
         )?;
         Ok(since_prompt(&shown, before))
+    }
+
+    /// Types `text` into `pane`, as it is, and Enter.
+    #[cfg(test)]
+    pub(crate) fn send(&self, pane: Pane, text: &str) -> Result<(), String> {
+        succeed(self.tmux(&["send-keys", "-l", "-t", pane.target(), text]))?;
+        succeed(self.tmux(&["send-keys", "-t", pane.target(), "Enter"]))
     }
 
     /// Polls the pane until `done` holds for what it shows.
@@ -255,11 +266,11 @@ impl Pane {
 }
 
 /// The lines that are a prompt (`$ `), with or without a command typed.
-fn is_prompt(line: &str) -> bool {
+pub(crate) fn is_prompt(line: &str) -> bool {
     line == "$" || line.starts_with("$ ")
 }
 
-fn prompts(shown: &str) -> usize {
+pub(crate) fn prompts(shown: &str) -> usize {
     shown.lines().filter(|line| is_prompt(line)).count()
 }
 
@@ -443,6 +454,11 @@ mod tests {
                 println!("stage 06 skipped: io_uring is refused here");
                 continue;
             }
+            let _port = (stage.id == "02n").then(|| {
+                BOOK_PORT_IN_USE
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+            });
             let dir = tempfile::tempdir().unwrap();
             let tmux_dir = tempfile::tempdir().unwrap();
             let terminals = Terminals::open(tmux_dir.path(), dir.path(), &programs).unwrap();

@@ -1,0 +1,420 @@
+//! The book's recorded sessions, typed as a student following along would
+//! type them: each command of each transcript, into one real bash in tmux,
+//! in a temporary directory with the course's programs first on its path.
+//!
+//! The demo records its sessions through its own job-control shell
+//! (xtask/src/session.rs); this test shows that the same commands work in
+//! bash. A step fails on a hang (no prompt, or a line the transcript shows
+//! that never comes) and on a complaint the transcript does not show.
+//!
+//! Transcripts normalise process ids to stand-ins (23385, 23386, ...). A
+//! command that names one (`kill 23386`) gets the real pid: learnt from a
+//! line of output that the transcript shows with the stand-in (`[1] 4242`
+//! for `[1] 23385`, a row of `ps`), or, for the server strace started,
+//! as the one child of a known process.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use crate::panes::{Pane, Terminals, is_prompt, prompts};
+
+/// How long one command may take, and its lines may take to come.
+const STEP_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Stand-in pids start here (as xtask/src/session.rs gives them).
+const FIRST_STAND_IN: u32 = 23385;
+
+/// The book's TCP port, which the network session uses.
+const BOOK_PORT: u16 = 9734;
+
+/// A line that says something went wrong, from bash or from a program.
+const COMPLAINTS: [&str; 10] = [
+    "bash: ",
+    "syntax error",
+    "not found",
+    "No such",
+    "error",
+    "cannot",
+    "refused",
+    "denied",
+    "sage:",
+    "oops",
+];
+
+/// A line's shape, as compared here: no prompt, no time mark, numbers as
+/// `#`, runs of blanks as one. Numbers differ from run to run (pids,
+/// descriptors of an event loop, times); the words must not.
+fn shape(line: &str) -> String {
+    let line = line.strip_prefix("$ ").unwrap_or(line);
+    let line = match line
+        .strip_prefix('[')
+        .and_then(|rest| rest.split_once("s] "))
+    {
+        Some((seconds, rest)) if seconds.bytes().all(|b| b.is_ascii_digit()) => rest,
+        _ => line,
+    };
+    let mut shape = String::new();
+    for word in line.split_whitespace() {
+        if !shape.is_empty() {
+            shape.push(' ');
+        }
+        let mut in_number = false;
+        for c in word.chars() {
+            if c.is_ascii_digit() {
+                if !in_number {
+                    shape.push('#');
+                }
+                in_number = true;
+            } else {
+                shape.push(c);
+                in_number = false;
+            }
+        }
+    }
+    shape
+}
+
+/// A line the book normalised beyond numbers (dates, user names, temporary
+/// paths, what strace read from a signalfd, io_uring's ring), or one that shows where
+/// output went (a pipe in the recording, this terminal here): its words
+/// differ in a terminal, so it is not waited for.
+fn is_normalised(line: &str) -> bool {
+    ["<", "{...}", " you ", "pipe:[", "socket:[", "/tmp/"]
+        .iter()
+        .any(|mark| line.contains(mark))
+}
+
+/// A job's notice (`[1]+  Done  server1`): bash prints it at the prompt
+/// after the job ends, which may be a later step's.
+fn is_job_notice(line: &str) -> bool {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    words.len() > 1
+        && words[0].starts_with('[')
+        && ["Done", "Killed", "Terminated", "Exit", "Interrupt"].contains(&words[1])
+}
+
+/// A record of `strace -f` (`23386 read(6, "A", 1) = 1`): another
+/// process's record may cut it in two (`<unfinished ...>`, then `<...
+/// resumed>`), so its words are not waited for.
+fn is_strace_f(line: &str) -> bool {
+    stand_ins(line)
+        .next()
+        .is_some_and(|pid| line.starts_with(&format!("{pid} ")))
+}
+
+/// The stand-in pids (numbers from 23385 on) of a line, in order.
+fn stand_ins(line: &str) -> impl Iterator<Item = &str> {
+    numbers(line).filter(|number| number.parse::<u32>().is_ok_and(|n| n >= FIRST_STAND_IN))
+}
+
+fn numbers(line: &str) -> impl Iterator<Item = &str> {
+    line.split(|c: char| !c.is_ascii_digit())
+        .filter(|number| !number.is_empty())
+}
+
+/// One transcript, typed.
+struct Typist<'a> {
+    /// The transcript's file name.
+    name: &'a str,
+    terminals: &'a Terminals,
+    /// Stand-in pid to real pid.
+    pids: BTreeMap<String, String>,
+    /// What the book's port is called in this run (another when 9734 is taken).
+    port: Vec<(String, String)>,
+}
+
+impl Typist<'_> {
+    fn shown(&self) -> String {
+        let mut shown = self.terminals.shown(Pane::Clients).unwrap();
+        for (book, here) in &self.port {
+            shown = shown.replace(here.as_str(), book);
+        }
+        shown
+    }
+
+    /// The command as typed here: real pids, this run's port.
+    fn typed(&self, command: &str) -> String {
+        let mut typed = command.to_string();
+        for (book, here) in &self.port {
+            typed = typed.replace(book.as_str(), here);
+        }
+        for stand_in in stand_ins(command) {
+            let real = self
+                .pids
+                .get(stand_in)
+                .unwrap_or_else(|| panic!("{command}: {stand_in} was never shown"));
+            typed = typed.replace(stand_in, real);
+        }
+        typed
+    }
+
+    /// Learns the real pid of each stand-in the command names and no
+    /// output has shown yet: the one child of a process already known
+    /// (strace's, the server it started).
+    fn learn_children(&mut self, command: &str) {
+        for stand_in in stand_ins(command) {
+            if self.pids.contains_key(stand_in) {
+                continue;
+            }
+            let known: Vec<String> = self.pids.values().cloned().collect();
+            let children: Vec<String> = known
+                .iter()
+                .flat_map(|pid| {
+                    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+                        .unwrap_or_default()
+                        .split_whitespace()
+                        .map(str::to_string)
+                        .collect::<Vec<_>>()
+                })
+                .filter(|child| !known.contains(child))
+                .collect();
+            assert_eq!(
+                children.len(),
+                1,
+                "{command}: {stand_in} is no child of a known process ({known:?})"
+            );
+            self.pids.insert(stand_in.to_string(), children[0].clone());
+        }
+    }
+
+    /// Types one step's command, waits for its prompt and for the lines
+    /// the transcript shows, and learns the pids they show. Returns the
+    /// lines that came, from the command's on.
+    fn step(&mut self, command: &str, expected: &[String]) -> Vec<String> {
+        self.learn_children(command);
+        let before = prompts(&self.shown());
+        self.terminals
+            .send(Pane::Clients, &self.typed(command))
+            .unwrap();
+        let deadline = Instant::now() + STEP_DEADLINE;
+        let waited: Vec<String> = expected
+            .iter()
+            .filter(|line| !is_normalised(line) && !is_job_notice(line) && !is_strace_f(line))
+            .map(|line| shape(line))
+            .collect();
+        loop {
+            let came = since_prompt(&self.shown(), before);
+            let prompted = came.iter().skip(1).any(|line| is_prompt(line));
+            let missing = missing(&waited, &came);
+            if prompted && missing.is_empty() {
+                self.learn_pids(expected, &came);
+                return came;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}, `{command}` is not done in {STEP_DEADLINE:?}{}; the terminal shows:\n{}",
+                self.name,
+                if prompted {
+                    format!(", {missing:?} never came")
+                } else {
+                    String::new()
+                },
+                self.shown()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Pairs each line the transcript shows with a stand-in pid with the
+    /// first line that came in its shape, and learns the pids in it.
+    fn learn_pids(&mut self, expected: &[String], came: &[String]) {
+        let mut unpaired: Vec<&String> = came.iter().skip(1).collect();
+        for line in expected
+            .iter()
+            .filter(|line| stand_ins(line).next().is_some())
+        {
+            let Some(at) = unpaired.iter().position(|seen| shape(seen) == shape(line)) else {
+                continue;
+            };
+            let seen = unpaired.remove(at);
+            for (book, real) in numbers(line).zip(numbers(seen.strip_prefix("$ ").unwrap_or(seen)))
+            {
+                if book.parse::<u32>().is_ok_and(|n| n >= FIRST_STAND_IN) {
+                    self.pids
+                        .entry(book.to_string())
+                        .or_insert_with(|| real.to_string());
+                }
+            }
+        }
+    }
+}
+
+/// The lines from the `nth` prompt (from 1) on, to the end.
+fn since_prompt(shown: &str, nth: usize) -> Vec<String> {
+    let mut seen = 0;
+    shown
+        .lines()
+        .skip_while(|line| {
+            seen += usize::from(is_prompt(line));
+            seen < nth
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// The shapes of `waited` that `came` does not hold as often (a
+/// `server waiting` of an event loop at least once: it writes one per
+/// wake-up, and how often it wakes depends on when bytes arrive).
+fn missing(waited: &[String], came: &[String]) -> Vec<String> {
+    let counted = |lines: Vec<String>| {
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        for line in lines {
+            *counts.entry(line).or_default() += 1;
+        }
+        counts
+    };
+    let came = counted(came.iter().map(|line| shape(line)).collect());
+    counted(waited.to_vec())
+        .into_iter()
+        .filter(|(line, times)| {
+            let times = if line == "server waiting" { 1 } else { *times };
+            came.get(line).copied().unwrap_or(0) < times
+        })
+        .map(|(line, _)| line)
+        .collect()
+}
+
+/// Types `transcript` into a new bash; panics on a hang, a line that never
+/// comes, or a complaint the transcript does not show.
+fn type_session(name: &str, transcript: &str, programs: &std::path::Path) {
+    let dir = tempfile::tempdir().unwrap();
+    let tmux_dir = tempfile::tempdir().unwrap();
+    let terminals = Terminals::open(tmux_dir.path(), dir.path(), programs).unwrap();
+    let port = if std::net::TcpListener::bind(("127.0.0.1", BOOK_PORT)).is_ok() {
+        BOOK_PORT
+    } else {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .unwrap()
+            .port()
+    };
+    let mut typist = Typist {
+        name,
+        terminals: &terminals,
+        pids: BTreeMap::new(),
+        port: vec![
+            (BOOK_PORT.to_string(), port.to_string()),
+            (format!("{BOOK_PORT:04X}"), format!("{port:04X}")),
+            (
+                format!("{:04X}", BOOK_PORT.swap_bytes()),
+                format!("{:04X}", port.swap_bytes()),
+            ),
+        ],
+    };
+    // Messages in one language, as the recording's.
+    typist.step("export LC_ALL=C", &[]);
+    let shown_anywhere: Vec<String> = transcript.lines().map(shape).collect();
+    for step in crate::transcript::steps(transcript) {
+        let mut lines = step.lines.iter().peekable();
+        while let Some(command) = lines.next() {
+            let command = command
+                .strip_prefix("$ ")
+                .unwrap_or_else(|| panic!("{name}, step {}: no command first", step.name));
+            let mut expected = Vec::new();
+            while let Some(line) = lines.next_if(|line| !line.starts_with("$ ")) {
+                expected.push(line.clone());
+            }
+            let came = typist.step(command, &expected);
+            for line in came.iter().skip(1) {
+                let complains = COMPLAINTS.iter().any(|complaint| line.contains(complaint));
+                assert!(
+                    !complains || shown_anywhere.contains(&shape(line)),
+                    "{name}, `{command}`: {line:?}, which the transcript does not show; the terminal shows:\n{}",
+                    came.join("\n")
+                );
+            }
+        }
+    }
+    // Job notices come at a prompt after their job ends: one more.
+    typist.step("", &[]);
+    let notices: Vec<String> = transcript
+        .lines()
+        .filter(|line| is_job_notice(line))
+        .map(shape)
+        .collect();
+    let whole = typist.shown();
+    let came: Vec<String> = whole.lines().map(str::to_string).collect();
+    assert_eq!(
+        missing(&notices, &came),
+        Vec::<String>::new(),
+        "{name}: job notices that never came; the terminal shows:\n{whole}"
+    );
+}
+
+/// Whether tmux is here; CI must have it.
+fn has_tmux() -> bool {
+    let found = std::process::Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok();
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have tmux: .ci/run installs it"
+        );
+        println!("skipped: tmux is not installed here");
+    }
+    found
+}
+
+#[test]
+fn every_recorded_session_types_into_bash() {
+    if !has_tmux() {
+        return;
+    }
+    let has_strace = std::process::Command::new("strace")
+        .arg("-V")
+        .output()
+        .is_ok();
+    let programs = crate::workspace::build_programs(crate::workspace::Profile::Debug).unwrap();
+    let dir = crate::workspace::workspace_root().join("book/src/transcripts");
+    let mut transcripts: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    transcripts.sort();
+    assert!(
+        !transcripts.is_empty(),
+        "no transcripts in {}",
+        dir.display()
+    );
+    for path in transcripts {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.ends_with("-trace.txt") && !has_strace {
+            assert!(std::env::var_os("CI").is_none(), "CI must have strace");
+            println!("{name} skipped: strace is not installed here");
+            continue;
+        }
+        if name.starts_with("06") && io_uring::IoUring::new(1).is_err() {
+            println!("{name} skipped: io_uring is refused here");
+            continue;
+        }
+        let _port = name.starts_with("02n").then(|| {
+            crate::panes::BOOK_PORT_IN_USE
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+        });
+        type_session(&name, &std::fs::read_to_string(&path).unwrap(), &programs);
+    }
+}
+
+#[test]
+fn a_complaint_the_transcript_does_not_show_fails_the_session() {
+    if !has_tmux() {
+        return;
+    }
+    let programs = crate::workspace::build_programs(crate::workspace::Profile::Debug).unwrap();
+    for (transcript, complaint) in [
+        ("$ umask 0228\n", "bash: umask: 0228"),
+        ("$ client1 --wrok\n", "error: unexpected argument"),
+    ] {
+        let transcript = format!("# ANCHOR: typo\n{transcript}# ANCHOR_END: typo\n");
+        let failed = std::panic::catch_unwind(|| type_session("typo.txt", &transcript, &programs))
+            .expect_err("a complaint passed");
+        let message = failed.downcast_ref::<String>().unwrap();
+        assert!(
+            message.contains("which the transcript does not show") && message.contains(complaint),
+            "{message}"
+        );
+    }
+}
