@@ -17,14 +17,15 @@
 //! `# ANCHOR_END: name` lines, so that the book includes it on its own.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, PipeWriter, Write};
+use std::io::{PipeWriter, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use course_stages::STAGES;
+use course_testkit::lines::Line;
 use nix::sys::signal::Signal;
 use tempfile::TempDir;
 
@@ -41,12 +42,6 @@ const DEADLINE: Duration = Duration::from_secs(30);
 
 /// The first stand-in process id: the book's pids are 23385, 23386, ...
 const FIRST_STAND_IN_PID: u32 = 23385;
-
-/// A line of output and when it came out of the pipe.
-struct Line {
-    at: Instant,
-    text: String,
-}
 
 /// How the session goes from one step to the next.
 #[derive(Clone, Copy)]
@@ -118,19 +113,7 @@ impl Session {
         let dir = registry.temp_dir("sockets-course-demo-")?;
         let (reader, pipe) =
             std::io::pipe().map_err(|error| format!("cannot create a pipe: {error}"))?;
-        let (sender, lines) = channel();
-        std::thread::spawn(move || {
-            for text in BufReader::new(reader).lines() {
-                let Ok(text) = text else { break };
-                let line = Line {
-                    at: Instant::now(),
-                    text,
-                };
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = course_testkit::lines::lines_of(reader);
         let stand_ins = vec![(dir.path().display().to_string(), "/tmp/demo".to_string())];
         Ok(Session {
             registry: registry.clone(),

@@ -7,7 +7,7 @@
 //! `program` is the server's executable (`cargo_bin!("select-server")` in
 //! its tests), `name` the name it gives itself in its messages.
 
-use std::io::{BufRead, BufReader, ErrorKind, Write};
+use std::io::{ErrorKind, Write};
 use std::os::fd::{OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -347,20 +347,12 @@ pub fn a_full_stdout_pipe_never_holds_the_server(program: &Path, name: &str) {
         );
     }
     // Read the pipe from now on, and make the server write again.
-    let (sender, lines) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(reader).lines() {
-            let Ok(line) = line else { break };
-            if sender.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let lines = crate::lines::lines_of(reader);
     let notice = format!("{name}: ");
     let mut said = None;
     crate::poll_until("the server says how many lines it dropped", || {
         let _ = Client::unix(&path).exchange(b'A');
-        said = lines.try_iter().find(|line| {
+        said = lines.try_iter().map(|line| line.text).find(|line| {
             line.starts_with(&notice) && line.ends_with("line(s) dropped: stdout was full")
         });
         said.is_some()

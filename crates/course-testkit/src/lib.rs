@@ -1,7 +1,8 @@
 //! Test helpers for the sockets course. Nothing here is a lesson.
 //!
 //! - [`Running`]: a program started by a test, its output read line by line
-//!   as it comes, killed and reaped when the test ends however it ends;
+//!   as it comes ([`lines`], the one reader every tool uses), killed and
+//!   reaped when the test ends however it ends;
 //! - [`Client`]: a small client built on std's sockets, independent of the
 //!   course's own client so that a bug there cannot hide one in a server;
 //! - [`processes`]: what `/proc` says about a server's children, its
@@ -21,6 +22,7 @@ pub mod client;
 pub mod contract;
 pub mod event_loop;
 pub mod limits;
+pub mod lines;
 pub mod processes;
 pub mod running;
 pub mod server;

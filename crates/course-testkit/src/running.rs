@@ -1,25 +1,22 @@
 //! A program a test has started, and the guard that always ends it.
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::Instant;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use crate::DEADLINE;
+use crate::lines::{Lines, Next};
 
 /// A running program, in a process group of its own, with its stdout and
 /// stderr read line by line by two threads. Dropping it kills the program
 /// and its children (the whole group, SIGKILL) and reaps it.
 pub struct Running {
     child: Child,
-    stdout: Receiver<String>,
-    stderr: Receiver<String>,
-    seen_stdout: Vec<String>,
-    seen_stderr: Vec<String>,
+    stdout: Lines,
+    stderr: Lines,
 }
 
 /// How a program ended, with the output a test had not read yet.
@@ -28,19 +25,6 @@ pub struct Ended {
     pub status: ExitStatus,
     pub stdout: Vec<String>,
     pub stderr: Vec<String>,
-}
-
-fn lines_of(stream: impl Read + Send + 'static) -> Receiver<String> {
-    let (sender, receiver) = channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stream).lines() {
-            let Ok(line) = line else { break };
-            if sender.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    receiver
 }
 
 impl Running {
@@ -68,20 +52,12 @@ impl Running {
         command.stdin(Stdio::null()).stdout(stdout).stderr(stderr);
         let mut child = crate::processes::spawn_as_group(&mut command)
             .unwrap_or_else(|error| panic!("cannot start {command:?}: {error}"));
-        let stdout = match child.stdout.take() {
-            Some(pipe) => lines_of(pipe),
-            None => channel().1,
-        };
-        let stderr = match child.stderr.take() {
-            Some(pipe) => lines_of(pipe),
-            None => channel().1,
-        };
+        let stdout = child.stdout.take().map_or_else(Lines::none, Lines::of);
+        let stderr = child.stderr.take().map_or_else(Lines::none, Lines::of);
         Running {
             child,
             stdout,
             stderr,
-            seen_stdout: Vec::new(),
-            seen_stderr: Vec::new(),
         }
     }
 
@@ -92,9 +68,10 @@ impl Running {
     /// The next line on stdout, waiting up to [`DEADLINE`]; `None` if the
     /// program closed its stdout or said nothing in time.
     pub fn next_stdout(&mut self) -> Option<String> {
-        let line = self.stdout.recv_timeout(DEADLINE).ok()?;
-        self.seen_stdout.push(line.clone());
-        Some(line)
+        match self.stdout.next(Instant::now() + DEADLINE) {
+            Next::Line(line) => Some(line),
+            Next::Ended | Next::Nothing => None,
+        }
     }
 
     /// Waits for the next stdout line and insists that it is `expected`.
@@ -104,7 +81,7 @@ impl Running {
             let stderr = self.stderr_until_now().to_vec();
             panic!(
                 "expected {expected:?} on stdout, got {line:?}; stdout so far: {:?}; stderr: {stderr:?}",
-                self.seen_stdout
+                self.stdout.taken()
             );
         }
     }
@@ -114,34 +91,26 @@ impl Running {
     pub fn expect_stderr_containing(&mut self, needle: &str) -> String {
         let deadline = Instant::now() + DEADLINE;
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.stderr.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen_stderr.push(line.clone());
-                    if line.contains(needle) {
-                        return line;
-                    }
-                }
-                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
-                    panic!(
-                        "no stderr line contains {needle:?}; stderr: {:?}",
-                        self.seen_stderr
-                    )
-                }
+            match self.stderr.next(deadline) {
+                Next::Line(line) if line.contains(needle) => return line,
+                Next::Line(_) => {}
+                Next::Ended | Next::Nothing => panic!(
+                    "no stderr line contains {needle:?}; stderr: {:?}",
+                    self.stderr.taken()
+                ),
             }
         }
     }
 
     /// The stderr lines the test has read so far, in order.
     pub fn stderr_seen(&self) -> Vec<String> {
-        self.seen_stderr.clone()
+        self.stderr.taken().to_vec()
     }
 
     /// Every stderr line that has arrived so far, read now, without
     /// waiting for more: all that [`Running::stderr_seen`] then holds.
     pub fn stderr_until_now(&mut self) -> &[String] {
-        self.seen_stderr.extend(self.stderr.try_iter());
-        &self.seen_stderr
+        self.stderr.take_ready()
     }
 
     /// Waits, up to [`DEADLINE`], for the program itself to end (it is then
@@ -179,16 +148,19 @@ impl Running {
                 let stderr = self.stderr_until_now().to_vec();
                 panic!(
                     "the program did not end; stdout: {:?}; stderr: {stderr:?}",
-                    self.seen_stdout
+                    self.stdout.taken()
                 );
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
         };
-        // The pipes close when the program ends; the readers then stop.
+        // The pipes close when the program and its children have ended.
+        let deadline = Instant::now() + DEADLINE;
+        self.stdout.read_to_end(deadline);
+        self.stderr.read_to_end(deadline);
         Ended {
             status,
-            stdout: self.stdout.iter().collect(),
-            stderr: self.stderr.iter().collect(),
+            stdout: self.stdout.take_rest(),
+            stderr: self.stderr.take_rest(),
         }
     }
 }

@@ -16,15 +16,15 @@
 
 use std::cell::RefCell;
 use std::fmt::Display;
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
 use course_testkit::limits::descriptor_limit_leaving;
+use course_testkit::lines::{Lines, Next};
 use course_testkit::processes::{GRADED, cpu_time, end_group, spawn_limited};
 use nix::errno::Errno;
 use nix::sys::resource::Resource;
@@ -189,123 +189,27 @@ fn quoted(arg: &str) -> String {
     }
 }
 
-/// One of a program's output streams, read line by line by a thread.
-struct Lines {
-    receiver: Receiver<String>,
-    /// Every line received so far, in order.
-    all: Vec<String>,
-    /// How many of `all` a check has taken.
-    taken: usize,
-    /// The program (and every process that shared the stream) closed it.
-    ended: bool,
-}
-
-/// What the next line of a stream is.
-enum Next {
-    Line(String),
-    /// The stream ended: nobody writes it any more.
-    Ended,
-    /// Nothing came in time.
-    Nothing,
-}
-
-impl Lines {
-    fn of(stream: impl Read + Send + 'static) -> Lines {
-        let (sender, receiver) = channel();
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stream);
-            let mut line = Vec::new();
-            loop {
-                line.clear();
-                match reader.read_until(b'\n', &mut line) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {
-                        if line.last() == Some(&b'\n') {
-                            line.pop();
-                        }
-                        let text = String::from_utf8_lossy(&line).into_owned();
-                        if sender.send(text).is_err() {
-                            break;
-                        }
-                    }
-                }
-            }
-        });
-        Lines {
-            receiver,
-            all: Vec::new(),
-            taken: 0,
-            ended: false,
-        }
+/// The first few lines, as a report shows them; `hidden` lines
+/// (`server waiting`) and empty ones are left out.
+fn preview(lines: &Lines, hidden: &[&str]) -> Vec<String> {
+    let mut shown: Vec<String> = lines
+        .all()
+        .iter()
+        .filter(|line| !line.trim().is_empty() && !hidden.contains(&line.as_str()))
+        .take(SHOWN_LINES + 1)
+        .map(|line| match line.char_indices().nth(SHOWN_WIDTH) {
+            Some((cut, _)) => format!("  {}...", &line[..cut]),
+            None => format!("  {line}"),
+        })
+        .collect();
+    if shown.len() > SHOWN_LINES {
+        shown.truncate(SHOWN_LINES);
+        shown.push("  ...".to_string());
     }
-
-    fn none() -> Lines {
-        Lines {
-            receiver: channel().1,
-            all: Vec::new(),
-            taken: 0,
-            ended: true,
-        }
+    if !lines.ended() {
+        shown.push("  (its output did not end)".to_string());
     }
-
-    /// The next line not taken yet, waiting until `deadline`.
-    fn next(&mut self, deadline: Instant) -> Next {
-        if self.taken < self.all.len() {
-            self.taken += 1;
-            return Next::Line(self.all[self.taken - 1].clone());
-        }
-        if self.ended {
-            return Next::Ended;
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        match self.receiver.recv_timeout(left) {
-            Ok(line) => {
-                self.all.push(line.clone());
-                self.taken += 1;
-                Next::Line(line)
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                self.ended = true;
-                Next::Ended
-            }
-            Err(RecvTimeoutError::Timeout) => Next::Nothing,
-        }
-    }
-
-    /// Reads the stream to its end, waiting until `deadline` at most.
-    fn read_to_end(&mut self, deadline: Instant) {
-        while !self.ended {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.receiver.recv_timeout(left) {
-                Ok(line) => self.all.push(line),
-                Err(RecvTimeoutError::Disconnected) => self.ended = true,
-                Err(RecvTimeoutError::Timeout) => return,
-            }
-        }
-    }
-
-    /// The first few lines, as a report shows them; `hidden` lines
-    /// (`server waiting`) and empty ones are left out.
-    fn preview(&self, hidden: &[&str]) -> Vec<String> {
-        let mut shown: Vec<String> = self
-            .all
-            .iter()
-            .filter(|line| !line.trim().is_empty() && !hidden.contains(&line.as_str()))
-            .take(SHOWN_LINES + 1)
-            .map(|line| match line.char_indices().nth(SHOWN_WIDTH) {
-                Some((cut, _)) => format!("  {}...", &line[..cut]),
-                None => format!("  {line}"),
-            })
-            .collect();
-        if shown.len() > SHOWN_LINES {
-            shown.truncate(SHOWN_LINES);
-            shown.push("  ...".to_string());
-        }
-        if !self.ended {
-            shown.push("  (its output did not end)".to_string());
-        }
-        shown
-    }
+    shown
 }
 
 /// How a program ended, with everything it wrote.
@@ -414,7 +318,7 @@ impl Program {
     /// Gives a program whose output has ended a moment to end too, so that
     /// what a report says of it does not depend on how fast it exits.
     fn settle(&mut self) {
-        if self.stdout.ended || self.stderr.ended {
+        if self.stdout.ended() || self.stderr.ended() {
             let deadline = Instant::now() + SOON;
             while self.ended().is_none() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(2));
@@ -481,7 +385,7 @@ impl Program {
                 format_args!("`{expected}` on stdout"),
                 format_args!("`{line}`"),
             ),
-            None if self.stdout.ended => self.fail(
+            None if self.stdout.ended() => self.fail(
                 format_args!("`{expected}` on stdout"),
                 "no more output: its stdout ended",
             ),
@@ -561,8 +465,8 @@ impl Program {
         self.stderr.read_to_end(drained);
         Finished {
             status,
-            stdout: self.stdout.all.clone(),
-            stderr: self.stderr.all.clone(),
+            stdout: self.stdout.all().to_vec(),
+            stderr: self.stderr.all().to_vec(),
         }
     }
 
@@ -598,8 +502,13 @@ impl Program {
             ("stdout", &self.stdout, &["server waiting"][..]),
             ("stderr", &self.stderr, &[][..]),
         ] {
-            let preview = lines.preview(hidden);
-            if preview.is_empty() && lines.all.iter().any(|line| hidden.contains(&line.as_str())) {
+            let preview = preview(lines, hidden);
+            if preview.is_empty()
+                && lines
+                    .all()
+                    .iter()
+                    .any(|line| hidden.contains(&line.as_str()))
+            {
                 report.push(format!("{name}: only `{}`", hidden.join("`, `")));
             } else if preview.is_empty() {
                 report.push(format!("{name}: nothing"));

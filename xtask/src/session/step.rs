@@ -3,7 +3,7 @@
 
 use nix::sys::signal::Signal;
 
-use super::Line;
+use course_testkit::lines::Line;
 
 /// What a step waits for from the jobs, once its own commands have ended.
 #[derive(Clone, Copy)]
