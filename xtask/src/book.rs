@@ -15,12 +15,13 @@
 //! on localhost instead; `--open` opens it in the browser.
 
 use std::io::ErrorKind;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use clap::Args;
 
 mod facts;
+mod markdown;
 mod output;
 mod sources;
 
@@ -28,7 +29,7 @@ use output::{broken_links, built_pages, output_problems};
 use sources::check_sources;
 
 use crate::tools::Tool;
-use crate::workspace::{files_under, run_printed, shown, workspace_root};
+use crate::workspace::{run_printed, shown, workspace_root};
 
 /// The mdbook the book is built with.
 const MDBOOK: Tool = Tool {
@@ -179,36 +180,4 @@ fn open_in_browser(page: &Path) {
         "xtask: open file://{} in your browser (or set BROWSER to a browser's command, as in BROWSER=firefox)",
         page.display()
     );
-}
-
-/// Every file under `dir` whose name ends in `.ext`, in path order.
-pub(super) fn files_with_extension(dir: &Path, ext: &str) -> Result<Vec<PathBuf>, String> {
-    Ok(files_under(dir)?
-        .into_iter()
-        .filter(|path| path.extension().is_some_and(|found| found == ext))
-        .collect())
-}
-
-/// One of the book's Markdown pages: its path under book/src, and its text.
-pub(super) struct Page {
-    pub(super) name: String,
-    pub(super) path: PathBuf,
-    pub(super) text: String,
-}
-
-/// Every Markdown page under `src`, read once for all of the guard's checks.
-pub(super) fn markdown_pages(src: &Path) -> Result<Vec<Page>, String> {
-    files_with_extension(src, "md")?
-        .into_iter()
-        .map(|path| {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
-            let name = path
-                .strip_prefix(src)
-                .unwrap_or(&path)
-                .display()
-                .to_string();
-            Ok(Page { name, path, text })
-        })
-        .collect()
 }

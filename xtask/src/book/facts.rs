@@ -2,8 +2,7 @@
 //! schedule's minutes, which each chapter states too, and the figures in
 //! its prose, which the recorded bench run must hold.
 
-use super::Page;
-use super::sources::{line_of, markdown_link_targets};
+use super::markdown::{Page, line_of, markdown_link_targets};
 
 /// The page that plans a course: its table of minutes must say what each
 /// chapter's `*About N minutes` line says, and list every chapter that has one.
@@ -158,7 +157,7 @@ mod tests {
     #[test]
     fn the_schedule_says_what_each_chapter_says() {
         let src = crate::workspace::workspace_root().join("book/src");
-        let pages = super::super::markdown_pages(&src).unwrap();
+        let pages = super::super::markdown::markdown_pages(&src).unwrap();
         assert_eq!(schedule_problems(&pages), Vec::<String>::new());
     }
 
@@ -201,7 +200,7 @@ mod tests {
     #[test]
     fn the_book_states_no_figure_the_recorded_run_does_not_hold() {
         let src = crate::workspace::workspace_root().join("book/src");
-        let pages = super::super::markdown_pages(&src).unwrap();
+        let pages = super::super::markdown::markdown_pages(&src).unwrap();
         assert_eq!(figure_problems(&pages), Vec::<String>::new());
     }
 

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::files_with_extension;
-use super::sources::{SHELL_LANGUAGES, dashed_options, line_of};
+use super::markdown::{files_with_extension, line_of};
+use super::sources::{SHELL_LANGUAGES, dashed_options};
 
 /// After mdbook, in every page: an include left as it was written (its
 /// file was not found), a dash before an option name, a code block in a

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use course_stages::{STAGES, Stage};
 
-use super::markdown_pages;
+use super::markdown::{line_of, markdown_link_targets, markdown_pages};
 
 /// Code block languages that a shell highlighter paints (comments as root
 /// prompts, apostrophes as strings): transcripts are ```` ```transcript ````.
@@ -78,20 +78,6 @@ pub(super) fn source_problems(path: &Path, text: &str) -> Vec<(usize, String)> {
         );
     }
     problems
-}
-
-/// The `(target)` of each `[text](target)` in a Markdown text.
-pub(super) fn markdown_link_targets(text: &str) -> Vec<String> {
-    text.split("](")
-        .skip(1)
-        .filter_map(|rest| rest.split(')').next())
-        .map(str::to_string)
-        .collect()
-}
-
-/// The line (from 1) of each byte offset's line in `text`.
-pub(super) fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset].matches('\n').count() + 1
 }
 
 /// Each `{{#include target}}` of a text, with its line: `target` is a
