@@ -8,9 +8,11 @@
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus};
+use std::process::{Command, ExitStatus};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
+use course_testkit::Running;
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
@@ -62,13 +64,12 @@ impl Registry {
     /// Starts `command` in a process group of its own and registers it;
     /// the lock is held so that a signal cannot clean up between the start
     /// and the registration.
-    pub fn spawn(&self, command: &mut Command) -> std::io::Result<Group> {
+    pub fn spawn(&self, command: Command) -> std::io::Result<Group> {
         let mut leftovers = self.leftovers();
-        let child = course_testkit::processes::spawn_as_group(command)?;
-        let pid = i32::try_from(child.id()).expect("a pid fits in an i32");
-        leftovers.groups.insert(pid);
+        let running = Running::spawn_limited(command, &[])?;
+        leftovers.groups.insert(running.pid().as_raw());
         Ok(Group {
-            child,
+            running,
             registry: self.clone(),
         })
     }
@@ -125,16 +126,17 @@ impl Registry {
     }
 }
 
-/// A process xtask started, leader of its own process group. Dropping it
-/// kills the group (the process and whatever it forked) and reaps it.
+/// A process xtask started, leader of its own process group, and known
+/// to the registry until it is dropped: the test kit's [`Running`] (which
+/// kills the group and reaps it when dropped), registered.
 pub struct Group {
-    child: Child,
+    running: Running,
     registry: Registry,
 }
 
 impl Group {
     pub fn pid(&self) -> Pid {
-        Pid::from_raw(i32::try_from(self.child.id()).expect("a pid fits in an i32"))
+        self.running.pid()
     }
 
     /// Sends `signal` to the process itself (not its children), as
@@ -146,25 +148,28 @@ impl Group {
 
     /// Whether it has ended, and how (it is then reaped).
     pub fn try_wait(&mut self) -> Option<ExitStatus> {
-        self.child.try_wait().ok().flatten()
+        self.running.status()
     }
 
     /// Waits for the process to end and reaps it.
     pub fn wait(&mut self) -> Result<ExitStatus, String> {
-        self.child
-            .wait()
+        self.running
+            .reap()
             .map_err(|error| format!("cannot wait for process {}: {error}", self.pid()))
     }
 
-    /// Its stdout, if it was piped.
-    pub fn take_stdout(&mut self) -> Option<std::process::ChildStdout> {
-        self.child.stdout.take()
+    /// Its stdout (if it was piped), read to its end.
+    pub fn stdout(&mut self) -> Vec<String> {
+        self.running
+            .stdout
+            .read_to_end(Instant::now() + course_testkit::DEADLINE);
+        self.running.stdout.take_rest()
     }
 }
 
 impl Drop for Group {
     fn drop(&mut self) {
-        let _ = course_testkit::processes::end_group(&mut self.child);
+        self.running.end();
         self.registry
             .leftovers()
             .groups

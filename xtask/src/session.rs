@@ -218,7 +218,7 @@ impl Session {
         };
         command.stdout(clone()?).stderr(clone()?);
         self.registry
-            .spawn(&mut command)
+            .spawn(command)
             .map_err(|error| format!("cannot run {}: {error}", argv.join(" ")))
     }
 

@@ -14,18 +14,6 @@ use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
-/// Starts `command` as the leader of a process group of its own, as a
-/// shell starts a job: [`end_group`] then ends it and every process it
-/// forked in one call, and it is not in the terminal's foreground group
-/// (Ctrl-C in the terminal does not reach it; `ps` shows no `+`).
-///
-/// It also dies with the thread that started it (`PR_SET_PDEATHSIG`), so
-/// that a test binary killed outright, by a timeout or by SIGKILL, takes
-/// its servers with it instead of leaving them to PID 1.
-pub fn spawn_as_group(command: &mut Command) -> std::io::Result<Child> {
-    spawn_limited(command, &[])
-}
-
 /// What a student's program may use while it is graded, so that a fork
 /// bomb, a runaway loop or a leak ends as one failed check and the grader
 /// goes on. Each is the soft limit (the hard one is as high, or one CPU
@@ -41,9 +29,18 @@ pub const GRADED: &[(Resource, u64)] = &[
     (Resource::RLIMIT_NOFILE, 4096),
 ];
 
-/// [`spawn_as_group`], with `limits` set in the child before it runs: see
-/// [`GRADED`]. `RLIMIT_NPROC`'s number is added to the user's processes
-/// and threads now.
+/// Starts `command` as the leader of a process group of its own, as a
+/// shell starts a job: [`end_group`] then ends it and every process it
+/// forked in one call, and it is not in the terminal's foreground group
+/// (Ctrl-C in the terminal does not reach it; `ps` shows no `+`).
+///
+/// It also dies with the thread that started it (`PR_SET_PDEATHSIG`), so
+/// that a test binary killed outright, by a timeout or by SIGKILL, takes
+/// its servers with it instead of leaving them to PID 1.
+///
+/// `limits` are set in the child before it runs: see [`GRADED`] (none for
+/// the course's own programs). `RLIMIT_NPROC`'s number is added to the
+/// user's processes and threads now.
 pub fn spawn_limited(command: &mut Command, limits: &[(Resource, u64)]) -> std::io::Result<Child> {
     let starter = nix::unistd::getpid();
     let mut set = Vec::with_capacity(limits.len());

@@ -4,6 +4,7 @@ use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Instant;
 
+use nix::sys::resource::Resource;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
@@ -15,8 +16,12 @@ use crate::lines::{Lines, Next};
 /// and its children (the whole group, SIGKILL) and reaps it.
 pub struct Running {
     child: Child,
-    stdout: Lines,
-    stderr: Lines,
+    /// Its stdout, as the test takes it (ended at once if not piped).
+    pub stdout: Lines,
+    /// Its stderr, the same way.
+    pub stderr: Lines,
+    /// How it ended, once it has been reaped.
+    status: Option<ExitStatus>,
 }
 
 /// How a program ended, with the output a test had not read yet.
@@ -50,15 +55,51 @@ impl Running {
     /// the test says; only a piped one is read.
     pub fn spawn_with(mut command: Command, stdout: Stdio, stderr: Stdio) -> Running {
         command.stdin(Stdio::null()).stdout(stdout).stderr(stderr);
-        let mut child = crate::processes::spawn_as_group(&mut command)
-            .unwrap_or_else(|error| panic!("cannot start {command:?}: {error}"));
+        let shown = format!("{command:?}");
+        Running::spawn_limited(command, &[])
+            .unwrap_or_else(|error| panic!("cannot start {shown}: {error}"))
+    }
+
+    /// Starts a prepared command, its stdin, stdout and stderr as the
+    /// caller set them, under `limits` (the exercise checks give a
+    /// student's program [`crate::processes::GRADED`]).
+    pub fn spawn_limited(
+        mut command: Command,
+        limits: &[(Resource, u64)],
+    ) -> std::io::Result<Running> {
+        let mut child = crate::processes::spawn_limited(&mut command, limits)?;
         let stdout = child.stdout.take().map_or_else(Lines::none, Lines::of);
         let stderr = child.stderr.take().map_or_else(Lines::none, Lines::of);
-        Running {
+        Ok(Running {
             child,
             stdout,
             stderr,
+            status: None,
+        })
+    }
+
+    /// How the program ended, if it has (it is then reaped).
+    pub fn status(&mut self) -> Option<ExitStatus> {
+        if self.status.is_none() {
+            self.status = self.child.try_wait().ok().flatten();
         }
+        self.status
+    }
+
+    /// Waits for the program to end, however long it takes, and reaps it:
+    /// for a tool whose user ends the wait (the demo's `wait %1`).
+    pub fn reap(&mut self) -> std::io::Result<ExitStatus> {
+        let status = self.child.wait()?;
+        self.status = Some(status);
+        Ok(status)
+    }
+
+    /// Kills the program and its children (the whole group, SIGKILL), and
+    /// reaps it: how it ended.
+    pub fn end(&mut self) -> Option<ExitStatus> {
+        let ended = crate::processes::end_group(&mut self.child);
+        self.status = self.status.or(ended);
+        self.status
     }
 
     pub fn pid(&self) -> Pid {
@@ -119,7 +160,7 @@ impl Running {
     pub fn wait_for_exit(&mut self) -> ExitStatus {
         let deadline = Instant::now() + DEADLINE;
         loop {
-            if let Some(status) = self.child.try_wait().expect("poll the program") {
+            if let Some(status) = self.status() {
                 return status;
             }
             assert!(Instant::now() < deadline, "the program did not end");
@@ -133,7 +174,7 @@ impl Running {
 
     /// Whether the program has ended (it is then reaped).
     pub fn has_exited(&mut self) -> bool {
-        self.child.try_wait().expect("poll the program").is_some()
+        self.status().is_some()
     }
 
     /// Waits, up to [`DEADLINE`], for the program to end by itself, and
@@ -141,7 +182,7 @@ impl Running {
     pub fn wait(mut self) -> Ended {
         let deadline = Instant::now() + DEADLINE;
         let status = loop {
-            if let Some(status) = self.child.try_wait().expect("poll the program") {
+            if let Some(status) = self.status() {
                 break status;
             }
             if Instant::now() >= deadline {
@@ -169,6 +210,6 @@ impl Drop for Running {
     /// Kills and reaps the program and its children, whatever state the
     /// test left them in.
     fn drop(&mut self) {
-        let _ = crate::processes::end_group(&mut self.child);
+        self.end();
     }
 }

@@ -20,12 +20,13 @@ use std::io::{ErrorKind, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use course_testkit::Running;
 use course_testkit::limits::descriptor_limit_leaving;
 use course_testkit::lines::{Lines, Next};
-use course_testkit::processes::{GRADED, cpu_time, end_group, spawn_limited};
+use course_testkit::processes::{GRADED, cpu_time};
 use nix::errno::Errno;
 use nix::sys::resource::Resource;
 use nix::sys::signal::{Signal, kill};
@@ -223,10 +224,8 @@ pub struct Finished {
 /// stopped, with its children, and reaped however the check ends.
 pub struct Program {
     command: String,
-    child: Child,
-    stdout: Lines,
-    stderr: Lines,
-    status: Option<ExitStatus>,
+    /// The process, its output read by the one reader every tool uses.
+    running: Running,
     /// The check stopped it (when it failed, or at the end).
     stopped_by_check: bool,
 }
@@ -254,31 +253,25 @@ impl Program {
             })
             .collect();
         let command = command_line(program, args);
-        let mut child = spawn_limited(
-            Command::new(program)
-                .args(args)
-                .current_dir(dir)
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped()),
-            &limits,
-        )
-        .unwrap_or_else(|error| panic!("cannot start `{command}`: {error}"));
-        let stdout = child.stdout.take().map_or_else(Lines::none, Lines::of);
-        let stderr = child.stderr.take().map_or_else(Lines::none, Lines::of);
-        redact(child.id(), "PID");
+        let mut prepared = Command::new(program);
+        prepared
+            .args(args)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let running = Running::spawn_limited(prepared, &limits)
+            .unwrap_or_else(|error| panic!("cannot start `{command}`: {error}"));
+        redact(running.pid(), "PID");
         Program {
             command,
-            child,
-            stdout,
-            stderr,
-            status: None,
+            running,
             stopped_by_check: false,
         }
     }
 
     pub fn pid(&self) -> Pid {
-        Pid::from_raw(self.child.id() as i32)
+        self.running.pid()
     }
 
     /// The command line, as the report shows it.
@@ -297,10 +290,7 @@ impl Program {
     }
 
     fn ended(&mut self) -> Option<ExitStatus> {
-        if self.status.is_none() {
-            self.status = self.child.try_wait().ok().flatten();
-        }
-        self.status
+        self.running.status()
     }
 
     /// What became of the program, in words, for a report. A program
@@ -318,7 +308,7 @@ impl Program {
     /// Gives a program whose output has ended a moment to end too, so that
     /// what a report says of it does not depend on how fast it exits.
     fn settle(&mut self) {
-        if self.stdout.ended() || self.stderr.ended() {
+        if self.running.stdout.ended() || self.running.stderr.ended() {
             let deadline = Instant::now() + SOON;
             while self.ended().is_none() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(2));
@@ -328,7 +318,7 @@ impl Program {
 
     /// The next line on stdout, within `within`; `None` if none came.
     pub fn next_stdout(&mut self, within: Duration) -> Option<String> {
-        match self.stdout.next(Instant::now() + within) {
+        match self.running.stdout.next(Instant::now() + within) {
             Next::Line(line) => Some(line),
             Next::Ended | Next::Nothing => None,
         }
@@ -336,7 +326,7 @@ impl Program {
 
     /// Insists that the next stdout line is `expected`, within `within`.
     pub fn expect_stdout(&mut self, expected: &str, within: Duration) {
-        match self.stdout.next(Instant::now() + within) {
+        match self.running.stdout.next(Instant::now() + within) {
             Next::Line(line) if line == expected => {}
             Next::Line(line) => self.fail(
                 format_args!("`{expected}` on stdout"),
@@ -357,7 +347,7 @@ impl Program {
     pub fn next_event(&mut self, within: Duration) -> Option<String> {
         let deadline = Instant::now() + within;
         loop {
-            match self.stdout.next(deadline) {
+            match self.running.stdout.next(deadline) {
                 Next::Line(line) if line == "server waiting" => {}
                 Next::Line(line) => return Some(line),
                 Next::Ended | Next::Nothing => return None,
@@ -385,7 +375,7 @@ impl Program {
                 format_args!("`{expected}` on stdout"),
                 format_args!("`{line}`"),
             ),
-            None if self.stdout.ended() => self.fail(
+            None if self.running.stdout.ended() => self.fail(
                 format_args!("`{expected}` on stdout"),
                 "no more output: its stdout ended",
             ),
@@ -407,7 +397,7 @@ impl Program {
     ) -> String {
         let deadline = Instant::now() + within;
         loop {
-            match self.stderr.next(deadline) {
+            match self.running.stderr.next(deadline) {
                 Next::Line(line) if wanted(&line) => return line,
                 Next::Line(_) => {}
                 Next::Ended => self.fail(
@@ -432,7 +422,7 @@ impl Program {
     ) {
         let deadline = Instant::now() + within;
         loop {
-            match self.stderr.next(deadline) {
+            match self.running.stderr.next(deadline) {
                 Next::Line(line) if unwanted(&line) => self.fail(
                     format_args!("no more than that on stderr within {}", shown(within)),
                     format_args!("{what} again"),
@@ -461,12 +451,12 @@ impl Program {
         };
         // Its output ends with it, unless a child of its holds it.
         let drained = Instant::now() + SOON;
-        self.stdout.read_to_end(drained);
-        self.stderr.read_to_end(drained);
+        self.running.stdout.read_to_end(drained);
+        self.running.stderr.read_to_end(drained);
         Finished {
             status,
-            stdout: self.stdout.all().to_vec(),
-            stderr: self.stderr.all().to_vec(),
+            stdout: self.running.stdout.all().to_vec(),
+            stderr: self.running.stderr.all().to_vec(),
         }
     }
 
@@ -490,8 +480,8 @@ impl Program {
             "it was still running; the check stopped it".to_string()
         };
         let drained = Instant::now() + SOON;
-        self.stdout.read_to_end(drained);
-        self.stderr.read_to_end(drained);
+        self.running.stdout.read_to_end(drained);
+        self.running.stderr.read_to_end(drained);
         let mut report = vec![
             format!("ran: {}", self.command),
             format!("expected: {expected}"),
@@ -499,8 +489,8 @@ impl Program {
             format!("then: {how}"),
         ];
         for (name, lines, hidden) in [
-            ("stdout", &self.stdout, &["server waiting"][..]),
-            ("stderr", &self.stderr, &[][..]),
+            ("stdout", &self.running.stdout, &["server waiting"][..]),
+            ("stderr", &self.running.stderr, &[][..]),
         ] {
             let preview = preview(lines, hidden);
             if preview.is_empty()
@@ -527,7 +517,7 @@ impl Program {
             return;
         }
         self.stopped_by_check = true;
-        self.status = end_group(&mut self.child);
+        self.running.end();
     }
 }
 

@@ -258,7 +258,7 @@ impl Lab {
             .stderr(stderr_file);
         let group = self
             .registry
-            .spawn(&mut command)
+            .spawn(command)
             .map_err(|error| format!("cannot start {name}: {error}"))?;
         // Its main thread, which serves (and forks: children inherit it).
         // This fails only for a program that has already ended, which
@@ -378,7 +378,7 @@ impl Lab {
         let shown = format!("loadgen {}", args.join(" "));
         let mut child = self
             .registry
-            .spawn(&mut command)
+            .spawn(command)
             .map_err(|error| format!("cannot run {shown}: {error}"))?;
         let deadline = Instant::now() + window + PATIENCE;
         let status = loop {
@@ -395,15 +395,12 @@ impl Lab {
                 None => return Err(format!("{shown} did not finish in time")),
             }
         };
-        let mut output = String::new();
-        if let Some(mut stdout) = child.take_stdout() {
-            let _ = stdout.read_to_string(&mut output);
-        }
+        let output = child.stdout();
         if !status.success() {
             return Err(format!("{shown} failed ({status})"));
         }
         let measured = output
-            .lines()
+            .iter()
             .map(|line| Measured::parse(line).map_err(|error| format!("{shown}: {error}")))
             .collect::<Result<_, _>>()?;
         Ok((measured, threads))
