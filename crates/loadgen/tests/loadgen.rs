@@ -54,7 +54,8 @@ fn serve_in_thread(path: &Path, answer: fn(u8) -> u8) {
             let Ok(mut stream) = stream else { continue };
             std::thread::spawn(move || {
                 let mut byte = [0u8; 1];
-                while let Ok(1) = stream.read(&mut byte) {
+                // read_exact retries a read a signal interrupted.
+                while stream.read_exact(&mut byte).is_ok() {
                     if stream.write_all(&[answer(byte[0])]).is_err() {
                         break;
                     }
@@ -83,7 +84,8 @@ fn serve_tallying(path: &Path) -> (Arc<AtomicUsize>, Arc<AtomicUsize>) {
             let answers = Arc::clone(&answers);
             std::thread::spawn(move || {
                 let mut byte = [0u8; 1];
-                while let Ok(1) = stream.read(&mut byte) {
+                // read_exact retries a read a signal interrupted.
+                while stream.read_exact(&mut byte).is_ok() {
                     if stream.write_all(&[next_byte(byte[0])]).is_err() {
                         break;
                     }
