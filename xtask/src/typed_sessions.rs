@@ -199,7 +199,7 @@ impl Typist<'_> {
             let prompted = came.iter().skip(1).any(|line| is_prompt(line));
             let missing = missing(&waited, &came);
             let late = Instant::now() >= deadline;
-            if prompted && (missing.is_empty() || late) {
+            if prompted && (missing.is_empty() || late || dropped(&came) > 0) {
                 // An event loop drops a line the terminal cannot take at
                 // once, and says how many once it can: such a line is
                 // owed, and the session's end settles the account.
@@ -358,10 +358,17 @@ fn type_session(name: &str, transcript: &str, programs: &std::path::Path) {
         Vec::<String>::new(),
         "{name}: job notices that never came; the terminal shows:\n{whole}"
     );
+    let dropped = dropped(&came);
+    // Under strace, the record of a write the terminal refused differs
+    // too (`= -1 EAGAIN`): it is owed only where nothing was dropped.
+    let owed: Vec<&(String, String)> = typist
+        .owed
+        .iter()
+        .filter(|(_, line)| dropped == 0 || !line.starts_with("write("))
+        .collect();
     assert!(
-        typist.owed.len() <= dropped(&came),
-        "{name}: lines that never came, and no word of their drop: {:?}; the terminal shows:\n{whole}",
-        typist.owed
+        owed.len() <= dropped,
+        "{name}: lines that never came, and no word of their drop: {owed:?}; the terminal shows:\n{whole}"
     );
 }
 
@@ -452,4 +459,16 @@ fn a_server_s_word_of_dropped_lines_is_counted() {
         "char from server = B".to_string(),
     ];
     assert_eq!(dropped(&lines), 3);
+}
+
+#[test]
+fn a_line_the_server_says_it_dropped_is_not_missed() {
+    if !has_tmux() {
+        return;
+    }
+    let programs = crate::workspace::build_programs(crate::workspace::Profile::Debug).unwrap();
+    let transcript = "# ANCHOR: drop\n$ echo 'epoll-server: 1 line(s) dropped: stdout was full'\n\
+                      epoll-server: 1 line(s) dropped: stdout was full\n\
+                      removing client on fd 9\n# ANCHOR_END: drop\n";
+    type_session("drop.txt", transcript, &programs);
 }
