@@ -28,6 +28,20 @@ pub(crate) enum Pane {
     Clients,
 }
 
+/// Whether tmux is here, for a test that types into it; CI must have it.
+#[cfg(test)]
+pub(crate) fn has_tmux() -> bool {
+    let found = Command::new("tmux").arg("-V").output().is_ok();
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have tmux: .ci/run installs it"
+        );
+        println!("skipped: tmux is not installed here");
+    }
+    found
+}
+
 /// Held by a test while it runs a session on the book's TCP port, 9734.
 #[cfg(test)]
 pub(crate) static BOOK_PORT_IN_USE: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -274,15 +288,18 @@ pub(crate) fn prompts(shown: &str) -> usize {
     shown.lines().filter(|line| is_prompt(line)).count()
 }
 
+/// The lines a pane shows from its `nth` prompt (from 1) on.
+pub(crate) fn from_prompt(shown: &str, nth: usize) -> impl Iterator<Item = &str> {
+    let mut seen = 0;
+    shown.lines().skip_while(move |line| {
+        seen += usize::from(is_prompt(line));
+        seen < nth
+    })
+}
+
 /// What a pane shows from its `nth` prompt (from 1) up to the next one.
 fn since_prompt(shown: &str, nth: usize) -> String {
-    let mut lines = shown.lines().skip_while({
-        let mut seen = 0;
-        move |line| {
-            seen += usize::from(is_prompt(line));
-            seen < nth
-        }
-    });
+    let mut lines = from_prompt(shown, nth);
     let mut text: Vec<&str> = lines.next().into_iter().collect();
     text.extend(lines.take_while(|line| !is_prompt(line)));
     text.join("\n")
@@ -440,12 +457,7 @@ mod tests {
     /// shows what it must, and no shell or program complains.
     #[test]
     fn every_stage_s_panes_run_in_a_real_shell() {
-        if Command::new("tmux").arg("-V").output().is_err() {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CI must have tmux: .ci/run installs it"
-            );
-            println!("skipped: tmux is not installed here");
+        if !has_tmux() {
             return;
         }
         let programs = crate::workspace::build_programs(crate::workspace::Profile::Debug).unwrap();

@@ -119,20 +119,28 @@ fn socket_file(s: &mut Session, name: &'static str) -> Result<(), String> {
     s.step(Step::run(name, &["ls", "-lF", "server_socket"]).normalise(Normalise::LsLong))
 }
 
+/// The book's TCP port, 9734, as its chapter uses it.
+pub const BOOK_PORT: u16 = 9734;
+
+/// The port a session on the book's port uses: the book's, or a free one
+/// where something else holds it.
+pub fn port_for_the_book() -> Result<u16, String> {
+    if std::net::TcpListener::bind(("127.0.0.1", BOOK_PORT)).is_ok() {
+        return Ok(BOOK_PORT);
+    }
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .map_err(|error| format!("cannot find a free port: {error}"))
+}
+
 fn network(s: &mut Session) -> Result<(), String> {
-    const BOOK_PORT: u16 = 9734;
-    let port = if std::net::TcpListener::bind(("127.0.0.1", BOOK_PORT)).is_ok() {
-        BOOK_PORT
-    } else {
-        let free = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .map_err(|error| format!("cannot find a free port: {error}"))?
-            .port();
+    let port = port_for_the_book()?;
+    if port != BOOK_PORT {
         s.narrate(&format!(
-            "port {BOOK_PORT} is taken here: using port {free} instead"
+            "port {BOOK_PORT} is taken here: using port {port} instead"
         ));
-        free
-    };
+    }
     // The book shows the book's port, whichever one this run used.
     s.stand_in(port.to_string(), BOOK_PORT.to_string());
     s.stand_in(format!("{port:04X}"), format!("{BOOK_PORT:04X}"));

@@ -41,7 +41,7 @@ pub use step::{Normalise, Settle, Step};
 const DEADLINE: Duration = Duration::from_secs(30);
 
 /// The first stand-in process id: the book's pids are 23385, 23386, ...
-const FIRST_STAND_IN_PID: u32 = 23385;
+pub const FIRST_STAND_IN_PID: u32 = 23385;
 
 /// How the session goes from one step to the next.
 #[derive(Clone, Copy)]

@@ -16,16 +16,12 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use crate::panes::{Pane, Terminals, is_prompt, prompts};
+use crate::panes::{Pane, Terminals, from_prompt, has_tmux, is_prompt, prompts};
+use crate::scenarios::{BOOK_PORT, port_for_the_book};
+use crate::session::FIRST_STAND_IN_PID;
 
 /// How long one command may take, and its lines may take to come.
 const STEP_DEADLINE: Duration = Duration::from_secs(30);
-
-/// Stand-in pids start here (as xtask/src/session.rs gives them).
-const FIRST_STAND_IN: u32 = 23385;
-
-/// The book's TCP port, which the network session uses.
-const BOOK_PORT: u16 = 9734;
 
 /// A line that says something went wrong, from bash or from a program.
 const COMPLAINTS: [&str; 10] = [
@@ -104,7 +100,11 @@ fn is_strace_f(line: &str) -> bool {
 
 /// The stand-in pids (numbers from 23385 on) of a line, in order.
 fn stand_ins(line: &str) -> impl Iterator<Item = &str> {
-    numbers(line).filter(|number| number.parse::<u32>().is_ok_and(|n| n >= FIRST_STAND_IN))
+    numbers(line).filter(|number| is_stand_in(number))
+}
+
+fn is_stand_in(number: &str) -> bool {
+    number.parse::<u32>().is_ok_and(|n| n >= FIRST_STAND_IN_PID)
 }
 
 fn numbers(line: &str) -> impl Iterator<Item = &str> {
@@ -195,7 +195,9 @@ impl Typist<'_> {
             .map(|line| shape(line))
             .collect();
         loop {
-            let came = since_prompt(&self.shown(), before);
+            let came = from_prompt(&self.shown(), before)
+                .map(str::to_string)
+                .collect::<Vec<_>>();
             let prompted = came.iter().skip(1).any(|line| is_prompt(line));
             let missing = missing(&waited, &came);
             let late = Instant::now() >= deadline;
@@ -232,7 +234,7 @@ impl Typist<'_> {
             let seen = unpaired.remove(at);
             for (book, real) in numbers(line).zip(numbers(seen.strip_prefix("$ ").unwrap_or(seen)))
             {
-                if book.parse::<u32>().is_ok_and(|n| n >= FIRST_STAND_IN) {
+                if is_stand_in(book) {
                     self.pids
                         .entry(book.to_string())
                         .or_insert_with(|| real.to_string());
@@ -254,19 +256,6 @@ fn dropped(lines: &[String]) -> usize {
                 .ok()
         })
         .sum()
-}
-
-/// The lines from the `nth` prompt (from 1) on, to the end.
-fn since_prompt(shown: &str, nth: usize) -> Vec<String> {
-    let mut seen = 0;
-    shown
-        .lines()
-        .skip_while(|line| {
-            seen += usize::from(is_prompt(line));
-            seen < nth
-        })
-        .map(str::to_string)
-        .collect()
 }
 
 /// The shapes of `waited` that `came` does not hold as often (a
@@ -298,14 +287,7 @@ fn type_session(name: &str, transcript: &str, programs: &std::path::Path) {
     let tmux_dir = tempfile::tempdir().unwrap();
     // --panes' two terminals; a transcript is one shell, typed into the second.
     let terminals = Terminals::open(tmux_dir.path(), dir.path(), programs).unwrap();
-    let port = if std::net::TcpListener::bind(("127.0.0.1", BOOK_PORT)).is_ok() {
-        BOOK_PORT
-    } else {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .unwrap()
-            .port()
-    };
+    let port = port_for_the_book().unwrap();
     let mut typist = Typist {
         name,
         terminals: &terminals,
@@ -370,22 +352,6 @@ fn type_session(name: &str, transcript: &str, programs: &std::path::Path) {
         owed.len() <= dropped,
         "{name}: lines that never came, and no word of their drop: {owed:?}; the terminal shows:\n{whole}"
     );
-}
-
-/// Whether tmux is here; CI must have it.
-fn has_tmux() -> bool {
-    let found = std::process::Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_ok();
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have tmux: .ci/run installs it"
-        );
-        println!("skipped: tmux is not installed here");
-    }
-    found
 }
 
 #[test]
