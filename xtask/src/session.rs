@@ -289,18 +289,12 @@ impl Session {
                 let line = format!("[{number}] {}", self.job_pid(number));
                 self.show(&line, &line);
             }
-            Action::Wait(number) => {
-                let index = self.job_index(*number);
-                let mut job = self.jobs.remove(index);
-                let status = job.group.wait()?;
-                output = self.until_marker()?;
-                output.push(job.notice(status));
-                self.last_status = Some(status);
-            }
-            Action::Kill(number, _) | Action::KillTraced(number) => {
+            // `wait %N`, or `kill ...; wait %N`: the job ends, and bash says so.
+            Action::Wait(number) | Action::Kill(number, _) | Action::KillTraced(number) => {
                 let index = self.job_index(*number);
                 let mut job = self.jobs.remove(index);
                 match (&step.action, traced) {
+                    (Action::Wait(_), _) => {}
                     (Action::Kill(_, signal), _) => job.group.signal(*signal)?,
                     (_, Some(traced)) => nix::sys::signal::kill(traced, Signal::SIGTERM)
                         .map_err(|errno| format!("cannot signal {traced}: {}", errno.desc()))?,
@@ -309,6 +303,7 @@ impl Session {
                 let status = job.group.wait()?;
                 output = self.until_marker()?;
                 output.push(job.notice(status));
+                self.last_status = Some(status);
             }
             Action::Umask(mode) => {
                 nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(*mode));
