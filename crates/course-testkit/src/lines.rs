@@ -86,25 +86,33 @@ impl Lines {
 
     /// The next line not taken yet, waiting until `deadline`.
     pub fn next(&mut self, deadline: Instant) -> Next {
-        if self.taken < self.all.len() {
+        if self.taken < self.all.len() || self.receive(deadline) {
             self.taken += 1;
-            return Next::Line(self.all[self.taken - 1].clone());
+            Next::Line(self.all[self.taken - 1].clone())
+        } else if self.ended {
+            Next::Ended
+        } else {
+            Next::Nothing
         }
+    }
+
+    /// Waits until `deadline` for one more line and keeps it: false if
+    /// none came in time or the stream has ended.
+    fn receive(&mut self, deadline: Instant) -> bool {
         if self.ended {
-            return Next::Ended;
+            return false;
         }
         let left = deadline.saturating_duration_since(Instant::now());
         match self.receiver.recv_timeout(left) {
             Ok(line) => {
-                self.all.push(line.text.clone());
-                self.taken += 1;
-                Next::Line(line.text)
+                self.all.push(line.text);
+                true
             }
             Err(RecvTimeoutError::Disconnected) => {
                 self.ended = true;
-                Next::Ended
+                false
             }
-            Err(RecvTimeoutError::Timeout) => Next::Nothing,
+            Err(RecvTimeoutError::Timeout) => false,
         }
     }
 
@@ -119,14 +127,7 @@ impl Lines {
 
     /// Reads the stream to its end, waiting until `deadline` at most.
     pub fn read_to_end(&mut self, deadline: Instant) {
-        while !self.ended {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.receiver.recv_timeout(left) {
-                Ok(line) => self.all.push(line.text),
-                Err(RecvTimeoutError::Disconnected) => self.ended = true,
-                Err(RecvTimeoutError::Timeout) => return,
-            }
-        }
+        while self.receive(deadline) {}
     }
 
     /// Every line that came so far, taken or not.
