@@ -42,9 +42,16 @@ pub(crate) fn has_tmux() -> bool {
     found
 }
 
-/// Held by a test while it runs a session on the book's TCP port, 9734.
+/// Terminals for one test at a time: the tests that type into tmux
+/// share the book's TCP port, and the instructor's commands they type
+/// (`pgrep -x epoll-server`) would find another test's server.
 #[cfg(test)]
-pub(crate) static BOOK_PORT_IN_USE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+pub(crate) fn terminals_to_itself() -> std::sync::MutexGuard<'static, ()> {
+    static IN_USE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    IN_USE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// Ctrl-C, typed into a pane.
 const CTRL_C: &str = "C-c";
@@ -466,11 +473,7 @@ mod tests {
                 println!("stage 06 skipped: io_uring is refused here");
                 continue;
             }
-            let _port = (stage.id == "02n").then(|| {
-                BOOK_PORT_IN_USE
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-            });
+            let _alone = terminals_to_itself();
             let dir = tempfile::tempdir().unwrap();
             let tmux_dir = tempfile::tempdir().unwrap();
             let terminals = Terminals::open(tmux_dir.path(), dir.path(), &programs).unwrap();

@@ -283,6 +283,7 @@ fn missing(waited: &[String], came: &[String]) -> Vec<String> {
 /// Types `transcript` into a new bash; panics on a hang, a line that never
 /// comes, or a complaint the transcript does not show.
 fn type_session(name: &str, transcript: &str, programs: &std::path::Path) {
+    let _alone = crate::panes::terminals_to_itself();
     let dir = tempfile::tempdir().unwrap();
     let tmux_dir = tempfile::tempdir().unwrap();
     // --panes' two terminals; a transcript is one shell, typed into the second.
@@ -386,11 +387,6 @@ fn every_recorded_session_types_into_bash() {
             println!("{name} skipped: io_uring is refused here");
             continue;
         }
-        let _port = name.starts_with("02n").then(|| {
-            crate::panes::BOOK_PORT_IN_USE
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-        });
         type_session(&name, &std::fs::read_to_string(&path).unwrap(), &programs);
     }
 }
