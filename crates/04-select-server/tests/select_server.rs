@@ -136,6 +136,14 @@ fn a_full_stdout_pipe_never_holds_the_server() {
 }
 
 #[test]
+fn lines_dropped_just_before_a_stop_are_counted_at_the_stop() {
+    event_loop::lines_dropped_just_before_a_stop_are_counted_at_the_stop(
+        cargo_bin!("select-server"),
+        "select-server",
+    );
+}
+
+#[test]
 fn a_terminal_that_takes_no_more_never_holds_the_server() {
     event_loop::a_terminal_that_takes_no_more_never_holds_the_server(
         cargo_bin!("select-server"),

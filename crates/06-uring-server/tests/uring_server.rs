@@ -252,6 +252,16 @@ fn a_full_stdout_pipe_never_holds_the_server() {
 }
 
 #[test]
+fn lines_dropped_just_before_a_stop_are_counted_at_the_stop() {
+    unless_refused(|program| {
+        event_loop::lines_dropped_just_before_a_stop_are_counted_at_the_stop(
+            program,
+            "uring-server",
+        );
+    });
+}
+
+#[test]
 fn a_terminal_that_takes_no_more_never_holds_the_server() {
     unless_refused(|program| {
         event_loop::a_terminal_that_takes_no_more_never_holds_the_server(program, "uring-server");

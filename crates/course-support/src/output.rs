@@ -252,17 +252,67 @@ pub(crate) fn log_last(message: impl fmt::Display) {
     write_last_line(stderr_line(message).as_bytes());
 }
 
-/// Writes bytes that are a whole line already on stderr, in one write,
-/// without waiting: a line said at a stop or a failed start must never keep
-/// the program from ending (stderr a full pipe, a terminal nobody reads).
-/// A line that cannot go at once is lost. No allocation, no lock: what a
-/// signal handler may do.
+/// Writes bytes that are a whole line already on stderr without waiting
+/// for room: a line said at a stop or a failed start must never keep the
+/// program from ending (stderr a full pipe, a terminal nobody reads). No
+/// allocation, no lock: what a signal handler may do.
+///
+/// Stdout's lines dropped and not yet said are said first, on stdout: the
+/// last chance to say them. A terminal refuses a non-blocking write while
+/// another process writes to it (EAGAIN, though nothing is full), so a
+/// last line tries again, a few times a millisecond apart, before it is
+/// lost.
 pub(crate) fn write_last_line(line: &[u8]) {
     flush();
-    let _ = match STDERR.writer.get() {
-        Some(writer) => STDERR.write_with(writer, line),
-        None => STDERR.write_with(&STDERR.non_blocking_writer(), line),
-    };
+    let dropped = STDOUT.dropped.load(Ordering::Relaxed);
+    if dropped > 0 {
+        let mut note = [0u8; 320];
+        let mut cursor = std::io::Cursor::new(&mut note[..]);
+        let said = std::io::Write::write_fmt(
+            &mut cursor,
+            format_args!(
+                "{}: {dropped} line(s) dropped: stdout was full\n",
+                program()
+            ),
+        );
+        if said.is_ok() {
+            let len = usize::try_from(cursor.position()).unwrap_or(0);
+            STDOUT.write_last(&note[..len]);
+        }
+    }
+    STDERR.write_last(line);
+}
+
+/// How often a last line is tried while its stream refuses it for now.
+const LAST_LINE_TRIES: u32 = 20;
+
+impl Stream {
+    /// `bytes` in as few writes as the stream takes, never waiting on it:
+    /// refused for now (EAGAIN), the rest is tried again after a
+    /// millisecond, [`LAST_LINE_TRIES`] times at most, then lost.
+    fn write_last(&self, mut bytes: &[u8]) {
+        let non_blocking;
+        let writer = match self.writer.get() {
+            Some(writer) => writer,
+            None => {
+                non_blocking = self.non_blocking_writer();
+                &non_blocking
+            }
+        };
+        let mut refusals = 0;
+        while !bytes.is_empty() {
+            match self.write_call(writer, bytes) {
+                Ok(count) => bytes = &bytes[count..],
+                Err(Errno::EINTR) => {}
+                Err(Errno::EAGAIN) if refusals < LAST_LINE_TRIES => {
+                    refusals += 1;
+                    // nanosleep: what a signal handler may call.
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                Err(_) => return,
+            }
+        }
+    }
 }
 
 #[doc(hidden)]

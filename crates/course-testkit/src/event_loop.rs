@@ -368,6 +368,72 @@ pub fn a_full_stdout_pipe_never_holds_the_server(program: &Path, name: &str) {
     drop(server);
 }
 
+/// The system calls an event loop sleeps in, waiting for its next events.
+const WAITS_FOR_EVENTS: [i64; 6] = [
+    nix::libc::SYS_select,
+    nix::libc::SYS_pselect6,
+    nix::libc::SYS_epoll_wait,
+    nix::libc::SYS_epoll_pwait,
+    nix::libc::SYS_epoll_pwait2,
+    nix::libc::SYS_io_uring_enter,
+];
+
+/// Lines dropped on a full stdout pipe, then the pipe emptied while the
+/// server sleeps with nothing more to say, then a stop: the count of the
+/// dropped lines comes at the stop, the last chance to say it.
+pub fn lines_dropped_just_before_a_stop_are_counted_at_the_stop(program: &Path, name: &str) {
+    let dir = TempDir::new().expect("a temporary directory");
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    let mut command = Command::new(program);
+    command.args(["--work", "0"]).current_dir(dir.path());
+    let mut server = Running::spawn_with_stdout(command, writer.into());
+    let path = dir.path().join(SOCKET);
+    crate::poll_until("the server listens", || Client::try_unix(&path).is_ok());
+    for session in 0..1500 {
+        assert_eq!(
+            Client::unix(&path).exchange(b'A'),
+            Reply::Byte(b'B'),
+            "session {session}"
+        );
+    }
+    // A client that stays: once it is answered, nothing is left to say.
+    let mut staying = Client::unix(&path);
+    assert_eq!(staying.exchange(b'A'), Reply::Byte(b'B'));
+    crate::poll_until("the server sleeps, waiting for events", || {
+        processes::sleeping_in(server.pid()).is_some_and(|call| WAITS_FOR_EVENTS.contains(&call))
+    });
+    let set_non_blocking = |on: bool| {
+        let flags = if on {
+            nix::fcntl::OFlag::O_NONBLOCK
+        } else {
+            nix::fcntl::OFlag::empty()
+        };
+        nix::fcntl::fcntl(&reader, nix::fcntl::FcntlArg::F_SETFL(flags)).expect("pipe flags");
+    };
+    set_non_blocking(true);
+    let mut chunk = [0u8; 65536];
+    while let Ok(1..) = std::io::Read::read(&mut &reader, &mut chunk) {}
+    set_non_blocking(false);
+    server.signal(Signal::SIGTERM);
+    let mut after = crate::lines::Lines::of(reader);
+    after.read_to_end(std::time::Instant::now() + crate::DEADLINE);
+    assert!(server.wait_for_exit().success());
+    let notice = format!("{name}: ");
+    let counted = after.all().iter().any(|line| {
+        line.strip_prefix(&notice).is_some_and(|rest| {
+            rest.strip_suffix(" line(s) dropped: stdout was full")
+                .and_then(|count| count.parse::<u64>().ok())
+                .is_some_and(|count| count > 0)
+        })
+    });
+    assert!(
+        counted,
+        "no count of dropped lines at the stop: {:?}",
+        after.all()
+    );
+    drop(staying);
+}
+
 /// Serves `sessions` clients one after another with the server's stdout
 /// sent to `stdout`, which nobody reads: every one is answered. Then reads
 /// what `ours`, the other end, holds, serving one more client at a time
