@@ -4,7 +4,6 @@
 use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 
-use nix::unistd::Pid;
 use tempfile::TempDir;
 
 use crate::{Client, Running};
@@ -20,10 +19,50 @@ pub const LOCK: &str = "server_socket.lock";
 /// its first `server waiting`, so it is listening. Dropping it ends the
 /// server (and a forking server's children, see [`Running`]), then removes
 /// the directory.
-pub struct Server {
+///
+/// `P` is how the program runs: a test's [`Running`], which panics with
+/// what went wrong, or an exercise check's program, which reports it as
+/// what was expected and what came. The server is the same either way.
+pub struct Server<P = Running> {
     /// The running program: its output, its signals, its end.
-    pub running: Running,
+    pub running: P,
     dir: TempDir,
+}
+
+impl<P> Server<P> {
+    /// `running`, started in `dir`, once it has said `server waiting`.
+    pub fn of(running: P, dir: TempDir) -> Server<P> {
+        Server { running, dir }
+    }
+
+    /// The running server and its directory, for a test that ends the
+    /// server itself and then looks at what is left.
+    pub fn into_parts(self) -> (P, TempDir) {
+        (self.running, self.dir)
+    }
+
+    /// The directory the server runs in.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Where the server listens unless told otherwise.
+    pub fn socket_path(&self) -> PathBuf {
+        self.dir().join(SOCKET)
+    }
+}
+
+impl<P> std::ops::Deref for Server<P> {
+    type Target = P;
+    fn deref(&self) -> &P {
+        &self.running
+    }
+}
+
+impl<P> std::ops::DerefMut for Server<P> {
+    fn deref_mut(&mut self) -> &mut P {
+        &mut self.running
+    }
 }
 
 impl Server {
@@ -38,27 +77,7 @@ impl Server {
     /// Waits until `running`, started in `dir`, is ready.
     pub fn ready(mut running: Running, dir: TempDir) -> Server {
         running.expect_stdout("server waiting");
-        Server { running, dir }
-    }
-
-    /// The running server and its directory, for a test that ends the
-    /// server itself and then looks at what is left.
-    pub fn into_parts(self) -> (Running, TempDir) {
-        (self.running, self.dir)
-    }
-
-    /// The directory the server runs in.
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
-    }
-
-    pub fn pid(&self) -> Pid {
-        self.running.pid()
-    }
-
-    /// Where the server listens unless told otherwise.
-    pub fn socket_path(&self) -> PathBuf {
-        self.dir().join(SOCKET)
+        Server::of(running, dir)
     }
 
     /// A client connected to [`Server::socket_path`].

@@ -19,7 +19,7 @@ use std::fmt::Display;
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -552,23 +552,36 @@ pub fn describe(status: ExitStatus) -> String {
 
 /// A server under check, in a temporary directory of its own, ready: it
 /// has said `server waiting`. Dropping it stops the server and its
-/// children, then removes the directory.
-pub struct Server {
-    pub program: Program,
-    dir: TempDir,
-}
+/// children, then removes the directory. The stage tests' server, run as
+/// a check's [`Program`]: what goes wrong is reported, not panicked.
+pub type Server = course_testkit::Server<Program>;
 
-impl std::ops::Deref for Server {
-    type Target = Program;
-    fn deref(&self) -> &Program {
-        &self.program
-    }
-}
-
-impl std::ops::DerefMut for Server {
-    fn deref_mut(&mut self) -> &mut Program {
-        &mut self.program
-    }
+/// What a check does with its server; each failure fails the check with
+/// what was expected and what came.
+pub trait CheckedServer: Sized {
+    /// Starts the server, which must say `server waiting` within [`START`].
+    fn start(program: &Path, args: &[&str]) -> Self;
+    /// [`CheckedServer::start`], with descriptor numbers below `open_files`
+    /// only (its `ulimit -n`), when it says a number.
+    fn start_with_open_files(program: &Path, args: &[&str], open_files: Option<u64>) -> Self;
+    /// A client connected to the server's socket, within [`SOON`]: a full
+    /// listen queue makes a client wait, but not for ever.
+    fn connect(&mut self) -> UnixStream;
+    /// A client connected to an event-driven server, and its descriptor in
+    /// the server, from `adding client on fd N`.
+    fn connect_learning_fd(&mut self) -> (UnixStream, RawFd);
+    /// Sends `bytes` on `stream`; a failure fails the check.
+    fn send(&mut self, stream: &mut UnixStream, bytes: &[u8]);
+    /// Sends `byte` and returns what came back within `within`.
+    fn exchange(&mut self, stream: &mut UnixStream, byte: u8, within: Duration) -> Got;
+    /// Sends `byte` and insists that `expected` comes back within `within`.
+    fn expect_exchange(
+        &mut self,
+        stream: &mut UnixStream,
+        byte: u8,
+        expected: u8,
+        within: Duration,
+    );
 }
 
 /// A new temporary directory, which reports call `DIR`.
@@ -578,32 +591,19 @@ pub fn temporary_dir() -> TempDir {
     dir
 }
 
-impl Server {
-    /// Starts the server, which must say `server waiting` within [`START`].
-    pub fn start(program: &Path, args: &[&str]) -> Server {
+impl CheckedServer for Server {
+    fn start(program: &Path, args: &[&str]) -> Server {
         Server::start_with_open_files(program, args, None)
     }
 
-    /// [`Server::start`], with descriptor numbers below `open_files` only
-    /// (its `ulimit -n`), when it says a number.
-    pub fn start_with_open_files(program: &Path, args: &[&str], open_files: Option<u64>) -> Server {
+    fn start_with_open_files(program: &Path, args: &[&str], open_files: Option<u64>) -> Server {
         let dir = temporary_dir();
         let mut program = Program::start_with_open_files(program, dir.path(), args, open_files);
         program.expect_stdout("server waiting", START);
-        Server { program, dir }
+        Server::of(program, dir)
     }
 
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
-    }
-
-    pub fn socket_path(&self) -> PathBuf {
-        self.dir.path().join("server_socket")
-    }
-
-    /// A client connected to the server's socket, within [`SOON`]: a full
-    /// listen queue makes a client wait, but not for ever.
-    pub fn connect(&mut self) -> UnixStream {
+    fn connect(&mut self) -> UnixStream {
         match connect_within(&self.socket_path(), SOON) {
             Ok(stream) => stream,
             Err(error) => self.fail(
@@ -616,9 +616,7 @@ impl Server {
         }
     }
 
-    /// A client connected to an event-driven server, and its descriptor in
-    /// the server, from `adding client on fd N`.
-    pub fn connect_learning_fd(&mut self) -> (UnixStream, RawFd) {
+    fn connect_learning_fd(&mut self) -> (UnixStream, RawFd) {
         let stream = self.connect();
         let line = self.next_event(SOON);
         let fd = line
@@ -640,8 +638,7 @@ impl Server {
         }
     }
 
-    /// Sends `bytes` on `stream`; a failure fails the check.
-    pub fn send(&mut self, stream: &mut UnixStream, bytes: &[u8]) {
+    fn send(&mut self, stream: &mut UnixStream, bytes: &[u8]) {
         if let Err(error) = stream.write_all(bytes) {
             self.fail(
                 format_args!("to send {:?} to the server", String::from_utf8_lossy(bytes)),
@@ -650,14 +647,12 @@ impl Server {
         }
     }
 
-    /// Sends `byte` and returns what came back within `within`.
-    pub fn exchange(&mut self, stream: &mut UnixStream, byte: u8, within: Duration) -> Got {
+    fn exchange(&mut self, stream: &mut UnixStream, byte: u8, within: Duration) -> Got {
         self.send(stream, &[byte]);
         Got::one_byte(stream, within)
     }
 
-    /// Sends `byte` and insists that `expected` comes back within `within`.
-    pub fn expect_exchange(
+    fn expect_exchange(
         &mut self,
         stream: &mut UnixStream,
         byte: u8,

@@ -8,7 +8,9 @@ use std::path::Path;
 use nix::unistd::getuid;
 
 use crate::Check;
-use crate::harness::{Got, QUIET, SOON, Server, error_text, receive_until_hang_up, redact, shown};
+use crate::harness::{
+    CheckedServer, Got, QUIET, SOON, Server, error_text, receive_until_hang_up, redact, shown,
+};
 
 pub const UPPER_SERVER: &[Check] = &[
     Check::new(

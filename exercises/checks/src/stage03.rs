@@ -11,8 +11,8 @@ use nix::unistd::Pid;
 
 use crate::Check;
 use crate::harness::{
-    Got, QUIET, SOON, Server, after, expect_refused_but_not_unknown, redact, redact_numbers_after,
-    shown,
+    CheckedServer, Got, QUIET, SOON, Server, after, expect_refused_but_not_unknown, redact,
+    redact_numbers_after, shown,
 };
 
 pub const REAPER_LOG: &[Check] = &[

@@ -9,7 +9,7 @@ use course_testkit::limits::raise_open_files_limit;
 use course_testkit::processes::cpu_time;
 
 use crate::harness::{
-    Got, QUIET, SOON, Server, after, expect_refused_but_not_unknown, receive, shown,
+    CheckedServer, Got, QUIET, SOON, Server, after, expect_refused_but_not_unknown, receive, shown,
 };
 use crate::{Check, harness};
 

@@ -7,7 +7,9 @@ use std::path::Path;
 
 use nix::sys::signal::Signal;
 
-use crate::harness::{SOON, Server, describe, receive, receive_until_hang_up, shown};
+use crate::harness::{
+    CheckedServer, SOON, Server, describe, receive, receive_until_hang_up, shown,
+};
 use crate::stage03::takes_from_a_signalfd;
 use crate::{Check, harness};
 
