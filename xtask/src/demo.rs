@@ -36,10 +36,11 @@ pub struct DemoArgs {
     #[arg(long, conflicts_with_all = ["record", "check"])]
     trace: bool,
 
-    /// Play the stage in tmux, in two panes as in the book's two terminals:
-    /// the server on the left, the clients on the right (tmux must be
-    /// installed)
-    #[arg(long, requires = "stage", conflicts_with_all = ["record", "check", "trace"])]
+    /// Play the stage's session in tmux, in two panes as in the book's two
+    /// terminals: the server on the left, the clients on the right, each
+    /// command typed on Enter (tmux must be installed; with --trace, the
+    /// traced session)
+    #[arg(long, requires = "stage", conflicts_with_all = ["record", "check"])]
     panes: bool,
 
     /// Write each session's transcript into the book (book/src/transcripts)
@@ -60,7 +61,7 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
     }
     if args.panes {
         let stage = chosen(STAGES, args.stage.as_ref())?[0];
-        return panes::run(stage, &build_programs(Profile::Debug)?);
+        return panes::run(stage, args.trace, &build_programs(Profile::Debug)?);
     }
     let chosen = chosen(STAGES, args.stage.as_ref())?;
     let programs = build_programs(Profile::Debug)?;

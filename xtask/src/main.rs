@@ -51,7 +51,12 @@ enum Task {
     Mutants(mutants::MutantsArgs),
     /// The narrow pane of `demo --panes` (run by it, in tmux)
     #[command(hide = true)]
-    DemoPanesDriver { stage: String, socket: String },
+    DemoPanesDriver {
+        stage: String,
+        socket: String,
+        #[arg(long)]
+        trace: bool,
+    },
 }
 
 /// A reader that stops reading (`cargo xtask exercise hint 01a | head -1`)
@@ -85,7 +90,11 @@ fn main() -> ExitCode {
         Task::Exercise(args) => exercise::run(&args),
         Task::Bench(args) => bench::run(&args),
         Task::Mutants(args) => mutants::run(&args),
-        Task::DemoPanesDriver { stage, socket } => panes::drive(&stage, &socket),
+        Task::DemoPanesDriver {
+            stage,
+            socket,
+            trace,
+        } => panes::drive(&stage, &socket, trace),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

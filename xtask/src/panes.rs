@@ -14,12 +14,16 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use nix::sys::termios;
-
 use course_stages::Stage;
 
 use crate::procs::Registry;
+use crate::scenarios::{Play, plays};
+use crate::session::{INPUT_ENDED, QUIT};
 use crate::workspace::succeed;
+
+mod player;
+
+use player::{Pacing, PanesPlayer};
 
 /// Which of the two terminals a command is typed into.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -43,8 +47,7 @@ pub(crate) fn has_tmux() -> bool {
 }
 
 /// Terminals for one test at a time: the tests that type into tmux
-/// share the book's TCP port, and the instructor's commands they type
-/// (`pgrep -x epoll-server`) would find another test's server.
+/// share the book's TCP port.
 #[cfg(test)]
 pub(crate) fn terminals_to_itself() -> std::sync::MutexGuard<'static, ()> {
     static IN_USE: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -55,86 +58,6 @@ pub(crate) fn terminals_to_itself() -> std::sync::MutexGuard<'static, ()> {
 
 /// Ctrl-C, typed into a pane.
 const CTRL_C: &str = "C-c";
-
-/// What is typed in each stage, in order, and what its terminal must show
-/// once it is done (the panes test checks it).
-fn script(stage: &str) -> Option<&'static [Typed]> {
-    use Pane::{Clients, Server};
-    const ANSWERED: &str = "char from server = B";
-    const WAITING: &str = "server waiting";
-    const STOPPED: &str = "stopped by SIGINT, removed server_socket";
-    Some(match stage {
-        "01" => &[
-            (
-                Clients,
-                "client1",
-                "oops: client1: No such file or directory",
-            ),
-            (Clients, "echo $?", "1"),
-        ],
-        "02" => &[
-            (Server, "server1", WAITING),
-            (Clients, "ls -lF server_socket", "server_socket="),
-            (Clients, "client1", ANSWERED),
-            (Clients, "(client1 & client1 & client1 & wait)", ANSWERED),
-            (Server, CTRL_C, STOPPED),
-            (Clients, "ls -lF server_socket", "No such file or directory"),
-        ],
-        "02n" => &[
-            (Server, "server1 --tcp 127.0.0.1:9734", WAITING),
-            (Clients, "client1 --tcp 127.0.0.1:9734", ANSWERED),
-            (Server, CTRL_C, "stopped by SIGINT"),
-        ],
-        "03" => &[
-            (Server, "forking-server", WAITING),
-            (Clients, "(client1 & client1 & client1 & wait)", ANSWERED),
-            (
-                Clients,
-                "client1 & client1 & client1 & sleep 1; ps -o pid,ppid,stat,args --ppid \"$(pgrep -ox forking-server)\"; wait",
-                "forking-server",
-            ),
-            (Server, CTRL_C, STOPPED),
-        ],
-        "04" => &[
-            (Server, "server5 --work 2", WAITING),
-            (Clients, "(client1 & client1 & client1 & wait)", ANSWERED),
-            (Server, CTRL_C, STOPPED),
-            (Server, "select-server --work 2", WAITING),
-            (Clients, "(client1 & client1 & client1 & wait)", ANSWERED),
-            (Server, CTRL_C, STOPPED),
-        ],
-        "05" => &[
-            (Server, "epoll-server --work 2", WAITING),
-            (Clients, "(client1 & client1 & client1 & wait)", ANSWERED),
-            (
-                Clients,
-                "ls -l /proc/\"$(pgrep -x epoll-server)\"/fd",
-                "anon_inode:[eventpoll]",
-            ),
-            (Server, CTRL_C, STOPPED),
-        ],
-        "06" => &[
-            (Server, "uring-server --work 2", WAITING),
-            (Clients, "(client1 & client1 & client1 & wait)", ANSWERED),
-            (
-                Clients,
-                "ls -l /proc/\"$(pgrep -x uring-server)\"/fd",
-                "anon_inode:[io_uring]",
-            ),
-            (Server, CTRL_C, STOPPED),
-        ],
-        _ => return None,
-    })
-}
-
-/// A command typed into a pane, and what the pane shows once it is done.
-type Typed = (Pane, &'static str, &'static str);
-
-/// What is typed in `stage`: an error for a stage with no script yet.
-fn script_of(stage: &str) -> Result<&'static [Typed], String> {
-    script(stage)
-        .ok_or_else(|| format!("stage {stage} has no --panes script in xtask/src/panes.rs yet"))
-}
 
 /// The two terminals: a tmux server of its own, on a socket in a
 /// directory of its own, with a bash in each pane, in `dir`, with the
@@ -192,6 +115,19 @@ impl Terminals {
         let mut command = Command::new("tmux");
         command.args(["-S", &self.socket]).args(args);
         command
+    }
+
+    /// The process id of the shell in `pane`.
+    fn shell_pid(&self, pane: Pane) -> Result<nix::unistd::Pid, String> {
+        let output = self
+            .tmux(&["display-message", "-p", "-t", pane.target(), "#{pane_pid}"])
+            .output()
+            .map_err(|error| format!("cannot run tmux: {error}"))?;
+        String::from_utf8_lossy(&output.stdout)
+            .trim()
+            .parse()
+            .map(nix::unistd::Pid::from_raw)
+            .map_err(|_| format!("tmux names no shell in {}", pane.name()))
     }
 
     /// Everything the pane has shown, its history included.
@@ -312,8 +248,8 @@ fn since_prompt(shown: &str, nth: usize) -> String {
     text.join("\n")
 }
 
-pub fn run(stage: &Stage, programs: &Path) -> Result<(), String> {
-    script_of(stage.id)?;
+pub fn run(stage: &Stage, traced: bool, programs: &Path) -> Result<(), String> {
+    session_of(stage, traced)?;
     if !std::env::var_os("PATH")
         .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join("tmux").is_file()))
     {
@@ -339,16 +275,17 @@ pub fn run(stage: &Stage, programs: &Path) -> Result<(), String> {
     // Ctrl-C in the driver's pane ends the driver; the shell around it
     // (which a trap keeps from ending too) then ends tmux.
     let driver = format!(
-        "trap true INT; '{}' demo-panes-driver {} '{}'; tmux -S '{}' kill-server",
+        "trap true INT; '{}' demo-panes-driver {} '{}'{}; tmux -S '{}' kill-server",
         std::env::current_exe()
             .map_err(|error| format!("cannot find xtask itself: {error}"))?
             .display(),
         stage.id,
         terminals.socket,
+        if traced { " --trace" } else { "" },
         terminals.socket
     );
     for args in [
-        &["split-window", "-v", "-f", "-l", "4", "-t", "demo:0", "-c"][..],
+        &["split-window", "-v", "-f", "-l", "6", "-t", "demo:0", "-c"][..],
         &[
             "select-pane",
             "-t",
@@ -395,35 +332,40 @@ pub fn run(stage: &Stage, programs: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// The narrow pane's program: shows each next command, types it into its
-/// pane on Enter, waits until it is done, and ends on `q` or after the
-/// last one.
-pub fn drive(stage: &str, socket: &str) -> Result<(), String> {
+/// The session `--panes` plays: the stage's, or under strace its traced one.
+fn session_of(stage: &Stage, traced: bool) -> Result<Play, String> {
+    let plays = plays(stage).ok_or_else(|| {
+        format!(
+            "stage {} has no session in xtask/src/scenarios.rs yet",
+            stage.id
+        )
+    })?;
+    match (traced, plays.trace) {
+        (false, _) => Ok(plays.play),
+        (true, Some(trace)) => Ok(trace),
+        (true, None) => Err(format!(
+            "stage {} has no traced session; `cargo xtask demo --list` says which have one",
+            stage.id
+        )),
+    }
+}
+
+/// The narrow pane's program: plays the stage's session into the two
+/// terminals, each command shown first and typed on Enter; ends on `q` or
+/// after the last one.
+pub fn drive(stage: &str, socket: &str, traced: bool) -> Result<(), String> {
     let terminals = Terminals {
         socket: socket.to_string(),
     };
-    for &(pane, keys, _) in script_of(stage)? {
-        let shown_keys = if keys == CTRL_C { "Ctrl-C" } else { keys };
-        print!(
-            "\n{}: {shown_keys}   (Enter types it, q and Enter end) ",
-            pane.name()
-        );
-        flush()?;
-        let mut answer = String::new();
-        if std::io::stdin().read_line(&mut answer).unwrap_or(0) == 0
-            || answer.trim().eq_ignore_ascii_case("q")
-        {
-            return Ok(());
-        }
-        print!(
-            "{} is busy: the next command comes when it is done",
-            pane.name()
-        );
-        flush()?;
-        terminals.type_and_wait(pane, keys, None)?;
-        // An Enter pressed while the command ran is not the next command's.
-        let _ = termios::tcflush(std::io::stdin(), termios::FlushArg::TCIFLUSH);
-        print!("\r\x1b[K");
+    let stage = course_stages::STAGES
+        .iter()
+        .find(|known| known.id == stage)
+        .ok_or_else(|| format!("no stage {stage}"))?;
+    let play = session_of(stage, traced)?;
+    let mut player = PanesPlayer::new(&terminals, Pacing::Enter);
+    match play(&mut player) {
+        Err(ended) if ended == QUIT || ended == INPUT_ENDED => return Ok(()),
+        result => result?,
     }
     print!("\nThat was the last command. Enter ends the demo. ");
     flush()?;
@@ -436,65 +378,4 @@ fn flush() -> Result<(), String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_stage_has_a_script_and_no_other_has_one() {
-        for stage in course_stages::STAGES {
-            assert!(script(stage.id).is_some(), "{}", stage.id);
-        }
-        let refused = script_of("07").err().unwrap();
-        assert!(
-            refused.contains("stage 07 has no --panes script"),
-            "{refused}"
-        );
-    }
-
-    #[test]
-    fn a_step_shows_what_came_after_its_prompt() {
-        let shown = "$ server1\nserver waiting\n$ client1\nchar from server = B\n$\n";
-        assert_eq!(prompts(shown), 3);
-        assert_eq!(since_prompt(shown, 2), "$ client1\nchar from server = B");
-        assert_eq!(since_prompt(shown, 1), "$ server1\nserver waiting");
-    }
-
-    /// Every stage's script, typed into two real bash shells in tmux, as
-    /// the instructor's Enter would: each step is done in bounded time,
-    /// shows what it must, and no shell or program complains.
-    #[test]
-    fn every_stage_s_panes_run_in_a_real_shell() {
-        if !has_tmux() {
-            return;
-        }
-        let programs = crate::workspace::build_programs(crate::workspace::Profile::Debug).unwrap();
-        for stage in course_stages::STAGES {
-            if stage.id == "06" && io_uring::IoUring::new(1).is_err() {
-                println!("stage 06 skipped: io_uring is refused here");
-                continue;
-            }
-            let _alone = terminals_to_itself();
-            let dir = tempfile::tempdir().unwrap();
-            let tmux_dir = tempfile::tempdir().unwrap();
-            let terminals = Terminals::open(tmux_dir.path(), dir.path(), &programs).unwrap();
-            for &(pane, keys, expected) in script(stage.id).unwrap() {
-                let deadline = Instant::now() + Duration::from_secs(30);
-                let shown = terminals
-                    .type_and_wait(pane, keys, Some(deadline))
-                    .unwrap_or_else(|error| panic!("stage {}, {keys}: {error}", stage.id));
-                assert!(
-                    shown.contains(expected),
-                    "stage {}, {keys}: no {expected:?} in\n{shown}",
-                    stage.id
-                );
-                for complaint in ["syntax error", "not found", "error:", "Usage:", "usage:"] {
-                    assert!(
-                        !shown.contains(complaint),
-                        "stage {}, {keys}: {complaint:?} in\n{shown}",
-                        stage.id
-                    );
-                }
-            }
-        }
-    }
-}
+mod tests;

@@ -5,10 +5,10 @@
 use course_stages::Stage;
 use nix::sys::signal::Signal;
 
-use crate::session::{Normalise, Session, Settle, Step};
+use crate::session::{Normalise, Player, Settle, Step};
 
 /// A session's script: its steps, played in a session.
-pub type Play = fn(&mut Session) -> Result<(), String>;
+pub type Play = fn(&mut dyn Player) -> Result<(), String>;
 
 /// A stage's session, and the same again under strace where it has one.
 pub struct Plays {
@@ -35,13 +35,13 @@ pub fn plays(stage: &Stage) -> Option<Plays> {
 
 const WAITING: &str = "server waiting";
 
-fn client_fails(s: &mut Session) -> Result<(), String> {
+fn client_fails(s: &mut dyn Player) -> Result<(), String> {
     s.narrate("No server is running yet, so there is no socket to connect to.");
     s.step(Step::run("no-server", &["client1"]))?;
     s.echo_status("exit-status")
 }
 
-fn server1(s: &mut Session) -> Result<(), String> {
+fn server1(s: &mut dyn Player) -> Result<(), String> {
     s.narrate("The mode new files get: the usual umask, 022.");
     s.step(Step::umask("umask", 0o022))?;
     s.step(Step::job("start", &["server1"]).settle(Settle::Lines(WAITING, 1)))?;
@@ -99,7 +99,7 @@ fn server1(s: &mut Session) -> Result<(), String> {
     s.step(Step::job("slow-start", &["server1", "--work", "1"]).settle(Settle::Lines(WAITING, 1)))?;
     s.step(Step::job("held-client", &["client1"]))?;
     let pid = s.job_pid(1);
-    s.wait_until("server1 holds the client's socket", || {
+    s.wait_until("server1 holds the client's socket", &|| {
         course_testkit::processes::open_sockets(pid).len() == 2
     })?;
     let fds = format!("/proc/{pid}/fd");
@@ -115,7 +115,7 @@ fn server1(s: &mut Session) -> Result<(), String> {
 }
 
 /// `ls -lF server_socket`, as step `name`.
-fn socket_file(s: &mut Session, name: &'static str) -> Result<(), String> {
+fn socket_file(s: &mut dyn Player, name: &'static str) -> Result<(), String> {
     s.step(Step::run(name, &["ls", "-lF", "server_socket"]).normalise(Normalise::LsLong))
 }
 
@@ -134,7 +134,7 @@ pub fn port_for_the_book() -> Result<u16, String> {
         .map_err(|error| format!("cannot find a free port: {error}"))
 }
 
-fn network(s: &mut Session) -> Result<(), String> {
+fn network(s: &mut dyn Player) -> Result<(), String> {
     let port = port_for_the_book()?;
     if port != BOOK_PORT {
         s.narrate(&format!(
@@ -179,7 +179,7 @@ fn network(s: &mut Session) -> Result<(), String> {
     s.step(Step::kill("stop", 1, Signal::SIGTERM))
 }
 
-fn forking_server(s: &mut Session) -> Result<(), String> {
+fn forking_server(s: &mut dyn Player) -> Result<(), String> {
     s.narrate("server1, a second of work per client, three clients at once: one answer a second.");
     s.step(Step::job("server1", &["server1", "--work", "1"]).settle(Settle::Lines(WAITING, 1)))?;
     s.step(
@@ -208,7 +208,7 @@ fn forking_server(s: &mut Session) -> Result<(), String> {
 }
 
 /// `ps --ppid` of job 1: its children, with stand-in pids, as step `name`.
-fn children(s: &mut Session, name: &'static str) -> Result<(), String> {
+fn children(s: &mut dyn Player, name: &'static str) -> Result<(), String> {
     let parent = s.job_pid(1);
     let mut children = course_testkit::processes::children_of(parent);
     children.sort();
@@ -222,7 +222,7 @@ fn children(s: &mut Session, name: &'static str) -> Result<(), String> {
     )
 }
 
-fn select_server(s: &mut Session) -> Result<(), String> {
+fn select_server(s: &mut dyn Player) -> Result<(), String> {
     s.narrate("The book's server5 works asleep inside its select loop: one client at a time.");
     s.step(Step::job("blocking", &["server5", "--work", "1"]).settle(Settle::Lines(WAITING, 1)))?;
     three_slow_clients(s, "blocking-clients")?;
@@ -237,7 +237,7 @@ fn select_server(s: &mut Session) -> Result<(), String> {
     s.step(Step::kill("stop", 1, Signal::SIGTERM))
 }
 
-fn epoll_server(s: &mut Session) -> Result<(), String> {
+fn epoll_server(s: &mut dyn Player) -> Result<(), String> {
     s.narrate("select-server's loop with epoll: the kernel keeps the watched descriptors.");
     s.step(Step::job("start", &["epoll-server", "--work", "1"]).settle(Settle::Lines(WAITING, 1)))?;
     s.narrate("The server's descriptors: its socket, the signalfd, the epoll instance.");
@@ -247,7 +247,7 @@ fn epoll_server(s: &mut Session) -> Result<(), String> {
     s.step(Step::kill("stop", 1, Signal::SIGTERM))
 }
 
-fn uring_server(s: &mut Session) -> Result<(), String> {
+fn uring_server(s: &mut dyn Player) -> Result<(), String> {
     if !s.io_uring()? {
         return Ok(());
     }
@@ -262,7 +262,7 @@ fn uring_server(s: &mut Session) -> Result<(), String> {
 
 /// Three clients at once against the event-driven server that is job 1,
 /// as step `name`: it ends when the server has removed them all.
-fn three_slow_clients(s: &mut Session, name: &'static str) -> Result<(), String> {
+fn three_slow_clients(s: &mut dyn Player, name: &'static str) -> Result<(), String> {
     s.step(
         Step::together(name, &["client1"], 3)
             .settle(Settle::ClientsGone)
@@ -276,13 +276,13 @@ fn three_slow_clients(s: &mut Session, name: &'static str) -> Result<(), String>
 // up): `socket`, or uring-server's `io_uring_setup`.
 
 /// Shows `file` from its first `socket(` call on, as step `name`.
-fn show_trace(s: &mut Session, name: &'static str, file: &str) -> Result<(), String> {
+fn show_trace(s: &mut dyn Player, name: &'static str, file: &str) -> Result<(), String> {
     show_trace_from(s, name, file, "socket")
 }
 
 /// Shows `file` from its first call of `first` on, as step `name`.
 fn show_trace_from(
-    s: &mut Session,
+    s: &mut dyn Player,
     name: &'static str,
     file: &str,
     first: &str,
@@ -295,7 +295,7 @@ fn show_trace_from(
     )
 }
 
-fn client_fails_traced(s: &mut Session) -> Result<(), String> {
+fn client_fails_traced(s: &mut dyn Player) -> Result<(), String> {
     if !s.tool("strace")? {
         return Ok(());
     }
@@ -313,7 +313,7 @@ const CLIENT1_TRACED: &[&str] = &[
     "client1",
 ];
 
-fn server1_traced(s: &mut Session) -> Result<(), String> {
+fn server1_traced(s: &mut dyn Player) -> Result<(), String> {
     if !s.tool("strace")? {
         return Ok(());
     }
@@ -337,7 +337,7 @@ fn server1_traced(s: &mut Session) -> Result<(), String> {
     show_trace(s, "client-trace", "client1.trace")
 }
 
-fn forking_server_traced(s: &mut Session) -> Result<(), String> {
+fn forking_server_traced(s: &mut dyn Player) -> Result<(), String> {
     if !s.tool("strace")? {
         return Ok(());
     }
@@ -363,7 +363,7 @@ fn forking_server_traced(s: &mut Session) -> Result<(), String> {
     show_trace(s, "trace", "forking-server.trace")
 }
 
-fn select_server_traced(s: &mut Session) -> Result<(), String> {
+fn select_server_traced(s: &mut dyn Player) -> Result<(), String> {
     event_loop_traced(
         s,
         "select-server",
@@ -373,7 +373,7 @@ fn select_server_traced(s: &mut Session) -> Result<(), String> {
     )
 }
 
-fn epoll_server_traced(s: &mut Session) -> Result<(), String> {
+fn epoll_server_traced(s: &mut dyn Player) -> Result<(), String> {
     event_loop_traced(
         s,
         "epoll-server",
@@ -382,7 +382,7 @@ fn epoll_server_traced(s: &mut Session) -> Result<(), String> {
     )
 }
 
-fn uring_server_traced(s: &mut Session) -> Result<(), String> {
+fn uring_server_traced(s: &mut dyn Player) -> Result<(), String> {
     if !s.io_uring()? {
         return Ok(());
     }
@@ -397,7 +397,7 @@ fn uring_server_traced(s: &mut Session) -> Result<(), String> {
 /// An event-driven server under strace, one client, then its trace from
 /// its first call of `first` on.
 fn event_loop_traced(
-    s: &mut Session,
+    s: &mut dyn Player,
     server: &str,
     calls: &str,
     first: &str,

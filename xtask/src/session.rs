@@ -27,14 +27,18 @@ use std::time::{Duration, Instant};
 use course_stages::STAGES;
 use course_testkit::lines::Line;
 use nix::sys::signal::Signal;
+use nix::unistd::Pid;
 use tempfile::TempDir;
 
 use crate::procs::{Group, Registry};
 
 mod normalise;
+mod player;
 mod step;
 
-use step::{Action, clients_gone, read_unechoed_line};
+pub use player::Player;
+use step::read_unechoed_line;
+pub(crate) use step::{Action, clients_gone};
 pub use step::{Normalise, Settle, Step};
 
 /// How long a step waits for output that must come before it gives up.
@@ -133,16 +137,6 @@ impl Session {
         })
     }
 
-    /// From now on, record `live` as `recorded` (a port chosen because the
-    /// usual one was taken, say).
-    pub fn stand_in(&mut self, live: impl Into<String>, recorded: impl Into<String>) {
-        let live = live.into();
-        let recorded = recorded.into();
-        if live != recorded {
-            self.stand_ins.push((live, recorded));
-        }
-    }
-
     /// The session's transcript, as the book includes it.
     pub fn transcript(&self) -> String {
         let mut text = self.recorded.join("\n");
@@ -150,32 +144,11 @@ impl Session {
         text
     }
 
-    /// A note shown live only, between steps: what the next step shows.
-    pub fn narrate(&self, text: &str) {
-        if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
-            println!("\x1b[2m# {text}\x1b[0m");
-        } else {
-            println!("# {text}");
-        }
-    }
-
-    /// The process id of job `number`, as the session knows it live.
-    pub fn job_pid(&self, number: usize) -> nix::unistd::Pid {
-        self.job(number).group.pid()
-    }
-
     fn job(&self, number: usize) -> &Job {
         self.jobs
             .iter()
             .find(|job| job.number == number)
             .expect("the scenario names a running job")
-    }
-
-    /// Records `pid` as the next stand-in pid, the same in every run.
-    pub fn stand_in_pid(&mut self, pid: impl ToString) {
-        let stand_in = FIRST_STAND_IN_PID + self.pids_seen;
-        self.pids_seen += 1;
-        self.stand_in(pid.to_string(), stand_in.to_string());
     }
 
     fn command(&self, argv: &[String]) -> Command {
@@ -233,9 +206,81 @@ impl Session {
         Ok(marker)
     }
 
+    fn job_index(&self, number: usize) -> usize {
+        self.jobs
+            .iter()
+            .position(|job| job.number == number)
+            .expect("the scenario names a running job")
+    }
+
+    /// Starts a program as the next job and gives its pid a stand-in.
+    fn add_job(&mut self, argv: &[String], called: &str) -> Result<usize, String> {
+        let group = self.start(argv)?;
+        let number = self.jobs.iter().map(|job| job.number).max().unwrap_or(0) + 1;
+        self.stand_in_pid(group.pid());
+        self.jobs.push(Job {
+            number,
+            shown: called.to_string(),
+            group,
+        });
+        Ok(number)
+    }
+
+    /// Shows a line live and records its stable form.
+    fn show(&mut self, live: &str, recorded: &str) {
+        println!("{live}");
+        let recorded = self.substituted(recorded);
+        self.recorded.push(recorded);
+    }
+
+    /// Every line up to a marker written now: all the output of commands
+    /// that have ended, and whatever the jobs wrote meanwhile.
+    fn until_marker(&mut self) -> Result<Vec<Line>, String> {
+        let marker = self.write_marker()?;
+        let mut lines = Vec::new();
+        loop {
+            let line = self.next_line(&format!("the end of a step's output ({marker})"))?;
+            if line.text == marker {
+                return Ok(lines);
+            }
+            lines.push(line);
+        }
+    }
+
+    fn next_line(&self, waiting_for: &str) -> Result<Line, String> {
+        match self.lines.recv_timeout(DEADLINE) {
+            Ok(line) => Ok(line),
+            Err(RecvTimeoutError::Timeout) => {
+                Err(format!("waited {} s for {waiting_for}", DEADLINE.as_secs()))
+            }
+            Err(RecvTimeoutError::Disconnected) => Err("the session's pipe closed".to_string()),
+        }
+    }
+
+    /// The jobs' lines that `settle` waits for, after `so_far`.
+    fn settled(&mut self, settle: Settle, so_far: &[Line]) -> Result<Vec<Line>, String> {
+        let mut more: Vec<Line> = Vec::new();
+        let done = |lines: &[&Line]| match settle {
+            Settle::Nothing => true,
+            Settle::Lines(wanted, count) => {
+                lines.iter().filter(|line| line.text == wanted).count() >= count
+            }
+            Settle::ClientsGone => clients_gone(lines.iter().map(|line| line.text.as_str())),
+        };
+        loop {
+            let all: Vec<&Line> = so_far.iter().chain(&more).collect();
+            if done(&all) {
+                return Ok(more);
+            }
+            more.push(self.next_line("what the step waits for from the jobs")?);
+        }
+    }
+}
+
+impl Player for Session {
     /// Plays a step: shows the command line, does it, and shows and
     /// records what came out, in the order it came.
-    pub fn step(&mut self, mut step: Step) -> Result<(), String> {
+    fn step(&mut self, mut step: Step) -> Result<(), String> {
         let traced = match step.action {
             Action::KillTraced(job) => {
                 let parent = self.job_pid(job);
@@ -326,78 +371,32 @@ impl Session {
         Ok(())
     }
 
-    fn job_index(&self, number: usize) -> usize {
-        self.jobs
-            .iter()
-            .position(|job| job.number == number)
-            .expect("the scenario names a running job")
-    }
-
-    /// Starts a program as the next job and gives its pid a stand-in.
-    fn add_job(&mut self, argv: &[String], called: &str) -> Result<usize, String> {
-        let group = self.start(argv)?;
-        let number = self.jobs.iter().map(|job| job.number).max().unwrap_or(0) + 1;
-        self.stand_in_pid(group.pid());
-        self.jobs.push(Job {
-            number,
-            shown: called.to_string(),
-            group,
-        });
-        Ok(number)
-    }
-
-    /// Shows a line live and records its stable form.
-    fn show(&mut self, live: &str, recorded: &str) {
-        println!("{live}");
-        let recorded = self.substituted(recorded);
-        self.recorded.push(recorded);
-    }
-
-    /// Every line up to a marker written now: all the output of commands
-    /// that have ended, and whatever the jobs wrote meanwhile.
-    fn until_marker(&mut self) -> Result<Vec<Line>, String> {
-        let marker = self.write_marker()?;
-        let mut lines = Vec::new();
-        loop {
-            let line = self.next_line(&format!("the end of a step's output ({marker})"))?;
-            if line.text == marker {
-                return Ok(lines);
-            }
-            lines.push(line);
+    /// Shown live only.
+    fn narrate(&self, text: &str) {
+        if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+            println!("\x1b[2m# {text}\x1b[0m");
+        } else {
+            println!("# {text}");
         }
     }
 
-    fn next_line(&self, waiting_for: &str) -> Result<Line, String> {
-        match self.lines.recv_timeout(DEADLINE) {
-            Ok(line) => Ok(line),
-            Err(RecvTimeoutError::Timeout) => {
-                Err(format!("waited {} s for {waiting_for}", DEADLINE.as_secs()))
-            }
-            Err(RecvTimeoutError::Disconnected) => Err("the session's pipe closed".to_string()),
+    fn job_pid(&self, number: usize) -> Pid {
+        self.job(number).group.pid()
+    }
+
+    fn stand_in(&mut self, live: String, recorded: String) {
+        if live != recorded {
+            self.stand_ins.push((live, recorded));
         }
     }
 
-    /// The jobs' lines that `settle` waits for, after `so_far`.
-    fn settled(&mut self, settle: Settle, so_far: &[Line]) -> Result<Vec<Line>, String> {
-        let mut more: Vec<Line> = Vec::new();
-        let done = |lines: &[&Line]| match settle {
-            Settle::Nothing => true,
-            Settle::Lines(wanted, count) => {
-                lines.iter().filter(|line| line.text == wanted).count() >= count
-            }
-            Settle::ClientsGone => clients_gone(lines),
-        };
-        loop {
-            let all: Vec<&Line> = so_far.iter().chain(&more).collect();
-            if done(&all) {
-                return Ok(more);
-            }
-            more.push(self.next_line("what the step waits for from the jobs")?);
-        }
+    fn stand_in_pid(&mut self, pid: Pid) {
+        let stand_in = FIRST_STAND_IN_PID + self.pids_seen;
+        self.pids_seen += 1;
+        self.stand_in(pid.to_string(), stand_in.to_string());
     }
 
-    /// `echo $?`: the exit status of the last command.
-    pub fn echo_status(&mut self, name: &'static str) -> Result<(), String> {
+    fn echo_status(&mut self, name: &'static str) -> Result<(), String> {
         let code = match self.last_status {
             Some(status) => status
                 .code()
@@ -408,54 +407,8 @@ impl Session {
         self.step(step)
     }
 
-    /// Whether `tool` (strace, say) is installed. A live demo says how to
-    /// get it and goes on without the steps that need it; a recording
-    /// cannot do without it.
-    pub fn tool(&self, tool: &str) -> Result<bool, String> {
-        let found = std::env::var_os("PATH")
-            .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()));
-        if found {
-            return Ok(true);
-        }
-        let how = format!(
-            "{tool} is not installed here: install it with the system's package manager \
-             (Debian, Ubuntu: `sudo apt-get install {tool}`; Fedora: `sudo dnf install {tool}`)"
-        );
-        if self.strict {
-            return Err(format!("{how}; the book's transcripts need it"));
-        }
-        self.narrate(&format!("{how}; skipping what needs it"));
-        Ok(false)
-    }
-
-    /// Whether this machine lets a program use io_uring (stage 06). As
-    /// for a missing tool, a live demo says why not and goes on.
-    pub fn io_uring(&self) -> Result<bool, String> {
-        let Err(error) = io_uring::IoUring::new(1) else {
-            return Ok(true);
-        };
-        let why = format!(
-            "io_uring is refused here ({error}): uring-server says why when run; \
-             see /proc/sys/kernel/io_uring_disabled"
-        );
-        if self.strict {
-            return Err(format!("{why}; the book's transcripts of stage 06 need it"));
-        }
-        self.narrate(&format!("{why}; skipping this stage"));
-        Ok(false)
-    }
-
-    /// Waits, showing nothing, until `condition` holds (the server holds
-    /// its client's socket, say), or fails naming `what`.
-    pub fn wait_until(&self, what: &str, condition: impl Fn() -> bool) -> Result<(), String> {
-        let deadline = Instant::now() + DEADLINE;
-        while !condition() {
-            if Instant::now() > deadline {
-                return Err(format!("gave up waiting: {what}"));
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        Ok(())
+    fn strict(&self) -> bool {
+        self.strict
     }
 }
 

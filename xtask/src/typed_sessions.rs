@@ -24,7 +24,7 @@ use crate::session::FIRST_STAND_IN_PID;
 const STEP_DEADLINE: Duration = Duration::from_secs(30);
 
 /// A line that says something went wrong, from bash or from a program.
-const COMPLAINTS: [&str; 10] = [
+pub(crate) const COMPLAINTS: [&str; 10] = [
     "bash: ",
     "syntax error",
     "not found",
@@ -40,7 +40,7 @@ const COMPLAINTS: [&str; 10] = [
 /// A line's shape, as compared here: no prompt, no time mark, numbers as
 /// `#`, runs of blanks as one. Numbers differ from run to run (pids,
 /// descriptors of an event loop, times); the words must not.
-fn shape(line: &str) -> String {
+pub(crate) fn shape(line: &str) -> String {
     let line = line.strip_prefix("$ ").unwrap_or(line);
     let line = match line
         .strip_prefix('[')
@@ -74,7 +74,7 @@ fn shape(line: &str) -> String {
 /// paths, what strace read from a signalfd, io_uring's ring), or one that shows where
 /// output went (a pipe in the recording, this terminal here): its words
 /// differ in a terminal, so it is not waited for.
-fn is_normalised(line: &str) -> bool {
+pub(crate) fn is_normalised(line: &str) -> bool {
     ["<", "{...}", " you ", "pipe:[", "socket:[", "/tmp/"]
         .iter()
         .any(|mark| line.contains(mark))
@@ -82,7 +82,7 @@ fn is_normalised(line: &str) -> bool {
 
 /// A job's notice (`[1]+  Done  server1`): bash prints it at the prompt
 /// after the job ends, which may be a later step's.
-fn is_job_notice(line: &str) -> bool {
+pub(crate) fn is_job_notice(line: &str) -> bool {
     let words: Vec<&str> = line.split_whitespace().collect();
     words.len() > 1
         && words[0].starts_with('[')
@@ -92,7 +92,7 @@ fn is_job_notice(line: &str) -> bool {
 /// A record of `strace -f` (`23386 read(6, "A", 1) = 1`): another
 /// process's record may cut it in two (`<unfinished ...>`, then `<...
 /// resumed>`), so its words are not waited for.
-fn is_strace_f(line: &str) -> bool {
+pub(crate) fn is_strace_f(line: &str) -> bool {
     stand_ins(line)
         .next()
         .is_some_and(|pid| line.starts_with(&format!("{pid} ")))
@@ -261,7 +261,7 @@ fn dropped(lines: &[String]) -> usize {
 /// The shapes of `waited` that `came` does not hold as often (a
 /// `server waiting` of an event loop at least once: it writes one per
 /// wake-up, and how often it wakes depends on when bytes arrive).
-fn missing(waited: &[String], came: &[String]) -> Vec<String> {
+pub(crate) fn missing(waited: &[String], came: &[String]) -> Vec<String> {
     let counted = |lines: Vec<String>| {
         let mut counts: BTreeMap<String, usize> = BTreeMap::new();
         for line in lines {

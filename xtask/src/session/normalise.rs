@@ -1,8 +1,10 @@
 //! What cannot repeat from run to run, replaced by stable stand-ins: process
 //! ids, inode numbers, owners and dates in `ls -l`, strace's details.
 
-use super::Session;
+use nix::unistd::Pid;
+
 use super::step::Normalise;
+use super::{Player, Session};
 
 impl Session {
     pub(super) fn substituted(&self, text: &str) -> String {
@@ -33,15 +35,19 @@ impl Session {
         let leading = line
             .split(' ')
             .next()
-            .filter(|word| word.parse::<u32>().is_ok());
+            .and_then(|word| word.parse::<i32>().ok());
         let cloned = line
             .contains("clone")
             .then(|| line.rsplit("= ").next())
             .flatten()
-            .filter(|word| word.parse::<u32>().is_ok());
+            .and_then(|word| word.parse().ok());
         for pid in leading.into_iter().chain(cloned) {
-            if !self.stand_ins.iter().any(|(live, _)| live == pid) {
-                self.stand_in_pid(pid);
+            if !self
+                .stand_ins
+                .iter()
+                .any(|(live, _)| *live == pid.to_string())
+            {
+                self.stand_in_pid(Pid::from_raw(pid));
             }
         }
     }

@@ -3,8 +3,6 @@
 
 use nix::sys::signal::Signal;
 
-use course_testkit::lines::Line;
-
 /// What a step waits for from the jobs, once its own commands have ended.
 #[derive(Clone, Copy)]
 pub enum Settle {
@@ -31,7 +29,7 @@ pub enum Normalise {
 }
 
 /// What a step does.
-pub(super) enum Action {
+pub(crate) enum Action {
     /// Commands started together, waited for; the shell's `&`...`wait`.
     Run(Vec<Vec<String>>),
     /// A program started in the background (`program &`), and how bash
@@ -52,9 +50,9 @@ pub(super) enum Action {
 pub struct Step {
     /// Its anchor in the transcript, for the book to include it by.
     pub name: &'static str,
-    pub(super) shown: String,
-    pub(super) action: Action,
-    pub(super) settle: Settle,
+    pub(crate) shown: String,
+    pub(crate) action: Action,
+    pub(crate) settle: Settle,
     pub(super) timed: bool,
     pub(super) normalise: Normalise,
 }
@@ -173,19 +171,19 @@ pub(super) fn owned(argv: &[&str]) -> Vec<String> {
 
 /// Whether an event-driven server has removed every client it added and
 /// said `server waiting` since the last removal.
-pub(super) fn clients_gone(lines: &[&Line]) -> bool {
+pub(crate) fn clients_gone<'a>(lines: impl IntoIterator<Item = &'a str>) -> bool {
     let mut open = 0i64;
     let mut added = false;
     let mut waiting_after_last = false;
     for line in lines {
-        if line.text.starts_with("adding client on fd ") {
+        if line.starts_with("adding client on fd ") {
             open += 1;
             added = true;
             waiting_after_last = false;
-        } else if line.text.starts_with("removing client on fd ") {
+        } else if line.starts_with("removing client on fd ") {
             open -= 1;
             waiting_after_last = false;
-        } else if line.text == "server waiting" {
+        } else if line == "server waiting" {
             waiting_after_last = true;
         }
     }
@@ -217,36 +215,21 @@ pub(super) fn read_unechoed_line() -> Result<(usize, String), String> {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Instant;
-
     use super::*;
-
-    fn lines(texts: &[&str]) -> Vec<Line> {
-        texts
-            .iter()
-            .map(|text| Line {
-                at: Instant::now(),
-                text: text.to_string(),
-            })
-            .collect()
-    }
 
     #[test]
     fn clients_are_gone_once_each_added_one_is_removed_and_the_server_waits() {
-        let all = lines(&[
+        let all = [
             "adding client on fd 8",
             "server waiting",
             "adding client on fd 9",
             "removing client on fd 8",
             "server waiting",
-        ]);
-        let refs: Vec<&Line> = all.iter().collect();
-        assert!(!clients_gone(&refs));
-        let more = lines(&["removing client on fd 9"]);
-        let refs: Vec<&Line> = all.iter().chain(&more).collect();
-        assert!(!clients_gone(&refs));
-        let last = lines(&["server waiting"]);
-        let refs: Vec<&Line> = all.iter().chain(&more).chain(&last).collect();
-        assert!(clients_gone(&refs));
+        ];
+        assert!(!clients_gone(all));
+        let more = ["removing client on fd 9"];
+        assert!(!clients_gone(all.iter().chain(&more).copied()));
+        let last = ["server waiting"];
+        assert!(clients_gone(all.iter().chain(&more).chain(&last).copied()));
     }
 }
