@@ -19,6 +19,7 @@
 //! must not. No test measures how long anything took.
 
 pub mod client;
+#[cfg(feature = "contract")]
 pub mod contract;
 pub mod event_loop;
 pub mod limits;
