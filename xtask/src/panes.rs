@@ -23,7 +23,9 @@ use crate::workspace::succeed;
 
 mod player;
 
-use player::{Pacing, PanesPlayer};
+pub(crate) use player::{Layout, Pacing, PanesPlayer};
+#[cfg(test)]
+pub(crate) use player::{STEP_DEADLINE, Typed, shown_lines};
 
 /// Which of the two terminals a command is typed into.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -79,7 +81,8 @@ impl Terminals {
             programs.display(),
             std::env::var("PATH").unwrap_or_default()
         );
-        let shell = format!("env PATH='{path}' PS1='$ ' bash --norc --noprofile");
+        // Messages and dates in one language, as the demo's (and the book's).
+        let shell = format!("env PATH='{path}' PS1='$ ' LC_ALL=C bash --norc --noprofile");
         let dir = dir.display().to_string();
         let watchdog = format!(
             "while kill -0 {} 2>/dev/null; do sleep 1; done; tmux -S '{}' kill-server",
@@ -362,12 +365,13 @@ pub fn drive(stage: &str, socket: &str, traced: bool) -> Result<(), String> {
         .find(|known| known.id == stage)
         .ok_or_else(|| format!("no stage {stage}"))?;
     let play = session_of(stage, traced)?;
-    let mut player = PanesPlayer::new(&terminals, Pacing::Enter);
+    let mut player = PanesPlayer::new(&terminals, Layout::TwoTerminals, Pacing::Enter);
     match play(&mut player) {
         Err(ended) if ended == QUIT || ended == INPUT_ENDED => return Ok(()),
-        result => result?,
+        // Said here, where the instructor can read it before tmux goes.
+        Err(error) => print!("\nxtask: {error}\nEnter ends the demo. "),
+        Ok(()) => print!("\nThat was the last command. Enter ends the demo. "),
     }
-    print!("\nThat was the last command. Enter ends the demo. ");
     flush()?;
     let _ = std::io::stdin().read_line(&mut String::new());
     Ok(())
@@ -378,4 +382,25 @@ fn flush() -> Result<(), String> {
 }
 
 #[cfg(test)]
-mod tests;
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stage_with_no_session_has_no_panes() {
+        let stages = course_stages::with_a_dummy_stage();
+        let dummy = stages.iter().find(|stage| stage.id == "07").unwrap();
+        let refused = session_of(dummy, false).err().unwrap();
+        assert!(refused.contains("stage 07 has no session"), "{refused}");
+        let network = stages.iter().find(|stage| stage.id == "02n").unwrap();
+        let refused = session_of(network, true).err().unwrap();
+        assert!(refused.contains("no traced session"), "{refused}");
+    }
+
+    #[test]
+    fn a_step_shows_what_came_after_its_prompt() {
+        let shown = "$ server1\nserver waiting\n$ client1\nchar from server = B\n$\n";
+        assert_eq!(prompts(shown), 3);
+        assert_eq!(since_prompt(shown, 2), "$ client1\nchar from server = B");
+        assert_eq!(since_prompt(shown, 1), "$ server1\nserver waiting");
+    }
+}

@@ -6,6 +6,10 @@
 //! whose background jobs are numbered there (`wait %2` of the session is
 //! `wait %1` in terminal 2). A stop by SIGINT is Ctrl-C in terminal 1;
 //! any other signal is `kill` typed into terminal 2, with the real pid.
+//!
+//! Or into one terminal, every command exactly as the book prints it
+//! (`server1 &`, `kill %1; wait %1`): how a student following the book
+//! types it, which a test does.
 
 use std::time::{Duration, Instant};
 
@@ -48,20 +52,36 @@ pub(crate) enum Pacing<'a> {
     Check(&'a mut dyn FnMut(&Terminals, &Typed) -> Result<(), String>),
 }
 
+/// Where the commands go.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Layout {
+    /// Servers in terminal 1, the rest in terminal 2 (`--panes`).
+    TwoTerminals,
+    /// Everything in terminal 2, as the book prints it.
+    #[cfg_attr(not(test), allow(dead_code))]
+    OneTerminal,
+}
+
 pub(crate) struct PanesPlayer<'a> {
     terminals: &'a Terminals,
+    layout: Layout,
     pacing: Pacing<'a>,
     jobs: Vec<PaneJob>,
     stand_ins: Vec<(String, String)>,
 }
 
-/// How long a test lets one step take.
-const STEP_DEADLINE: Duration = Duration::from_secs(30);
+/// How long a test lets one step take, and its lines take to come.
+pub(crate) const STEP_DEADLINE: Duration = Duration::from_secs(30);
 
 impl<'a> PanesPlayer<'a> {
-    pub(crate) fn new(terminals: &'a Terminals, pacing: Pacing<'a>) -> PanesPlayer<'a> {
+    pub(crate) fn new(
+        terminals: &'a Terminals,
+        layout: Layout,
+        pacing: Pacing<'a>,
+    ) -> PanesPlayer<'a> {
         PanesPlayer {
             terminals,
+            layout,
             pacing,
             jobs: Vec::new(),
             stand_ins: Vec::new(),
@@ -77,6 +97,16 @@ impl<'a> PanesPlayer<'a> {
 
     /// The terminal `step` is typed into, and what is typed.
     fn keys(&self, step: &Step) -> Result<(Pane, String), String> {
+        if self.layout == Layout::OneTerminal {
+            let keys = match step.action {
+                // The session names the traced program as it stops it.
+                Action::KillTraced(number) => {
+                    format!("kill {}; wait %{number}", self.traced_by(number)?)
+                }
+                _ => step.shown.clone(),
+            };
+            return Ok((Pane::Clients, keys));
+        }
         Ok(match &step.action {
             Action::Job(..) if starts_a_server(step) => {
                 (Pane::Server, step.shown.trim_end_matches(" &").to_string())
@@ -101,14 +131,26 @@ impl<'a> PanesPlayer<'a> {
                 )
             }
             Action::KillTraced(number) => {
-                let tracer = self.job(*number)?.pid;
-                let traced = course_testkit::processes::children_of(tracer)
-                    .into_iter()
-                    .next()
-                    .ok_or_else(|| format!("job {number} runs no program"))?;
-                (Pane::Clients, format!("kill {traced}"))
+                (Pane::Clients, format!("kill {}", self.traced_by(*number)?))
             }
         })
+    }
+
+    /// The program that job `number` (strace) runs.
+    fn traced_by(&self, number: usize) -> Result<Pid, String> {
+        let tracer = self.job(number)?.pid;
+        course_testkit::processes::children_of(tracer)
+            .into_iter()
+            .next()
+            .ok_or_else(|| format!("job {number} runs no program"))
+    }
+
+    /// The terminal the servers' lines show in.
+    fn servers_pane(&self) -> Pane {
+        match self.layout {
+            Layout::TwoTerminals => Pane::Server,
+            Layout::OneTerminal => Pane::Clients,
+        }
     }
 
     /// The instructor's Enter, before `keys` are typed into `pane`.
@@ -137,17 +179,28 @@ impl<'a> PanesPlayer<'a> {
 impl PanesPlayer<'_> {
     /// Waits for what the step waits for from the server, as the
     /// session does: terminal 1's lines after its first `lines_before`.
+    /// A server that has ended meanwhile (terminal 1 shows more than
+    /// `prompts`) says no more.
     fn settle(
         &self,
         settle: Settle,
         lines_before: usize,
+        prompts_now: usize,
         deadline: Option<Instant>,
     ) -> Result<(), String> {
         self.terminals
             .wait(
-                Pane::Server,
+                self.servers_pane(),
                 |shown| {
-                    let came = shown_lines(shown).into_iter().skip(lines_before);
+                    // In one terminal a server's line may follow a prompt
+                    // (`$ server waiting`).
+                    let came = shown_lines(shown)
+                        .into_iter()
+                        .skip(lines_before)
+                        .map(|line| line.strip_prefix("$ ").unwrap_or(line));
+                    if self.layout == Layout::TwoTerminals && prompts(shown) > prompts_now {
+                        return true;
+                    }
                     match settle {
                         Settle::Nothing => true,
                         Settle::Lines(wanted, count) => {
@@ -210,11 +263,18 @@ impl Player for PanesPlayer<'_> {
             self.terminals
                 .wait(Pane::Server, |shown| prompts(shown) > before, deadline)?;
         }
-        self.settle(step.settle, lines_before[0], deadline)?;
+        let server_prompts = prompts(&self.terminals.shown(Pane::Server)?);
+        let servers_lines_before = match self.servers_pane() {
+            Pane::Server => lines_before[0],
+            Pane::Clients => lines_before[1],
+        };
+        self.settle(step.settle, servers_lines_before, server_prompts, deadline)?;
         match step.action {
             Action::Job(..) => {
                 let number = self.jobs.iter().map(|job| job.number).max().unwrap_or(0) + 1;
-                let (in_clients, pid) = if pane == Pane::Server {
+                let (in_clients, pid) = if self.layout == Layout::OneTerminal {
+                    (Some(number), job_pid_shown(&shown, number)?)
+                } else if pane == Pane::Server {
                     let shell = self.terminals.shell_pid(Pane::Server)?;
                     let pid = course_testkit::processes::children_of(shell)
                         .into_iter()
