@@ -328,15 +328,14 @@ pub fn stopped_and_continued_it_goes_on_serving(program: &Path) {
     assert_eq!(server.client().exchange(b'a'), Reply::Byte(b'b'));
 }
 
-/// stdout a pipe that nobody reads (`select-server | less`, paused): 1500
-/// sessions fill it, and all are served; the lines that did not fit are
-/// dropped. Once the pipe is read again, the server says how many.
-pub fn a_full_stdout_pipe_never_holds_the_server(program: &Path, name: &str) {
+/// The server started with `stdout`, in a directory of its own, and 1500
+/// sessions served one after another, each answered: enough to fill a
+/// pipe or a terminal that nobody reads.
+fn served_1500_sessions(program: &Path, stdout: Stdio) -> (Running, TempDir) {
     let dir = TempDir::new().expect("a temporary directory");
-    let (reader, writer) = std::io::pipe().expect("a pipe");
     let mut command = Command::new(program);
     command.args(["--work", "0"]).current_dir(dir.path());
-    let server = Running::spawn_with_stdout(command, writer.into());
+    let server = Running::spawn_with_stdout(command, stdout);
     let path = dir.path().join(SOCKET);
     crate::poll_until("the server listens", || Client::try_unix(&path).is_ok());
     for session in 0..1500 {
@@ -346,6 +345,16 @@ pub fn a_full_stdout_pipe_never_holds_the_server(program: &Path, name: &str) {
             "session {session}"
         );
     }
+    (server, dir)
+}
+
+/// stdout a pipe that nobody reads (`select-server | less`, paused): 1500
+/// sessions fill it, and all are served; the lines that did not fit are
+/// dropped. Once the pipe is read again, the server says how many.
+pub fn a_full_stdout_pipe_never_holds_the_server(program: &Path, name: &str) {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    let (server, dir) = served_1500_sessions(program, writer.into());
+    let path = dir.path().join(SOCKET);
     // Read the pipe from now on, and make the server write again.
     let lines = crate::lines::lines_of(reader);
     let notice = format!("{name}: ");
@@ -382,20 +391,9 @@ const WAITS_FOR_EVENTS: [i64; 6] = [
 /// server sleeps with nothing more to say, then a stop: the count of the
 /// dropped lines comes at the stop, the last chance to say it.
 pub fn lines_dropped_just_before_a_stop_are_counted_at_the_stop(program: &Path, name: &str) {
-    let dir = TempDir::new().expect("a temporary directory");
     let (reader, writer) = std::io::pipe().expect("a pipe");
-    let mut command = Command::new(program);
-    command.args(["--work", "0"]).current_dir(dir.path());
-    let mut server = Running::spawn_with_stdout(command, writer.into());
+    let (mut server, dir) = served_1500_sessions(program, writer.into());
     let path = dir.path().join(SOCKET);
-    crate::poll_until("the server listens", || Client::try_unix(&path).is_ok());
-    for session in 0..1500 {
-        assert_eq!(
-            Client::unix(&path).exchange(b'A'),
-            Reply::Byte(b'B'),
-            "session {session}"
-        );
-    }
     // A client that stays: once it is answered, nothing is left to say.
     let mut staying = Client::unix(&path);
     assert_eq!(staying.exchange(b'A'), Reply::Byte(b'B'));
@@ -434,8 +432,8 @@ pub fn lines_dropped_just_before_a_stop_are_counted_at_the_stop(program: &Path, 
     drop(staying);
 }
 
-/// Serves `sessions` clients one after another with the server's stdout
-/// sent to `stdout`, which nobody reads: every one is answered. Then reads
+/// Serves 1500 clients one after another with the server's stdout sent
+/// to `stdout`, which nobody reads: every one is answered. Then reads
 /// what `ours`, the other end, holds, serving one more client at a time
 /// until the server says how many lines it dropped: every line that came
 /// is whole, one the server says (a line cut by a write that the stream
@@ -446,19 +444,8 @@ fn every_session_served_and_every_line_whole(
     stdout: Stdio,
     mut ours: impl std::io::Read,
 ) {
-    let dir = TempDir::new().expect("a temporary directory");
-    let mut command = Command::new(program);
-    command.args(["--work", "0"]).current_dir(dir.path());
-    let server = Running::spawn_with_stdout(command, stdout);
+    let (server, dir) = served_1500_sessions(program, stdout);
     let path = dir.path().join(SOCKET);
-    crate::poll_until("the server listens", || Client::try_unix(&path).is_ok());
-    for session in 0..1500 {
-        assert_eq!(
-            Client::unix(&path).exchange(b'A'),
-            Reply::Byte(b'B'),
-            "session {session}"
-        );
-    }
     let mut came = Vec::new();
     let notice = format!("{name}: ");
     crate::poll_until("the server says how many lines it dropped", || {
