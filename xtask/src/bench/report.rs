@@ -250,7 +250,7 @@ fn how_measured(results: &Results) -> String {
     };
     let twins = if results.twins.is_some() {
         format!(
-            " Rust against C: {} round{}, interleaved with the others; in each, both servers running at once on the servers' core, and one load client turning from one to the other every {} ms, {} s of measuring each; the ratio is taken round by round, and its median shown with the lowest and highest; the C twins built from xtask/src/bench/c with `-O2` by the system's C compiler, their lines into /dev/null too, where C's stdio saves them up and writes them in blocks, as it would for the book's programs.",
+            " Rust against C: {} round{}, interleaved with the others; in each, both servers running at once on the servers' core, and one load client turning from one to the other every {} ms, {} s of measuring each; the ratio is taken round by round, and its median shown with the lowest and highest; the C twins built from c/ with `-O2` by the system's C compiler, their lines into /dev/null too, where C's stdio saves them up and writes them in blocks, as it would for the book's programs.",
             results.pair_rounds,
             if results.pair_rounds == 1 { "" } else { "s" },
             loadgen::BURST.as_millis(),
