@@ -226,7 +226,7 @@ impl Pane {
 }
 
 /// The lines that are a prompt (`$ `), with or without a command typed.
-pub(crate) fn is_prompt(line: &str) -> bool {
+fn is_prompt(line: &str) -> bool {
     line == "$" || line.starts_with("$ ")
 }
 
@@ -235,7 +235,7 @@ pub(crate) fn prompts(shown: &str) -> usize {
 }
 
 /// The lines a pane shows from its `nth` prompt (from 1) on.
-pub(crate) fn from_prompt(shown: &str, nth: usize) -> impl Iterator<Item = &str> {
+fn from_prompt(shown: &str, nth: usize) -> impl Iterator<Item = &str> {
     let mut seen = 0;
     shown.lines().skip_while(move |line| {
         seen += usize::from(is_prompt(line));

@@ -120,11 +120,11 @@ fn socket_file(s: &mut dyn Player, name: &'static str) -> Result<(), String> {
 }
 
 /// The book's TCP port, 9734, as its chapter uses it.
-pub const BOOK_PORT: u16 = 9734;
+const BOOK_PORT: u16 = 9734;
 
 /// The port a session on the book's port uses: the book's, or a free one
 /// where something else holds it.
-pub fn port_for_the_book() -> Result<u16, String> {
+fn port_for_the_book() -> Result<u16, String> {
     if std::net::TcpListener::bind(("127.0.0.1", BOOK_PORT)).is_ok() {
         return Ok(BOOK_PORT);
     }

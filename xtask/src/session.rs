@@ -38,7 +38,7 @@ mod step;
 
 pub use player::Player;
 use step::read_unechoed_line;
-pub(crate) use step::{Action, clients_gone};
+pub(crate) use step::{Action, clients_gone, kill_flag, next_job_number, stop_traced, traced_by};
 pub use step::{Normalise, Settle, Step};
 
 /// How long a step waits for output that must come before it gives up.
@@ -216,7 +216,7 @@ impl Session {
     /// Starts a program as the next job and gives its pid a stand-in.
     fn add_job(&mut self, argv: &[String], called: &str) -> Result<usize, String> {
         let group = self.start(argv)?;
-        let number = self.jobs.iter().map(|job| job.number).max().unwrap_or(0) + 1;
+        let number = next_job_number(self.jobs.iter().map(|job| job.number));
         self.stand_in_pid(group.pid());
         self.jobs.push(Job {
             number,
@@ -283,13 +283,9 @@ impl Player for Session {
     fn step(&mut self, mut step: Step) -> Result<(), String> {
         let traced = match step.action {
             Action::KillTraced(job) => {
-                let parent = self.job_pid(job);
-                let traced = course_testkit::processes::children_of(parent)
-                    .into_iter()
-                    .next()
-                    .ok_or_else(|| format!("job {job} runs no program"))?;
+                let traced = traced_by(self.job_pid(job), job)?;
                 self.stand_in_pid(traced);
-                step.shown = format!("kill {traced}; wait %{job}");
+                step.shown = stop_traced(traced, job);
                 Some(traced)
             }
             _ => None,

@@ -108,12 +108,8 @@ impl Stream {
             return;
         }
         // Say first how many lines were lost, in the same write.
-        let mut both = format!(
-            "{}: {dropped} line(s) dropped: {} was full\n",
-            program(),
-            self.name
-        )
-        .into_bytes();
+        let mut both = Vec::new();
+        let _ = self.dropped_note(dropped, &mut both);
         both.extend_from_slice(line);
         match self.try_write(&both) {
             Ok(()) => {
@@ -124,6 +120,17 @@ impl Stream {
             }
             Err(_) => {}
         }
+    }
+
+    /// The line that says how many of the stream's lines were lost
+    /// (`select-server: 412 line(s) dropped: stdout was full`), into `out`.
+    fn dropped_note(&self, dropped: u64, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        writeln!(
+            out,
+            "{}: {dropped} line(s) dropped: {} was full",
+            program(),
+            self.name
+        )
     }
     // ANCHOR_END: write_line
 
@@ -268,14 +275,7 @@ pub(crate) fn write_last_line(line: &[u8]) {
     if dropped > 0 {
         let mut note = [0u8; 320];
         let mut cursor = std::io::Cursor::new(&mut note[..]);
-        let said = std::io::Write::write_fmt(
-            &mut cursor,
-            format_args!(
-                "{}: {dropped} line(s) dropped: stdout was full\n",
-                program()
-            ),
-        );
-        if said.is_ok() {
+        if STDOUT.dropped_note(dropped, &mut cursor).is_ok() {
             let len = usize::try_from(cursor.position()).unwrap_or(0);
             STDOUT.write_last(&note[..len]);
         }
@@ -423,16 +423,10 @@ impl Stream {
             return;
         }
         let dropped = self.dropped.load(Ordering::Relaxed);
-        let note = if dropped > 0 && lines.tail == 0 {
-            format!(
-                "{}: {dropped} line(s) dropped: {} was full\n",
-                program(),
-                self.name
-            )
-        } else {
-            String::new()
-        };
-        let mut out = note.into_bytes();
+        let mut out = Vec::new();
+        if dropped > 0 && lines.tail == 0 {
+            let _ = self.dropped_note(dropped, &mut out);
+        }
         let noted = !out.is_empty();
         out.extend_from_slice(&lines.pending);
         lines.pending.clear();

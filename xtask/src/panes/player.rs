@@ -17,7 +17,10 @@ use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
 use super::{CTRL_C, Pane, Terminals, prompts};
-use crate::session::{Action, INPUT_ENDED, Player, QUIT, Settle, Step, clients_gone};
+use crate::session::{
+    Action, INPUT_ENDED, Player, QUIT, Settle, Step, clients_gone, kill_flag, next_job_number,
+    stop_traced, traced_by,
+};
 
 /// A job of the session, and where it runs.
 struct PaneJob {
@@ -101,7 +104,7 @@ impl<'a> PanesPlayer<'a> {
             let keys = match step.action {
                 // The session names the traced program as it stops it.
                 Action::KillTraced(number) => {
-                    format!("kill {}; wait %{number}", self.traced_by(number)?)
+                    stop_traced(traced_by(self.job(number)?.pid, number)?, number)
                 }
                 _ => step.shown.clone(),
             };
@@ -120,29 +123,15 @@ impl<'a> PanesPlayer<'a> {
             Action::Kill(number, Signal::SIGINT) if self.job(*number)?.in_clients.is_none() => {
                 (Pane::Server, CTRL_C.to_string())
             }
-            Action::Kill(number, signal) => {
-                let flag = match signal {
-                    Signal::SIGTERM => String::new(),
-                    other => format!("-{} ", other.as_str().trim_start_matches("SIG")),
-                };
-                (
-                    Pane::Clients,
-                    format!("kill {flag}{}", self.job(*number)?.pid),
-                )
-            }
-            Action::KillTraced(number) => {
-                (Pane::Clients, format!("kill {}", self.traced_by(*number)?))
-            }
+            Action::Kill(number, signal) => (
+                Pane::Clients,
+                format!("kill {}{}", kill_flag(*signal), self.job(*number)?.pid),
+            ),
+            Action::KillTraced(number) => (
+                Pane::Clients,
+                format!("kill {}", traced_by(self.job(*number)?.pid, *number)?),
+            ),
         })
-    }
-
-    /// The program that job `number` (strace) runs.
-    fn traced_by(&self, number: usize) -> Result<Pid, String> {
-        let tracer = self.job(number)?.pid;
-        course_testkit::processes::children_of(tracer)
-            .into_iter()
-            .next()
-            .ok_or_else(|| format!("job {number} runs no program"))
     }
 
     /// The terminal the servers' lines show in.
@@ -271,7 +260,7 @@ impl Player for PanesPlayer<'_> {
         self.settle(step.settle, servers_lines_before, server_prompts, deadline)?;
         match step.action {
             Action::Job(..) => {
-                let number = self.jobs.iter().map(|job| job.number).max().unwrap_or(0) + 1;
+                let number = next_job_number(self.jobs.iter().map(|job| job.number));
                 let (in_clients, pid) = if self.layout == Layout::OneTerminal {
                     (Some(number), job_pid_shown(&shown, number)?)
                 } else if pane == Pane::Server {
@@ -284,14 +273,7 @@ impl Player for PanesPlayer<'_> {
                         })?;
                     (None, pid)
                 } else {
-                    // As bash numbers it: one more than the highest still running.
-                    let there = self
-                        .jobs
-                        .iter()
-                        .filter_map(|job| job.in_clients)
-                        .max()
-                        .unwrap_or(0)
-                        + 1;
+                    let there = next_job_number(self.jobs.iter().filter_map(|job| job.in_clients));
                     (Some(there), job_pid_shown(&shown, there)?)
                 };
                 self.jobs.push(PaneJob {

@@ -2,6 +2,7 @@
 //! lines are kept for the book.
 
 use nix::sys::signal::Signal;
+use nix::unistd::Pid;
 
 /// What a step waits for from the jobs, once its own commands have ended.
 #[derive(Clone, Copy)]
@@ -119,10 +120,7 @@ impl Step {
     /// for, the job ends before the next prompt, bash reports it there,
     /// and the next job is numbered N again, as the transcripts show.
     pub fn kill(name: &'static str, job: usize, signal: Signal) -> Step {
-        let flag = match signal {
-            Signal::SIGTERM => String::new(),
-            other => format!("-{} ", other.as_str().trim_start_matches("SIG")),
-        };
+        let flag = kill_flag(signal);
         Step::new(
             name,
             format!("kill {flag}%{job}; wait %{job}"),
@@ -163,6 +161,34 @@ impl Step {
         self.shown = shown.to_string();
         self
     }
+}
+
+/// How `kill` is told `signal`: nothing for SIGTERM, its default, else
+/// `-INT ` and the like.
+pub(crate) fn kill_flag(signal: Signal) -> String {
+    match signal {
+        Signal::SIGTERM => String::new(),
+        other => format!("-{} ", other.as_str().trim_start_matches("SIG")),
+    }
+}
+
+/// The program that job `job`, strace (process `tracer`), runs.
+pub(crate) fn traced_by(tracer: Pid, job: usize) -> Result<Pid, String> {
+    course_testkit::processes::children_of(tracer)
+        .into_iter()
+        .next()
+        .ok_or_else(|| format!("job {job} runs no program"))
+}
+
+/// `kill PID; wait %N`: a traced job stopped by its program's pid.
+pub(crate) fn stop_traced(traced: Pid, job: usize) -> String {
+    format!("kill {traced}; wait %{job}")
+}
+
+/// The number bash gives a new job: one more than the highest of those
+/// still running, or 1.
+pub(crate) fn next_job_number(running: impl Iterator<Item = usize>) -> usize {
+    running.max().unwrap_or(0) + 1
 }
 
 pub(super) fn owned(argv: &[&str]) -> Vec<String> {
