@@ -10,7 +10,8 @@
 //! its panes' programs get SIGHUP (the servers of the course stop on it
 //! and remove their socket files), and the temporary directories go.
 
-use std::path::Path;
+use std::fs;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -23,9 +24,9 @@ use crate::workspace::succeed;
 
 mod player;
 
-pub(crate) use player::{Layout, Pacing, PanesPlayer};
+pub(crate) use player::{Layout, Pacing, PanesPlayer, STEP_DEADLINE};
 #[cfg(test)]
-pub(crate) use player::{STEP_DEADLINE, Typed, shown_lines};
+pub(crate) use player::{Typed, shown_lines};
 
 /// Which of the two terminals a command is typed into.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -109,7 +110,11 @@ impl Terminals {
             succeed(terminals.tmux(args))?;
         }
         for pane in [Pane::Server, Pane::Clients] {
-            terminals.wait(pane, |shown| prompts(shown) > 0, None)?;
+            terminals.wait(
+                pane,
+                |shown| prompts(shown) > 0,
+                Instant::now() + STEP_DEADLINE,
+            )?;
         }
         Ok(terminals)
     }
@@ -145,12 +150,7 @@ impl Terminals {
     /// Types `keys` into `pane` and waits until they are done: a new
     /// prompt, or a server that says it waits for clients. Returns what
     /// the pane showed from the command's line on.
-    fn type_and_wait(
-        &self,
-        pane: Pane,
-        keys: &str,
-        deadline: Option<Instant>,
-    ) -> Result<String, String> {
+    fn type_and_wait(&self, pane: Pane, keys: &str, deadline: Instant) -> Result<String, String> {
         let before = prompts(&self.shown(pane)?);
         let mut send = self.tmux(&["send-keys", "-t", pane.target(), keys]);
         if keys != CTRL_C {
@@ -181,14 +181,14 @@ impl Terminals {
         &self,
         pane: Pane,
         done: impl Fn(&str) -> bool,
-        deadline: Option<Instant>,
+        deadline: Instant,
     ) -> Result<String, String> {
         loop {
             let shown = self.shown(pane)?;
             if done(&shown) {
                 return Ok(shown);
             }
-            if deadline.is_some_and(|deadline| Instant::now() > deadline) {
+            if Instant::now() > deadline {
                 return Err(format!(
                     "{} is not done yet; it shows:\n{shown}",
                     pane.name()
@@ -330,9 +330,20 @@ pub fn run(stage: &Stage, traced: bool, programs: &Path) -> Result<(), String> {
         .status();
     drop(terminals);
     attached.map_err(|error| format!("cannot attach to tmux: {error}"))?;
+    let failure = fs::read_to_string(failure_file(tmux_dir.path())).ok();
     drop((dir, tmux_dir));
+    if let Some(failure) = failure {
+        // The pane said it already, but tmux has gone with the pane.
+        return Err(format!("the panes demo stopped: {failure}"));
+    }
     println!("\nxtask: the panes demo is over; nothing is left behind");
     Ok(())
+}
+
+/// Where the driver leaves the error that stopped it, beside the tmux
+/// socket, for `run` to report once tmux has gone.
+fn failure_file(tmux_dir: &Path) -> PathBuf {
+    tmux_dir.join("failure")
 }
 
 /// The session `--panes` plays: the stage's, or under strace its traced one.
@@ -366,15 +377,28 @@ pub fn drive(stage: &str, socket: &str, traced: bool) -> Result<(), String> {
         .ok_or_else(|| format!("no stage {stage}"))?;
     let play = session_of(stage, traced)?;
     let mut player = PanesPlayer::new(&terminals, Layout::TwoTerminals, Pacing::Enter);
-    match play(&mut player) {
+    let failed = match play(&mut player) {
         Err(ended) if ended == QUIT || ended == INPUT_ENDED => return Ok(()),
         // Said here, where the instructor can read it before tmux goes.
-        Err(error) => print!("\nxtask: {error}\nEnter ends the demo. "),
-        Ok(()) => print!("\nThat was the last command. Enter ends the demo. "),
-    }
+        Err(error) => {
+            print!("\nxtask: {error}\nEnter ends the demo. ");
+            Some(error)
+        }
+        Ok(()) => {
+            print!("\nThat was the last command. Enter ends the demo. ");
+            None
+        }
+    };
     flush()?;
     let _ = std::io::stdin().read_line(&mut String::new());
-    Ok(())
+    match failed {
+        Some(error) => {
+            let tmux_dir = Path::new(socket).parent().unwrap_or(Path::new("."));
+            let _ = fs::write(failure_file(tmux_dir), &error);
+            Err(error)
+        }
+        None => Ok(()),
+    }
 }
 
 fn flush() -> Result<(), String> {
