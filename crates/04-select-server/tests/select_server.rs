@@ -144,6 +144,14 @@ fn lines_dropped_just_before_a_stop_are_counted_at_the_stop() {
 }
 
 #[test]
+fn a_terminal_a_client_writes_to_as_well_loses_no_line() {
+    event_loop::a_terminal_a_client_writes_to_as_well_loses_no_line(
+        cargo_bin!("select-server"),
+        "select-server",
+    );
+}
+
+#[test]
 fn a_terminal_that_takes_no_more_never_holds_the_server() {
     event_loop::a_terminal_that_takes_no_more_never_holds_the_server(
         cargo_bin!("select-server"),

@@ -262,6 +262,13 @@ fn lines_dropped_just_before_a_stop_are_counted_at_the_stop() {
 }
 
 #[test]
+fn a_terminal_a_client_writes_to_as_well_loses_no_line() {
+    unless_refused(|program| {
+        event_loop::a_terminal_a_client_writes_to_as_well_loses_no_line(program, "uring-server");
+    });
+}
+
+#[test]
 fn a_terminal_that_takes_no_more_never_holds_the_server() {
     unless_refused(|program| {
         event_loop::a_terminal_that_takes_no_more_never_holds_the_server(program, "uring-server");

@@ -54,6 +54,11 @@ enum Writer {
     /// shared with the shell (a terminal, say) and must stay blocking for
     /// everyone else: setting O_NONBLOCK on it would change it for them too.
     OwnNonBlocking(OwnedFd),
+    /// The same for a terminal (or another character device). A terminal
+    /// also refuses a non-blocking write for a moment while another
+    /// process writes to it (EAGAIN, though nothing is full): the client
+    /// printing its reply in the same terminal, say.
+    OwnTerminal(OwnedFd),
     /// `send` with MSG_DONTWAIT: a socket can be asked not to wait, one
     /// call at a time.
     SocketDontWait,
@@ -140,16 +145,39 @@ impl Stream {
         self.write_with(self.writer.get().unwrap_or(&Writer::Waiting), bytes)
     }
 
-    /// One write call of `bytes` as [`Stream::write_with`] makes it: how
+    /// One write call of `bytes`, as [`Stream::write_with`] makes it: how
     /// many bytes the stream took.
     fn write_once(&self, bytes: &[u8]) -> Result<usize, Errno> {
-        self.write_call(self.writer.get().unwrap_or(&Writer::Waiting), bytes)
+        self.write_now(self.writer.get().unwrap_or(&Writer::Waiting), bytes)
+    }
+
+    /// One write call, EINTR retried. A terminal that refuses it for now
+    /// is tried again, a millisecond apart, [`BUSY_TERMINAL_TRIES`] times
+    /// at most: another writer holds it for microseconds. Not while lines
+    /// are being dropped already: a terminal stopped by Ctrl-S refuses for
+    /// good, and costs the loop one such wait, not one per line.
+    fn write_now(&self, writer: &Writer, bytes: &[u8]) -> Result<usize, Errno> {
+        let mut refusals = 0;
+        loop {
+            match self.write_call(writer, bytes) {
+                Err(Errno::EINTR) => {}
+                Err(Errno::EAGAIN)
+                    if matches!(writer, Writer::OwnTerminal(_))
+                        && refusals < BUSY_TERMINAL_TRIES
+                        && self.dropped.load(Ordering::Relaxed) == 0 =>
+                {
+                    refusals += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                other => return other,
+            }
+        }
     }
 
     fn write_call(&self, writer: &Writer, bytes: &[u8]) -> Result<usize, Errno> {
         match writer {
             Writer::Waiting => write(self.original(), bytes),
-            Writer::OwnNonBlocking(fd) => write(fd, bytes),
+            Writer::OwnNonBlocking(fd) | Writer::OwnTerminal(fd) => write(fd, bytes),
             Writer::SocketDontWait => send(
                 self.original().as_fd().as_raw_fd(),
                 bytes,
@@ -160,12 +188,7 @@ impl Stream {
 
     fn write_with(&self, writer: &Writer, mut bytes: &[u8]) -> Result<(), Errno> {
         while !bytes.is_empty() {
-            let written = self.write_call(writer, bytes);
-            match written {
-                Ok(count) => bytes = &bytes[count..],
-                Err(Errno::EINTR) => {}
-                Err(errno) => return Err(errno),
-            }
+            bytes = &bytes[self.write_now(writer, bytes)?..];
         }
         Ok(())
     }
@@ -200,6 +223,7 @@ impl Stream {
         }
         let flags = OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC | OFlag::O_NOCTTY;
         match open(self.reopen_path, flags, Mode::empty()) {
+            Ok(own) if kind == SFlag::S_IFCHR => Writer::OwnTerminal(own),
             Ok(own) => Writer::OwnNonBlocking(own),
             // A pipe nobody reads any more (ENXIO), or no /proc: writing the
             // descriptor itself fails at once with EPIPE, or waits.
@@ -285,6 +309,9 @@ pub(crate) fn write_last_line(line: &[u8]) {
 
 /// How often a last line is tried while its stream refuses it for now.
 const LAST_LINE_TRIES: u32 = 20;
+
+/// How often a line is tried while a terminal refuses it for now.
+const BUSY_TERMINAL_TRIES: u32 = 5;
 
 impl Stream {
     /// `bytes` in as few writes as the stream takes, never waiting on it:
@@ -430,13 +457,7 @@ impl Stream {
         let noted = !out.is_empty();
         out.extend_from_slice(&lines.pending);
         lines.pending.clear();
-        let written = loop {
-            match self.write_once(&out) {
-                Err(Errno::EINTR) => {}
-                other => break other,
-            }
-        };
-        let taken = match written {
+        let taken = match self.write_once(&out) {
             Ok(count) => count,
             // Nothing taken: the rest of a begun line must still go.
             Err(Errno::EAGAIN) => 0,

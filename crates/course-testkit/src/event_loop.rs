@@ -490,6 +490,55 @@ pub fn a_terminal_that_takes_no_more_never_holds_the_server(program: &Path, name
     every_session_served_and_every_line_whole(program, name, Stdio::from(terminal.slave), master);
 }
 
+/// A terminal the clients write to as well, as client1 prints its reply
+/// in the server's terminal: a terminal refuses a non-blocking write for
+/// a moment while another writes to it, though nothing is full. The
+/// server waits that moment out: every line comes, none is dropped.
+pub fn a_terminal_a_client_writes_to_as_well_loses_no_line(program: &Path, name: &str) {
+    const SESSIONS: usize = 1000;
+    let terminal = crate::pseudo_terminal();
+    let mut client_side = std::fs::File::from(terminal.slave.try_clone().expect("the terminal"));
+    let shown = crate::lines::lines_of(std::fs::File::from(terminal.master));
+    let dir = TempDir::new().expect("a temporary directory");
+    let mut command = Command::new(program);
+    command.args(["--work", "0"]).current_dir(dir.path());
+    let server = Running::spawn_with_stdout(command, Stdio::from(terminal.slave));
+    let path = dir.path().join(SOCKET);
+    poll_until("the server listens", || Client::try_unix(&path).is_ok());
+    for session in 0..SESSIONS {
+        let reply = Client::unix(&path).exchange(b'A');
+        assert_eq!(reply, Reply::Byte(b'B'), "session {session}");
+        // Written at once, while the server says it served the client.
+        client_side
+            .write_all(b"char from server = B\n")
+            .expect("write to the terminal");
+    }
+    let mut came = Vec::new();
+    let removed = |came: &[String]| {
+        came.iter()
+            .filter(|line| line.starts_with("removing client on fd "))
+            .count()
+    };
+    let notice = format!("{name}: ");
+    let deadline = std::time::Instant::now() + crate::DEADLINE;
+    while removed(&came) < SESSIONS {
+        let dropped: Vec<&String> = came
+            .iter()
+            .filter(|line| line.starts_with(&notice))
+            .collect();
+        assert!(
+            dropped.is_empty() && std::time::Instant::now() < deadline,
+            "{} of {SESSIONS} clients said removed; {} notes of lines dropped, the first {:?}",
+            removed(&came),
+            dropped.len(),
+            dropped.first()
+        );
+        came.extend(shown.try_iter().map(|line| line.text));
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    drop(server);
+}
+
 /// A socket nobody reads as stdout (a log collector that stalled) fills:
 /// the server's lines to it never wait, 1500 sessions are served, and what
 /// the socket holds is whole lines.
