@@ -2,6 +2,8 @@
 //! of two servers measured at once, and the check that no result beats the
 //! kernel's floor, which only a busy machine makes happen.
 
+use serde::{Deserialize, Serialize};
+
 /// The median of `values`: the middle one after sorting, or the mean of
 /// the two middle ones; 0 for none.
 pub fn median(mut values: Vec<f64>) -> f64 {
@@ -14,7 +16,7 @@ pub fn median(mut values: Vec<f64>) -> f64 {
 }
 
 /// What the rounds measured of one thing: their median, lowest and highest.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Spread {
     pub median: f64,
     pub min: f64,

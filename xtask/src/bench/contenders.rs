@@ -2,12 +2,30 @@
 //! stages), the peers, and the pairs of them measured at once.
 
 use course_stages::{Bench, Program, STAGES, Stage};
+use serde::{Deserialize, Serialize};
 
 use super::twins;
 
 /// A server of the course, as the list of stages gives it.
-#[derive(Clone, Copy, Debug)]
+/// In the results' data, by its program's name.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub struct Server(&'static Program);
+
+impl From<Server> for String {
+    fn from(server: Server) -> String {
+        server.program().to_string()
+    }
+}
+
+impl TryFrom<String> for Server {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Server, String> {
+        Server::find_in(STAGES, &name)
+            .ok_or_else(|| format!("the results name {name}, which is not in the list of stages"))
+    }
+}
 
 impl PartialEq for Server {
     fn eq(&self, other: &Server) -> bool {
@@ -25,10 +43,14 @@ impl Server {
     }
 
     pub(super) fn named_in(stages: &'static [Stage], name: &str) -> Server {
+        Server::find_in(stages, name)
+            .unwrap_or_else(|| panic!("no program {name} in the list of stages"))
+    }
+
+    fn find_in(stages: &'static [Stage], name: &str) -> Option<Server> {
         course_stages::programs(stages)
             .find(|program| program.name == name)
             .map(Server)
-            .unwrap_or_else(|| panic!("no program {name} in the list of stages"))
     }
 
     pub fn program(self) -> &'static str {
@@ -69,7 +91,7 @@ pub fn servers(stages: &'static [Stage]) -> Vec<Server> {
 
 /// What Rust programmers would write instead of the course's servers
 /// (crates/peers, built by the bench alone).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Peer {
     /// A thread per client, std only.
     Threads,
@@ -113,7 +135,7 @@ impl Peer {
 }
 
 /// A program the bench sets against another, both running at once.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 pub enum Contender {
     /// A server of the course, in Rust.
     Rust(Server),
@@ -162,7 +184,7 @@ impl Contender {
 }
 
 /// What a pair is measured on.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub enum Metric {
     /// Sessions per second, one client at a time.
     Sessions,
@@ -185,7 +207,7 @@ impl Metric {
 
 /// Two programs measured at once, by one load client turning from one to
 /// the other every 20 ms. The report gives `first / second` of their rates.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct Pair {
     pub first: Contender,
     pub second: Contender,

@@ -4,6 +4,9 @@
 use std::fs;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize)]
 pub struct Machine {
     pub cores: usize,
     pub cpu: String,

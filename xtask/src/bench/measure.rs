@@ -17,6 +17,7 @@ use loadgen::Measured;
 use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
+use serde::{Deserialize, Serialize};
 use tempfile::TempDir;
 
 use super::table::micros;
@@ -47,7 +48,7 @@ pub struct Round {
 
 /// What a server held while [`Plan::pair_idle`] idle clients and one
 /// active one were connected to it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Held {
     /// Its peak resident memory (VmHWM), in KiB.
     pub peak_rss_kib: u64,
@@ -69,7 +70,7 @@ pub struct PairRound {
 /// always crosses from one core to the other, as it mostly does unpinned,
 /// instead of sometimes (when the scheduler puts both on one core, and a
 /// round trip costs a third as much) and sometimes not.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Serialize, Deserialize)]
 pub struct Cores {
     pub client: usize,
     pub server: usize,

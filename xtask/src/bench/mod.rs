@@ -38,6 +38,7 @@ mod machine;
 mod measure;
 mod peer_trace;
 mod plot;
+mod recorded;
 mod report;
 mod results;
 mod table;
@@ -47,6 +48,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Args;
+use serde::{Deserialize, Serialize};
 
 use crate::procs::Registry;
 use crate::workspace::workspace_root;
@@ -59,16 +61,22 @@ pub struct BenchArgs {
     #[arg(long)]
     quick: bool,
 
-    /// Write the results, with a plot, the machine and the date, into the
-    /// book (book/src/bench)
+    /// Write the results, with the machine and the date, into the book as
+    /// data (book/src/bench/results.json), and its pages and plot rendered
+    /// from them
     #[arg(long, conflicts_with = "quick")]
     record: bool,
+
+    /// Measure nothing: render the book's bench pages and plot again from
+    /// the recorded data (after a change to the report's wording, say)
+    #[arg(long, conflicts_with_all = ["quick", "record"])]
+    render: bool,
 }
 
 /// How long and how much a run measures.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Serialize, Deserialize)]
 pub struct Plan {
-    pub name: &'static str,
+    pub name: Run,
     /// Every measurement is repeated this many times, interleaved; the
     /// median round is reported.
     pub rounds: usize,
@@ -93,8 +101,26 @@ pub struct Plan {
     pub active: usize,
 }
 
+/// Which of the two plans a run followed.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Run {
+    /// CI's: proves the bench runs, measures nothing worth keeping.
+    Quick,
+    Full,
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, out: &mut std::fmt::Formatter) -> std::fmt::Result {
+        out.write_str(match self {
+            Run::Quick => "quick",
+            Run::Full => "full",
+        })
+    }
+}
+
 const QUICK: Plan = Plan {
-    name: "quick",
+    name: Run::Quick,
     rounds: 1,
     pair_rounds: 1,
     window: Duration::from_millis(250),
@@ -107,7 +133,7 @@ const QUICK: Plan = Plan {
 };
 
 const FULL: Plan = Plan {
-    name: "full",
+    name: Run::Full,
     rounds: 5,
     pair_rounds: 7,
     window: Duration::from_millis(1000),
@@ -190,6 +216,9 @@ pub fn book_dir() -> PathBuf {
 }
 
 pub fn run(args: &BenchArgs) -> Result<(), String> {
+    if args.render {
+        return recorded::render(&book_dir());
+    }
     let plan = if args.quick { QUICK } else { FULL };
     let started = Instant::now();
     // cargo says nothing while it builds (--quiet), for a minute the first
@@ -270,31 +299,13 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         let dir = book_dir();
         std::fs::create_dir_all(&dir)
             .map_err(|error| format!("cannot create {}: {error}", dir.display()))?;
-        let traces = traces.into_iter().map(|(peer, trace)| {
-            (
-                format!("{}.strace.txt", peer.name().replace(' ', "-")),
-                trace,
-            )
-        });
-        for (file, text) in [
-            (
-                "results.md".to_string(),
-                report::markdown(&results, &machine),
-            ),
-            (
-                "peers.md".to_string(),
-                report::peers_markdown(&results, &machine),
-            ),
-            ("plot.svg".to_string(), plot::svg(&results, &machine)),
-        ]
-        .into_iter()
-        .chain(traces)
-        {
-            let path = dir.join(file);
-            std::fs::write(&path, text)
+        for (peer, trace) in traces {
+            let path = dir.join(format!("{}.strace.txt", peer.name().replace(' ', "-")));
+            std::fs::write(&path, trace)
                 .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
-            println!("xtask: recorded {}", path.display());
+            println!("xtask: wrote {}", path.display());
         }
+        recorded::record(&dir, &recorded::Recorded { machine, results })?;
     }
     println!(
         "bench: done in {:.0} s, the release build included{}",

@@ -12,7 +12,7 @@ use super::compare;
 use super::machine::Machine;
 use super::results::{Results, Stat};
 use super::table::{Table, range, ratio, seconds, times, us, us_or_dash, whole};
-use super::{Contender, Metric};
+use super::{Contender, Metric, Run};
 
 fn tables(results: &Results) -> Vec<Table> {
     let plan = &results.plan;
@@ -277,7 +277,7 @@ pub fn text(results: &Results, machine: &Machine) -> String {
             text,
             "WARNING: {}\n{}\n",
             compare::too_busy_warning(&too_busy, results.plan.rounds),
-            if results.plan.name == "quick" {
+            if results.plan.name == Run::Quick {
                 "A quick run proves only that the bench runs."
             } else {
                 "These numbers are not results."

@@ -5,13 +5,14 @@ use std::time::Duration;
 
 use course_stages::STAGES;
 use loadgen::Measured;
+use serde::{Deserialize, Serialize};
 
 use super::compare::{self, Spread, TooBusy, beats_floor, median};
 use super::measure::{Cores, Held, PairRound, Round};
 use super::{Contender, Metric, Pair, Plan, Server, contests, pairs, servers};
 
 /// One measurement, the median over the rounds.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Serialize, Deserialize)]
 pub struct Stat {
     pub per_second: f64,
     /// The mean time of one: 1 / per_second.
@@ -47,6 +48,7 @@ impl Stat {
 }
 
 /// A pair measured at once, over the rounds.
+#[derive(Serialize, Deserialize)]
 pub struct PairStat {
     pub pair: Pair,
     pub first: Stat,
@@ -91,6 +93,7 @@ pub(super) fn optional_median(values: Vec<Option<Duration>>) -> Option<Duration>
 }
 
 /// Everything a run measured, each the median of its rounds.
+#[derive(Serialize, Deserialize)]
 pub struct Results {
     pub plan: Plan,
     pub cores: Option<Cores>,

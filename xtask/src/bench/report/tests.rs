@@ -245,3 +245,32 @@ fn beating_the_floor_says_the_machine_was_too_busy() {
         text(&results, &machine).starts_with("WARNING: the machine was too busy during this run: ")
     );
 }
+
+#[test]
+fn the_pages_rendered_from_the_recorded_data_are_the_run_s() {
+    let with_cpu = Measured {
+        median: Some(Duration::from_nanos(12_345)),
+        server_cpu: Some(Duration::from_micros(900)),
+        ..at(900)
+    };
+    let mut round = round(900);
+    round.round_trips[0].2 = with_cpu;
+    let rounds = [pair_round(900, 1000), pair_round(1100, 1000)];
+    let mut results = Results::from_rounds(plan(2), None, &[round], &rounds, true);
+    results.calls = Some(vec![(Contender::Rust(Server::named("server1")), 4.5)]);
+    let machine = Machine::this_one();
+    let direct = [
+        markdown(&results, &machine),
+        peers_markdown(&results, &machine),
+        super::super::plot::svg(&results, &machine),
+    ];
+    let recorded = super::super::recorded::Recorded { machine, results };
+    let dir = tempfile::tempdir().unwrap();
+    super::super::recorded::record(dir.path(), &recorded).unwrap();
+    let data = std::fs::read_to_string(dir.path().join("results.json")).unwrap();
+    assert!(data.contains("\"server1\""), "servers go by name: {data}");
+    for ((file, _), direct) in recorded.pages().into_iter().zip(direct) {
+        let rendered = std::fs::read_to_string(dir.path().join(file)).unwrap();
+        assert_eq!(rendered, direct, "{file}");
+    }
+}
