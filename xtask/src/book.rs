@@ -29,7 +29,7 @@ use output::{broken_links, built_pages, output_problems};
 use sources::check_sources;
 
 use crate::tools::Tool;
-use crate::workspace::{run_printed, shown, workspace_root};
+use xtask_support::workspace::{run_printed, shown, workspace_root};
 
 /// The mdbook the book is built with.
 const MDBOOK: Tool = Tool {
@@ -114,14 +114,14 @@ pub fn run(args: &BookArgs) -> Result<(), String> {
 /// book/bob-to-svg: a crate of its own, so that only maintainers and CI
 /// compile svgbob.
 fn draw_diagrams(root: &Path, check: bool) -> Result<(), String> {
-    let mut draw = crate::workspace::cargo();
+    let mut draw = xtask_support::workspace::cargo();
     draw.arg("run")
         .arg("--quiet")
         .arg("--locked")
         .arg("--manifest-path")
         .arg(root.join("book/bob-to-svg/Cargo.toml"))
         .arg("--target-dir")
-        .arg(crate::workspace::target_dir().join("bob-to-svg"))
+        .arg(xtask_support::workspace::target_dir().join("bob-to-svg"))
         .arg("--")
         .arg(root.join("book/src/diagrams"));
     if check {

@@ -145,6 +145,6 @@ mod tests {
 
     #[test]
     fn the_written_diffs_are_what_the_code_gives() {
-        write_or_check(&crate::workspace::workspace_root(), true).unwrap();
+        write_or_check(&xtask_support::workspace::workspace_root(), true).unwrap();
     }
 }

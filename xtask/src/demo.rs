@@ -9,13 +9,13 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::procs::Registry;
 use course_stages::{STAGES, Stage};
+use xtask_support::procs::Registry;
 
 use crate::scenarios::{Play, Plays, plays};
 use crate::session::{INPUT_ENDED, Pace, QUIT, Session};
-use crate::workspace::{Profile, build_programs, workspace_root};
 use crate::{diff, panes, transcript};
+use xtask_support::workspace::{Profile, build_programs, workspace_root};
 
 #[derive(Args)]
 pub struct DemoArgs {

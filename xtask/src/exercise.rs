@@ -314,7 +314,7 @@ fn find(wanted: &str) -> Result<&'static Exercise, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workspace::workspace_root;
+    use xtask_support::workspace::workspace_root;
 
     use tempfile::TempDir;
 

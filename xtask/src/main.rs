@@ -3,7 +3,6 @@
 //! and the book itself. Every command it runs on your behalf is printed
 //! first.
 
-mod bench;
 mod book;
 mod code_diff;
 mod demo;
@@ -12,14 +11,12 @@ mod exercise;
 mod mutants;
 mod panes;
 mod patch;
-mod procs;
 mod scenarios;
 mod session;
 mod tools;
 mod transcript;
 #[cfg(test)]
 mod typed_sessions;
-mod workspace;
 
 use std::process::ExitCode;
 
@@ -44,8 +41,13 @@ enum Task {
     Book(book::BookArgs),
     /// Classroom exercises: list, start, check, hint, reset; grade a class (verify, for authors)
     Exercise(exercise::ExerciseArgs),
-    /// Measure every server side by side against the kernel's floor, its C twin, and what Rust programmers would write instead (tokio, a thread per client)
-    Bench(bench::BenchArgs),
+    /// Measure every server side by side against the kernel's floor, its C twin, and what Rust programmers would write instead (tokio, a thread per client); `bench --help` for its options
+    #[command(disable_help_flag = true)]
+    Bench {
+        /// Passed on to the bench, a program of its own (xtask/bench)
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Mutation testing of the lessons and course-support (cargo-mutants;
     /// for maintainers, an hour or more)
     Mutants(mutants::MutantsArgs),
@@ -59,36 +61,14 @@ enum Task {
     },
 }
 
-/// A reader that stops reading (`cargo xtask exercise hint 01a | head -1`)
-/// ends xtask quietly, as it ends `ls`: `print!` panics on the closed pipe
-/// (Rust ignores SIGPIPE, so that a write to a closed socket is an error,
-/// not a death), and this hook turns that one panic into the exit status a
-/// shell gives a program killed by SIGPIPE, 141, with nothing said.
-fn quiet_when_the_reader_goes() {
-    let default = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let payload = info.payload();
-        let message = payload
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| payload.downcast_ref::<&str>().copied())
-            .unwrap_or("");
-        if message.starts_with("failed printing to std") && message.contains("Broken pipe") {
-            std::process::exit(141);
-        }
-        default(info);
-    }));
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    quiet_when_the_reader_goes();
-    keep_inherited_descriptors_to_ourselves();
+    xtask_support::start();
     let result = match cli.task {
         Task::Demo(args) => demo::run(&args),
         Task::Book(args) => book::run(&args),
         Task::Exercise(args) => exercise::run(&args),
-        Task::Bench(args) => bench::run(&args),
+        Task::Bench { args } => bench(&args),
         Task::Mutants(args) => mutants::run(&args),
         Task::DemoPanesDriver {
             stage,
@@ -105,19 +85,15 @@ fn main() -> ExitCode {
     }
 }
 
-/// Marks every descriptor xtask was started with, beyond stdin, stdout and
-/// stderr, close-on-exec: a terminal's or an editor's stray descriptors
-/// would otherwise show up in every program the demo starts (in `ls -l
-/// /proc/PID/fd`, say).
-#[allow(unsafe_code)] // Descriptors xtask did not open have no owner to borrow from.
-fn keep_inherited_descriptors_to_ourselves() {
-    use nix::fcntl::{FcntlArg, FdFlag, fcntl};
-    let numbers = course_testkit::processes::descriptor_numbers(nix::unistd::Pid::this());
-    for fd in numbers.into_iter().filter(|&fd| fd > 2) {
-        // SAFETY: /proc listed fd as open (or it was read_dir's own, now
-        // closed, and fcntl just fails with EBADF); nothing closes it
-        // during this call, made before xtask starts a thread.
-        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-        let _ = fcntl(borrowed, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
-    }
+/// Runs the bench, a package of its own so that what only it needs
+/// (serde's derive, loadgen) stays out of the demo's build: cargo builds
+/// it the first time, then it replaces xtask in this process.
+fn bench(args: &[String]) -> Result<(), String> {
+    let mut bench = xtask_support::workspace::cargo();
+    bench
+        .args(["run", "--quiet", "--package", "xtask-bench", "--"])
+        .args(args);
+    println!("xtask: running {}", xtask_support::workspace::shown(&bench));
+    let error = std::os::unix::process::CommandExt::exec(&mut bench);
+    Err(format!("cannot run cargo: {error}"))
 }

@@ -15,7 +15,7 @@ use clap::Args;
 use course_stages::{STAGES, Stage};
 
 use crate::tools::Tool;
-use crate::workspace::{run_printed, workspace_root};
+use xtask_support::workspace::{run_printed, workspace_root};
 
 pub const CARGO_MUTANTS: Tool = Tool {
     krate: "cargo-mutants",

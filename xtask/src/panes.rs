@@ -17,10 +17,10 @@ use std::time::{Duration, Instant};
 
 use course_stages::Stage;
 
-use crate::procs::Registry;
 use crate::scenarios::{Play, plays};
 use crate::session::{INPUT_ENDED, QUIT};
-use crate::workspace::succeed;
+use xtask_support::procs::Registry;
+use xtask_support::workspace::succeed;
 
 mod player;
 

@@ -30,7 +30,7 @@ use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use tempfile::TempDir;
 
-use crate::procs::{Group, Registry};
+use xtask_support::procs::{Group, Registry};
 
 mod normalise;
 mod player;

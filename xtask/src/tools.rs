@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::workspace::{cargo, run_printed, target_dir};
+use xtask_support::workspace::{cargo, run_printed, target_dir};
 
 /// A tool from crates.io: its crate, version, and the program it installs.
 pub struct Tool {

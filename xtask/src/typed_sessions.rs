@@ -291,7 +291,8 @@ fn every_session_plays(layout: Layout) {
         .arg("-V")
         .output()
         .is_ok();
-    let programs = crate::workspace::build_programs(crate::workspace::Profile::Debug).unwrap();
+    let programs =
+        xtask_support::workspace::build_programs(xtask_support::workspace::Profile::Debug).unwrap();
     for stage in course_stages::STAGES {
         if stage.id == "06" && io_uring::IoUring::new(1).is_err() {
             println!("stage 06 skipped: io_uring is refused here");
@@ -307,7 +308,7 @@ fn every_session_plays(layout: Layout) {
             }
             let file = stage.transcript_file(traced);
             let transcript = std::fs::read_to_string(
-                crate::workspace::workspace_root()
+                xtask_support::workspace::workspace_root()
                     .join("book/src")
                     .join(&file),
             )
@@ -334,7 +335,8 @@ fn a_complaint_the_transcript_does_not_show_fails_the_session() {
     if !has_tmux() {
         return;
     }
-    let programs = crate::workspace::build_programs(crate::workspace::Profile::Debug).unwrap();
+    let programs =
+        xtask_support::workspace::build_programs(xtask_support::workspace::Profile::Debug).unwrap();
     let plays: [(Play, &str); 2] = [
         (
             |s| s.step(Step::run("typo", &["umask", "0228"])),
@@ -375,7 +377,8 @@ fn a_line_the_server_says_it_dropped_is_not_missed() {
     if !has_tmux() {
         return;
     }
-    let programs = crate::workspace::build_programs(crate::workspace::Profile::Debug).unwrap();
+    let programs =
+        xtask_support::workspace::build_programs(xtask_support::workspace::Profile::Debug).unwrap();
     let transcript = "# ANCHOR: drop\n$ echo 'epoll-server: 1 line(s) dropped: stdout was full'\n\
                       epoll-server: 1 line(s) dropped: stdout was full\n\
                       removing client on fd 9\n# ANCHOR_END: drop\n";

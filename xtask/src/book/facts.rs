@@ -156,7 +156,7 @@ mod tests {
 
     #[test]
     fn the_schedule_says_what_each_chapter_says() {
-        let src = crate::workspace::workspace_root().join("book/src");
+        let src = xtask_support::workspace::workspace_root().join("book/src");
         let pages = super::super::markdown::markdown_pages(&src).unwrap();
         assert_eq!(schedule_problems(&pages), Vec::<String>::new());
     }
@@ -199,7 +199,7 @@ mod tests {
 
     #[test]
     fn the_book_states_no_figure_the_recorded_run_does_not_hold() {
-        let src = crate::workspace::workspace_root().join("book/src");
+        let src = xtask_support::workspace::workspace_root().join("book/src");
         let pages = super::super::markdown::markdown_pages(&src).unwrap();
         assert_eq!(figure_problems(&pages), Vec::<String>::new());
     }

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::workspace::files_under;
+use xtask_support::workspace::files_under;
 
 /// Every file under `dir` whose name ends in `.ext`, in path order.
 pub(super) fn files_with_extension(dir: &Path, ext: &str) -> Result<Vec<PathBuf>, String> {

@@ -392,7 +392,7 @@ mod tests {
 
     #[test]
     fn the_book_has_what_the_list_of_stages_asks() {
-        let src = crate::workspace::workspace_root().join("book/src");
+        let src = xtask_support::workspace::workspace_root().join("book/src");
         let summary = fs::read_to_string(src.join("SUMMARY.md")).unwrap();
         assert_eq!(stage_problems(STAGES, &src, &summary), Vec::<String>::new());
     }

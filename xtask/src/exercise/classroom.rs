@@ -81,8 +81,8 @@ pub fn workflow(exercises: &[&'static Exercise]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workspace::workspace_root;
     use exercise_checks::EXERCISES;
+    use xtask_support::workspace::workspace_root;
 
     /// The value of `key: value` lines under the line that names a step.
     fn steps(workflow: &str) -> Vec<Vec<(String, String)>> {

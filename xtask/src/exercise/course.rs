@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use exercise_checks::Exercise;
 
 use super::report::{Graded, Status};
-use crate::workspace::{files_under, target_dir, workspace_root};
+use xtask_support::workspace::{files_under, target_dir, workspace_root};
 
 /// Where the exercises are, where a student's work goes, and where the
 /// passing marks are kept.

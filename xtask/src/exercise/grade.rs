@@ -7,7 +7,7 @@ use std::process::Command;
 
 use exercise_checks::{EXERCISES, Exercise, run_checks};
 
-use crate::workspace::{cargo, shown, target_dir};
+use xtask_support::workspace::{cargo, shown, target_dir};
 
 use super::report::{CheckResult, Graded, Report, Status};
 use super::{Course, chosen, read};
@@ -227,7 +227,7 @@ mod tests {
     use crate::exercise::report;
     use crate::exercise::source::{self, Kind};
 
-    use crate::workspace::{run_printed, workspace_root};
+    use xtask_support::workspace::{run_printed, workspace_root};
 
     use roxmltree::{Document, Node};
     use serde_json::Value;

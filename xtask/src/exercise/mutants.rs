@@ -13,7 +13,7 @@ use exercise_checks::Exercise;
 use super::source::{self, Kind};
 use super::{Course, read};
 use crate::mutants::{CARGO_MUTANTS, end_leftover_programs};
-use crate::workspace::{run_printed, target_dir};
+use xtask_support::workspace::{run_printed, target_dir};
 
 /// How one exercise's mutants went.
 struct Tally {

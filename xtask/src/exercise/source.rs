@@ -19,7 +19,7 @@ use exercise_checks::Exercise;
 
 use super::{Course, read};
 use crate::patch::{self, Files};
-use crate::workspace::{files_under, target_dir};
+use xtask_support::workspace::{files_under, target_dir};
 
 /// Which of an exercise's two programs.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

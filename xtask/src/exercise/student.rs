@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use exercise_checks::{EXERCISES, Exercise, run_checks};
 
-use crate::workspace::run_printed;
+use xtask_support::workspace::run_printed;
 
 use super::grade::{cargo_on, program_of};
 use super::report::{self, CheckResult, Graded, Status};
@@ -367,9 +367,9 @@ mod tests {
     use super::*;
     use crate::exercise::source::{self, Kind};
     use crate::exercise::tests::{course_in, patient_client};
-    use crate::workspace::workspace_root;
     use exercise_checks::Outcome;
     use tempfile::TempDir;
+    use xtask_support::workspace::workspace_root;
 
     #[test]
     fn start_writes_the_starter_under_the_exercises_name() {

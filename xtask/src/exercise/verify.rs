@@ -19,7 +19,7 @@ use super::report::{self, CheckResult, Graded};
 use super::source::{self, Kind};
 use super::student::hints;
 use super::{Course, read};
-use crate::workspace::{cargo, run_printed, target_dir, workspace_root};
+use xtask_support::workspace::{cargo, run_printed, target_dir, workspace_root};
 
 pub fn run(
     course: &Course,

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use course_stages::{Bench, STAGES};
 use std::process::{Command, Stdio};
 
-use crate::workspace::{run_printed, target_dir, workspace_root};
+use xtask_support::workspace::{run_printed, target_dir, workspace_root};
 
 /// The process-per-client twin built a second time with one more thread.
 pub const WITH_THREAD: &str = "forking-server-thread";

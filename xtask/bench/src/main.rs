@@ -45,17 +45,23 @@ mod table;
 mod twins;
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use clap::Args;
+use clap::Parser;
 use serde::{Deserialize, Serialize};
 
-use crate::procs::Registry;
-use crate::workspace::workspace_root;
 pub use contenders::{Contender, Metric, Pair, Peer, Server, contests, pairs, servers};
 use measure::{Lab, PairRound, Round};
+use xtask_support::procs::Registry;
+use xtask_support::workspace::workspace_root;
 
-#[derive(Args)]
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask bench",
+    bin_name = "cargo xtask bench",
+    about = "Measure every server side by side against the kernel's floor, its C twin, and what Rust programmers would write instead (tokio, a thread per client)"
+)]
 pub struct BenchArgs {
     /// A short run (a few seconds of measuring), as CI runs it; never writes the book
     #[arg(long)]
@@ -192,9 +198,9 @@ fn count_system_calls(lab: &Lab) -> Result<Option<Vec<(Contender, f64)>>, String
 /// Builds the peers (crates/peers, a workspace of its own, with its own
 /// Cargo.lock) into target/peers, and returns where their programs are.
 fn build_peers() -> Result<PathBuf, String> {
-    let target = crate::workspace::target_dir().join("peers");
+    let target = xtask_support::workspace::target_dir().join("peers");
     println!("xtask: building the peers (tokio, a thread per client) in release mode");
-    let mut build = crate::workspace::cargo();
+    let mut build = xtask_support::workspace::cargo();
     build
         .args([
             "build",
@@ -206,7 +212,7 @@ fn build_peers() -> Result<PathBuf, String> {
         .arg(workspace_root().join("crates/peers/Cargo.toml"))
         .arg("--target-dir")
         .arg(&target);
-    crate::workspace::run_printed(build)?;
+    xtask_support::workspace::run_printed(build)?;
     Ok(target.join("release"))
 }
 
@@ -215,7 +221,18 @@ pub fn book_dir() -> PathBuf {
     workspace_root().join("book/src/bench")
 }
 
-pub fn run(args: &BenchArgs) -> Result<(), String> {
+fn main() -> ExitCode {
+    xtask_support::start();
+    match run(&BenchArgs::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &BenchArgs) -> Result<(), String> {
     if args.render {
         return recorded::render(&book_dir());
     }
@@ -223,7 +240,8 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
     let started = Instant::now();
     // cargo says nothing while it builds (--quiet), for a minute the first
     // time: say what is going on.
-    let programs = crate::workspace::build_programs(crate::workspace::Profile::Release)?;
+    let programs =
+        xtask_support::workspace::build_programs(xtask_support::workspace::Profile::Release)?;
     let c_programs = twins::build()?;
     let peer_programs = build_peers()?;
     let registry = Registry::install()?;

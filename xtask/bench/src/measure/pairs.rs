@@ -185,7 +185,7 @@ impl Lab {
     /// What strace (`-f`, with `options`) wrote of `contender` serving
     /// `count` round trips on one connection, or sessions, after the
     /// bench's first round trip, which says it is ready.
-    pub(in crate::bench) fn under_strace(
+    pub(crate) fn under_strace(
         &self,
         contender: Contender,
         metric: Metric,

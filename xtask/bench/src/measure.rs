@@ -22,8 +22,8 @@ use tempfile::TempDir;
 
 use super::table::micros;
 use super::{Contender, Metric, Pair, Plan, Server, contests, pairs, servers};
-use crate::procs::{Group, Registry};
 pub use pairs::has_strace;
+use xtask_support::procs::{Group, Registry};
 
 /// How many round trips, or sessions, a count of system calls is taken over.
 const COUNTED: usize = 1000;

@@ -27,8 +27,9 @@ pub fn files_under(dir: &Path) -> Result<Vec<PathBuf>, String> {
 /// The workspace's root directory.
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace")
+        .ancestors()
+        .nth(2)
+        .expect("xtask/support lives in the workspace")
         .to_path_buf()
 }
 
@@ -108,12 +109,19 @@ pub fn shown(command: &Command) -> String {
 mod tests {
     use super::*;
 
-    /// xtask stays readable in an afternoon: no file of it over 500 lines.
+    /// The tools stay readable in an afternoon: no file of xtask, the
+    /// bench or what they share is over 500 lines.
     #[test]
     fn no_file_of_xtask_is_over_500_lines() {
-        let src = workspace_root().join("xtask/src");
-        for file in files_under(&src).unwrap() {
-            let lines = std::fs::read_to_string(&file).unwrap().lines().count();
+        let tools = workspace_root().join("xtask");
+        let sources = files_under(&tools).unwrap();
+        let sources: Vec<_> = sources
+            .iter()
+            .filter(|file| file.extension().is_some_and(|extension| extension == "rs"))
+            .collect();
+        assert!(sources.len() > 40, "{sources:?}");
+        for file in sources {
+            let lines = std::fs::read_to_string(file).unwrap().lines().count();
             assert!(lines <= 500, "{} has {lines} lines", file.display());
         }
     }
