@@ -8,6 +8,7 @@
 //! For maintainers: a full run takes an hour or more, and CI does not run
 //! it.
 
+use std::path::PathBuf;
 use std::process::Command;
 
 use clap::Args;
@@ -47,13 +48,35 @@ pub fn run(args: &MutantsArgs) -> Result<(), String> {
             "xtask: ended {left} program(s) that tests had started from cargo-mutants' scratch copies and that outlived them"
         );
     }
+    let results = results_dir(&args.more);
     result.map_err(|error| {
         format!(
-            "{error}: some mutants were missed or timed out; mutants.out/missed.txt and timeout.txt list them"
+            "{error}: {} says why (missed.txt and timeout.txt list the mutants no test caught)",
+            results.display()
         )
     })?;
-    println!("xtask: cargo-mutants is done; its results are in mutants.out/");
+    println!(
+        "xtask: cargo-mutants is done; its results are in {}",
+        results.display()
+    );
     Ok(())
+}
+
+/// Where cargo-mutants writes its results: `mutants.out` in the folder
+/// given with `--output` (`-o`) or CARGO_MUTANTS_OUTPUT, or in the
+/// workspace.
+fn results_dir(more: &[String]) -> PathBuf {
+    let given = more
+        .iter()
+        .enumerate()
+        .find_map(|(at, arg)| match arg.as_str() {
+            "--output" | "-o" => more.get(at + 1).map(PathBuf::from),
+            _ => arg.strip_prefix("--output=").map(PathBuf::from),
+        });
+    given
+        .or_else(|| std::env::var_os("CARGO_MUTANTS_OUTPUT").map(PathBuf::from))
+        .unwrap_or_else(workspace_root)
+        .join("mutants.out")
 }
 
 /// What to mutate and which tests judge each mutant, from the list of
@@ -116,5 +139,24 @@ mod tests {
         let narrowed = scope(STAGES, &["--file".to_string(), "x.rs".to_string()]);
         assert!(!narrowed.contains(&"--file".to_string()));
         assert!(narrowed.contains(&"--test-package".to_string()));
+    }
+
+    #[test]
+    fn says_where_the_results_are_with_or_without_an_output_folder() {
+        let given =
+            |args: &[&str]| results_dir(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>());
+        assert_eq!(given(&[]), workspace_root().join("mutants.out"));
+        assert_eq!(
+            given(&["-o", "/tmp/m"]),
+            PathBuf::from("/tmp/m/mutants.out")
+        );
+        assert_eq!(
+            given(&["--output", "/tmp/m"]),
+            PathBuf::from("/tmp/m/mutants.out")
+        );
+        assert_eq!(
+            given(&["--output=/tmp/m"]),
+            PathBuf::from("/tmp/m/mutants.out")
+        );
     }
 }
