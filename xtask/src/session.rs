@@ -18,7 +18,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{PipeWriter, Write};
-use std::os::unix::process::CommandExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -67,16 +67,32 @@ struct Job {
 impl Job {
     /// What bash says when the job has ended (`[1]+  Done  server1`).
     fn notice(&self, status: ExitStatus) -> Line {
-        let how = match status.code() {
-            Some(0) => "Done".to_string(),
-            Some(code) => format!("Exit {code}"),
-            None => "Killed".to_string(),
+        let how = match (status.code(), status.signal()) {
+            (Some(0), _) => "Done".to_string(),
+            (Some(code), _) => format!("Exit {code}"),
+            (None, signal) => signal_shown(signal),
         };
         Line {
             at: Instant::now(),
             text: format!("[{}]+  {how:<24}{}", self.number, self.shown),
         }
     }
+}
+
+/// How bash names the signal a job died of (`Killed`, `Terminated`); one
+/// that none of the course's programs dies of, by its number.
+fn signal_shown(signal: Option<i32>) -> String {
+    let name = match signal.and_then(|number| Signal::try_from(number).ok()) {
+        Some(Signal::SIGKILL) => "Killed",
+        Some(Signal::SIGTERM) => "Terminated",
+        Some(Signal::SIGINT) => "Interrupt",
+        Some(Signal::SIGHUP) => "Hangup",
+        Some(Signal::SIGQUIT) => "Quit",
+        Some(Signal::SIGSEGV) => "Segmentation fault",
+        Some(Signal::SIGABRT) => "Aborted",
+        _ => return format!("Signal {}", signal.unwrap_or(0)),
+    };
+    name.to_string()
 }
 
 pub struct Session {
@@ -420,4 +436,23 @@ impl Drop for Session {
 /// A duration rounded to whole seconds, as the timed steps show it.
 fn whole_seconds(duration: Duration) -> u64 {
     (duration.as_secs_f64() + 0.5).floor() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A job's end is said as bash says it: `kill %1` is `Terminated`,
+    /// `kill -KILL %1` is `Killed`.
+    #[test]
+    fn a_job_s_end_is_named_as_bash_names_it() {
+        for (signal, bash) in [
+            (Signal::SIGKILL, "Killed"),
+            (Signal::SIGTERM, "Terminated"),
+            (Signal::SIGINT, "Interrupt"),
+        ] {
+            assert_eq!(signal_shown(Some(signal as i32)), bash);
+        }
+        assert_eq!(signal_shown(Some(10)), "Signal 10");
+    }
 }
