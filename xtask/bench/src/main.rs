@@ -27,9 +27,13 @@
 //! The load client is `loadgen` (crates/loadgen), a process of its own; the
 //! servers are built in release mode, the C twins with the system's C
 //! compiler. `--quick` is a short run for CI; `--record` (a full run)
-//! writes the results into the book. A result that beats the kernel's
+//! writes the results into the book as data, and the pages rendered from
+//! them; `--render` renders them again. A result that beats the kernel's
 //! floor measured in the same run is not a result: the report says the
 //! machine was too busy, and a full run fails and records nothing.
+//!
+//! A package of its own, which `cargo xtask bench` runs: what only the
+//! bench needs (serde's derive, loadgen) stays out of the demo's build.
 
 mod claims;
 mod compare;
