@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::results::{PairStat, Results};
 use super::table::{range, ratio, seconds, times, us, us_or_dash};
-use super::{Contender, Metric, Peer, Server};
+use crate::contenders::{Contender, Metric, Peer, Server};
 
 /// Whether this run's own numbers bear a claim out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -272,3 +272,78 @@ pub fn contests() -> Vec<Pair> {
     }
     contests
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use course_stages::STAGES;
+
+    #[test]
+    fn a_stage_added_to_the_list_is_measured_and_set_against_its_twin() {
+        let stages = course_stages::with_a_dummy_stage();
+        let dummy = Server::named_in(stages, "dummy-server");
+        assert_eq!(servers(stages).last(), Some(&dummy));
+        assert!(!servers(STAGES).contains(&dummy));
+        let pair = pairs(stages)
+            .into_iter()
+            .find(|pair| pair.first == Contender::Rust(dummy))
+            .unwrap();
+        assert_eq!(pair.second.name(), "dummy-server.c");
+        assert_eq!(pair.metric, Metric::RoundTrips);
+    }
+
+    #[test]
+    fn uring_meets_epoll_and_epoll_meets_each_peer_on_both_loads() {
+        let contests: Vec<(String, String, Metric)> = contests()
+            .into_iter()
+            .map(|pair| (pair.first.name(), pair.second.name(), pair.metric))
+            .collect();
+        let mut expected = Vec::new();
+        for (first, second) in [
+            ("uring-server", "epoll-server"),
+            ("epoll-server", "threads-server"),
+            ("epoll-server", "tokio current-thread"),
+            ("epoll-server", "tokio multi-thread"),
+        ] {
+            for metric in [Metric::ActiveRoundTrips, Metric::RoundTrips] {
+                expected.push((first.to_string(), second.to_string(), metric));
+            }
+        }
+        assert_eq!(contests, expected);
+        // The two tokio runtimes are one program, told apart by name.
+        assert_ne!(
+            Contender::Peer(Peer::TokioCurrentThread),
+            Contender::Peer(Peer::TokioMultiThread)
+        );
+    }
+
+    #[test]
+    fn the_servers_the_claims_name_are_in_the_list() {
+        for name in [
+            "server1",
+            "forking-server",
+            "server5",
+            "select-server",
+            "epoll-server",
+            "uring-server",
+        ] {
+            assert_eq!(Server::named(name).program(), name);
+        }
+        let names: Vec<String> = pairs(STAGES)
+            .iter()
+            .map(|pair| pair.second.name())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "server1.c",
+                "forking-server.c",
+                "select-server.c",
+                "select-server.c",
+                "epoll-server.c",
+                "uring-server.c",
+                "forking-server.c + 1 thread"
+            ]
+        );
+    }
+}

@@ -41,6 +41,7 @@ mod contenders;
 mod machine;
 mod measure;
 mod peer_trace;
+mod plan;
 mod plot;
 mod recorded;
 mod report;
@@ -50,13 +51,13 @@ mod twins;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use clap::Parser;
-use serde::{Deserialize, Serialize};
 
-pub use contenders::{Contender, Metric, Pair, Peer, Server, contests, pairs, servers};
+use contenders::{Contender, Metric, Peer};
 use measure::{Lab, PairRound, Round};
+use plan::{FULL, QUICK};
 use xtask_support::procs::Registry;
 use xtask_support::workspace::workspace_root;
 
@@ -82,78 +83,6 @@ pub struct BenchArgs {
     #[arg(long, conflicts_with_all = ["quick", "record"])]
     render: bool,
 }
-
-/// How long and how much a run measures.
-#[derive(Clone, Copy, Serialize, Deserialize)]
-pub struct Plan {
-    pub name: Run,
-    /// Every measurement is repeated this many times, interleaved; the
-    /// median round is reported.
-    pub rounds: usize,
-    /// How many rounds of the Rust-against-C pairs, interleaved with the
-    /// others (the last rounds, past `rounds`, are pairs only).
-    pub pair_rounds: usize,
-    /// The timed window of each rate measurement, after a warm-up; in a
-    /// pair, each server's share of the alternating window.
-    pub window: Duration,
-    /// How many idle clients the active one is among.
-    pub idle: [usize; 3],
-    /// How many clients come at once for the `--work` measurement...
-    pub clients: usize,
-    /// ...and how much work each one needs.
-    pub work: Duration,
-    /// How many bare forks the fork floor times.
-    pub forks: u64,
-    /// How many idle clients each server of a round-trip pair holds.
-    pub pair_idle: usize,
-    /// How many clients send at once, in the pairs that measure many
-    /// active clients.
-    pub active: usize,
-}
-
-/// Which of the two plans a run followed.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Run {
-    /// CI's: proves the bench runs, measures nothing worth keeping.
-    Quick,
-    Full,
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, out: &mut std::fmt::Formatter) -> std::fmt::Result {
-        out.write_str(match self {
-            Run::Quick => "quick",
-            Run::Full => "full",
-        })
-    }
-}
-
-const QUICK: Plan = Plan {
-    name: Run::Quick,
-    rounds: 1,
-    pair_rounds: 1,
-    window: Duration::from_millis(250),
-    idle: [10, 100, 1000],
-    clients: 8,
-    work: Duration::from_millis(100),
-    forks: 300,
-    pair_idle: 999,
-    active: 100,
-};
-
-const FULL: Plan = Plan {
-    name: Run::Full,
-    rounds: 5,
-    pair_rounds: 7,
-    window: Duration::from_millis(1000),
-    idle: [10, 100, 1000],
-    clients: 32,
-    work: Duration::from_millis(100),
-    forks: 2000,
-    pair_idle: 999,
-    active: 100,
-};
 
 /// The system calls per round trip or session of each program of the
 /// pairs (but the one about threads), counted under strace, apart from
@@ -220,11 +149,6 @@ fn build_peers() -> Result<PathBuf, String> {
     Ok(target.join("release"))
 }
 
-/// Where the book keeps the bench's page and plot.
-pub fn book_dir() -> PathBuf {
-    workspace_root().join("book/src/bench")
-}
-
 fn main() -> ExitCode {
     xtask_support::start();
     match run(&BenchArgs::parse()) {
@@ -238,7 +162,7 @@ fn main() -> ExitCode {
 
 fn run(args: &BenchArgs) -> Result<(), String> {
     if args.render {
-        return recorded::render(&book_dir());
+        return recorded::render(&recorded::book_dir());
     }
     let plan = if args.quick { QUICK } else { FULL };
     let started = Instant::now();
@@ -318,7 +242,7 @@ fn run(args: &BenchArgs) -> Result<(), String> {
         ));
     }
     if args.record {
-        let dir = book_dir();
+        let dir = recorded::book_dir();
         std::fs::create_dir_all(&dir)
             .map_err(|error| format!("cannot create {}: {error}", dir.display()))?;
         for (peer, trace) in traces {
@@ -341,79 +265,4 @@ fn run(args: &BenchArgs) -> Result<(), String> {
         }
     );
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use course_stages::STAGES;
-
-    #[test]
-    fn a_stage_added_to_the_list_is_measured_and_set_against_its_twin() {
-        let stages = course_stages::with_a_dummy_stage();
-        let dummy = Server::named_in(stages, "dummy-server");
-        assert_eq!(servers(stages).last(), Some(&dummy));
-        assert!(!servers(STAGES).contains(&dummy));
-        let pair = pairs(stages)
-            .into_iter()
-            .find(|pair| pair.first == Contender::Rust(dummy))
-            .unwrap();
-        assert_eq!(pair.second.name(), "dummy-server.c");
-        assert_eq!(pair.metric, Metric::RoundTrips);
-    }
-
-    #[test]
-    fn uring_meets_epoll_and_epoll_meets_each_peer_on_both_loads() {
-        let contests: Vec<(String, String, Metric)> = contests()
-            .into_iter()
-            .map(|pair| (pair.first.name(), pair.second.name(), pair.metric))
-            .collect();
-        let mut expected = Vec::new();
-        for (first, second) in [
-            ("uring-server", "epoll-server"),
-            ("epoll-server", "threads-server"),
-            ("epoll-server", "tokio current-thread"),
-            ("epoll-server", "tokio multi-thread"),
-        ] {
-            for metric in [Metric::ActiveRoundTrips, Metric::RoundTrips] {
-                expected.push((first.to_string(), second.to_string(), metric));
-            }
-        }
-        assert_eq!(contests, expected);
-        // The two tokio runtimes are one program, told apart by name.
-        assert_ne!(
-            Contender::Peer(Peer::TokioCurrentThread),
-            Contender::Peer(Peer::TokioMultiThread)
-        );
-    }
-
-    #[test]
-    fn the_servers_the_claims_name_are_in_the_list() {
-        for name in [
-            "server1",
-            "forking-server",
-            "server5",
-            "select-server",
-            "epoll-server",
-            "uring-server",
-        ] {
-            assert_eq!(Server::named(name).program(), name);
-        }
-        let names: Vec<String> = pairs(STAGES)
-            .iter()
-            .map(|pair| pair.second.name())
-            .collect();
-        assert_eq!(
-            names,
-            [
-                "server1.c",
-                "forking-server.c",
-                "select-server.c",
-                "select-server.c",
-                "epoll-server.c",
-                "uring-server.c",
-                "forking-server.c + 1 thread"
-            ]
-        );
-    }
 }

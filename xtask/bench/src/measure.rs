@@ -21,7 +21,8 @@ use serde::{Deserialize, Serialize};
 use tempfile::TempDir;
 
 use super::table::micros;
-use super::{Contender, Metric, Pair, Plan, Server, contests, pairs, servers};
+use crate::contenders::{Contender, Metric, Pair, Server, contests, pairs, servers};
+use crate::plan::Plan;
 pub use pairs::has_strace;
 use xtask_support::procs::{Group, Registry};
 

@@ -3,7 +3,7 @@
 //! two more on one connection. Written into the book by `--record`.
 
 use super::measure::Lab;
-use super::{Contender, Metric, Peer};
+use crate::contenders::{Contender, Metric, Peer};
 
 /// The calls the page is about: the reactor (epoll, the eventfd it wakes
 /// itself with), the threads, and the socket's own.

@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use course_stages::{Bench, STAGES};
 
-use super::Server;
 use super::machine::Machine;
 use super::results::Results;
 use super::table::micros;
+use crate::contenders::Server;
 
 const WIDTH: f64 = 600.0;
 const HEIGHT: f64 = 860.0;

@@ -4,13 +4,19 @@
 //! without measuring again.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use xtask_support::workspace::workspace_root;
 
-use super::machine::Machine;
-use super::results::Results;
-use super::{plot, report};
+use crate::machine::Machine;
+use crate::results::Results;
+use crate::{plot, report};
+
+/// Where the book keeps the bench's data, pages and plot.
+pub fn book_dir() -> PathBuf {
+    workspace_root().join("book/src/bench")
+}
 
 /// The data's file, beside the pages in the book's bench folder.
 const DATA: &str = "results.json";
@@ -86,7 +92,7 @@ mod tests {
     /// page edited by hand, or a report changed without `--render`, fails.
     #[test]
     fn the_book_s_bench_pages_are_its_recorded_data_rendered() {
-        let dir = super::super::book_dir();
+        let dir = book_dir();
         for (file, rendered) in read(&dir).unwrap().pages() {
             let committed = fs::read_to_string(dir.join(file)).unwrap();
             assert!(

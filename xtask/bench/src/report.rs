@@ -12,7 +12,8 @@ use super::compare;
 use super::machine::Machine;
 use super::results::{Results, Stat};
 use super::table::{Table, range, ratio, seconds, times, us, us_or_dash, whole};
-use super::{Contender, Metric, Run};
+use crate::contenders::{Contender, Metric};
+use crate::plan::Run;
 
 fn tables(results: &Results) -> Vec<Table> {
     let plan = &results.plan;

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::compare::{self, Spread, TooBusy, beats_floor, median};
 use super::measure::{Cores, Held, PairRound, Round};
-use super::{Contender, Metric, Pair, Plan, Server, contests, pairs, servers};
+use crate::contenders::{Contender, Metric, Pair, Server, contests, pairs, servers};
+use crate::plan::Plan;
 
 /// One measurement, the median over the rounds.
 #[derive(Clone, Copy, Serialize, Deserialize)]

@@ -6,10 +6,11 @@ use std::time::Duration;
 use course_stages::STAGES;
 use loadgen::Measured;
 
-use super::super::claims::Verdict;
-use super::super::measure::{Held, PairRound, Round};
-use super::super::{Contender, Metric, Pair, Peer, Plan, Server, contests, pairs, servers};
 use super::*;
+use crate::claims::Verdict;
+use crate::contenders::{Contender, Metric, Pair, Peer, Server, contests, pairs, servers};
+use crate::measure::{Held, PairRound, Round};
+use crate::plan::Plan;
 
 /// `rate` per second, measured over one second.
 fn at(rate: u64) -> Measured {
@@ -45,7 +46,7 @@ fn plan(rounds: usize) -> Plan {
     Plan {
         rounds,
         pair_rounds: rounds,
-        ..super::super::QUICK
+        ..crate::plan::QUICK
     }
 }
 
@@ -140,7 +141,7 @@ fn the_book_page_and_plot_carry_the_pairs_and_the_claims() {
         .find(|line| line.starts_with("| Each Rust server"))
         .unwrap();
     assert!(rust_against_c.ends_with("| not met |"), "{rust_against_c}");
-    let svg = super::super::plot::svg(&results, &machine);
+    let svg = crate::plot::svg(&results, &machine);
     assert!(svg.starts_with("<svg") && svg.ends_with("</svg>\n"));
 }
 
@@ -262,11 +263,11 @@ fn the_pages_rendered_from_the_recorded_data_are_the_run_s() {
     let direct = [
         markdown(&results, &machine),
         peers_markdown(&results, &machine),
-        super::super::plot::svg(&results, &machine),
+        crate::plot::svg(&results, &machine),
     ];
-    let recorded = super::super::recorded::Recorded { machine, results };
+    let recorded = crate::recorded::Recorded { machine, results };
     let dir = tempfile::tempdir().unwrap();
-    super::super::recorded::record(dir.path(), &recorded).unwrap();
+    crate::recorded::record(dir.path(), &recorded).unwrap();
     let data = std::fs::read_to_string(dir.path().join("results.json")).unwrap();
     assert!(data.contains("\"server1\""), "servers go by name: {data}");
     for ((file, _), direct) in recorded.pages().into_iter().zip(direct) {
