@@ -148,25 +148,33 @@ impl Stream {
     /// One write call of `bytes`, as [`Stream::write_with`] makes it: how
     /// many bytes the stream took.
     fn write_once(&self, bytes: &[u8]) -> Result<usize, Errno> {
-        self.write_now(self.writer.get().unwrap_or(&Writer::Waiting), bytes)
+        let writer = self.writer.get().unwrap_or(&Writer::Waiting);
+        self.write_now(writer, bytes, &mut self.patience(writer))
     }
 
-    /// One write call, EINTR retried. A terminal that refuses it for now
-    /// is tried again, a millisecond apart, [`BUSY_TERMINAL_TRIES`] times
-    /// at most: another writer holds it for microseconds. Not while lines
-    /// are being dropped already: a terminal stopped by Ctrl-S refuses for
-    /// good, and costs the loop one such wait, not one per line.
-    fn write_now(&self, writer: &Writer, bytes: &[u8]) -> Result<usize, Errno> {
-        let mut refusals = 0;
+    /// How many times a line is tried again while `writer` refuses it for
+    /// now: a terminal, [`BUSY_TERMINAL_TRIES`] (another writer holds it
+    /// for microseconds), unless lines are being dropped already (a
+    /// terminal stopped by Ctrl-S refuses for good, and must cost the loop
+    /// one such wait, not one per line); a full pipe or socket, none.
+    fn patience(&self, writer: &Writer) -> u32 {
+        if matches!(writer, Writer::OwnTerminal(_)) && self.dropped.load(Ordering::Relaxed) == 0 {
+            BUSY_TERMINAL_TRIES
+        } else {
+            0
+        }
+    }
+
+    /// One write call, EINTR retried; refused for now (EAGAIN), tried again
+    /// a millisecond later, as long as `patience` lasts (each try uses
+    /// one). No allocation, no lock: what a signal handler may do.
+    fn write_now(&self, writer: &Writer, bytes: &[u8], patience: &mut u32) -> Result<usize, Errno> {
         loop {
             match self.write_call(writer, bytes) {
                 Err(Errno::EINTR) => {}
-                Err(Errno::EAGAIN)
-                    if matches!(writer, Writer::OwnTerminal(_))
-                        && refusals < BUSY_TERMINAL_TRIES
-                        && self.dropped.load(Ordering::Relaxed) == 0 =>
-                {
-                    refusals += 1;
+                Err(Errno::EAGAIN) if *patience > 0 => {
+                    *patience -= 1;
+                    // nanosleep: what a signal handler may call.
                     std::thread::sleep(std::time::Duration::from_millis(1));
                 }
                 other => return other,
@@ -187,8 +195,9 @@ impl Stream {
     }
 
     fn write_with(&self, writer: &Writer, mut bytes: &[u8]) -> Result<(), Errno> {
+        let mut patience = self.patience(writer);
         while !bytes.is_empty() {
-            bytes = &bytes[self.write_now(writer, bytes)?..];
+            bytes = &bytes[self.write_now(writer, bytes, &mut patience)?..];
         }
         Ok(())
     }
@@ -326,16 +335,10 @@ impl Stream {
                 &non_blocking
             }
         };
-        let mut refusals = 0;
+        let mut patience = LAST_LINE_TRIES;
         while !bytes.is_empty() {
-            match self.write_call(writer, bytes) {
+            match self.write_now(writer, bytes, &mut patience) {
                 Ok(count) => bytes = &bytes[count..],
-                Err(Errno::EINTR) => {}
-                Err(Errno::EAGAIN) if refusals < LAST_LINE_TRIES => {
-                    refusals += 1;
-                    // nanosleep: what a signal handler may call.
-                    std::thread::sleep(std::time::Duration::from_millis(1));
-                }
                 Err(_) => return,
             }
         }
