@@ -247,9 +247,7 @@ fn run(args: &BenchArgs) -> Result<(), String> {
             .map_err(|error| format!("cannot create {}: {error}", dir.display()))?;
         for (peer, trace) in traces {
             let path = dir.join(format!("{}.strace.txt", peer.name().replace(' ', "-")));
-            std::fs::write(&path, trace)
-                .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
-            println!("xtask: wrote {}", path.display());
+            recorded::write(&path, &trace)?;
         }
         recorded::record(&dir, &recorded::Recorded { machine, results })?;
     }

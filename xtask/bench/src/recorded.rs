@@ -78,7 +78,8 @@ pub fn read(dir: &Path) -> Result<Recorded, String> {
     Recorded::from_json(&text).map_err(|error| format!("{}: {error}", path.display()))
 }
 
-fn write(path: &Path, text: &str) -> Result<(), String> {
+/// Writes one of the book's files, and says so.
+pub fn write(path: &Path, text: &str) -> Result<(), String> {
     fs::write(path, text).map_err(|error| format!("cannot write {}: {error}", path.display()))?;
     println!("xtask: wrote {}", path.display());
     Ok(())
