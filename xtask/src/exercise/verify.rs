@@ -32,27 +32,12 @@ pub fn run(
     problems.extend(layout_problems(course));
     problems.extend(book_problems(course, &workspace_root().join("book/src")));
 
-    let (workspace, made) = make_workspace(course, exercises, &mut problems)?;
-    let packages: Vec<String> = made
-        .iter()
-        .flat_map(|exercise| {
-            [
-                package(exercise, Kind::Starter),
-                package(exercise, Kind::Solution),
-            ]
-        })
-        .collect();
-    run_printed(cargo_on_workspace(&workspace, "build", &packages))?;
-
-    for exercise in &made {
-        problems.extend(program_problems(exercise, runs, show));
-    }
-
-    let mut clippy = cargo_on_workspace(&workspace, "clippy", &packages);
-    clippy.args(["--", "-D", "warnings"]);
-    if run_printed(clippy).is_err() {
-        problems.push("clippy has warnings for the starters or solutions (above)".to_string());
-    }
+    let workspace = workspace_dir();
+    let made = make_workspace(course, exercises, &workspace, &mut problems)?;
+    problems.extend(build_run_and_lint(&workspace, &made, runs, show));
+    // The layout's check and the workspace's may find the same stale patch.
+    let mut seen = std::collections::HashSet::new();
+    problems.retain(|problem| seen.insert(problem.clone()));
 
     if problems.is_empty() {
         println!(
@@ -70,6 +55,43 @@ pub fn run(
     }
 }
 
+/// Builds the starters and solutions `made` in `workspace`, runs their
+/// checks and clippy: what is wrong with them. With none made (every
+/// patch stale) there is nothing to build; a build that fails stops the
+/// runs, not the report of what else is wrong.
+fn build_run_and_lint(
+    workspace: &Path,
+    made: &[&'static Exercise],
+    runs: u32,
+    show: bool,
+) -> Vec<String> {
+    if made.is_empty() {
+        return Vec::new();
+    }
+    let packages: Vec<String> = made
+        .iter()
+        .flat_map(|exercise| {
+            [
+                package(exercise, Kind::Starter),
+                package(exercise, Kind::Solution),
+            ]
+        })
+        .collect();
+    if let Err(error) = run_printed(cargo_on_workspace(workspace, "build", &packages)) {
+        return vec![error];
+    }
+    let mut problems = Vec::new();
+    for exercise in made {
+        problems.extend(program_problems(exercise, runs, show));
+    }
+    let mut clippy = cargo_on_workspace(workspace, "clippy", &packages);
+    clippy.args(["--", "-D", "warnings"]);
+    if run_printed(clippy).is_err() {
+        problems.push("clippy has warnings for the starters or solutions (above)".to_string());
+    }
+    problems
+}
+
 /// `patient-client-starter`, `patient-client-solution`.
 fn package(exercise: &Exercise, kind: Kind) -> String {
     format!("{}-{}", exercise.name, kind.as_str())
@@ -83,15 +105,15 @@ pub fn workspace_dir() -> PathBuf {
 
 /// Makes the starters and solutions of `exercises` from their stages and
 /// patches, as one workspace; an exercise whose patches no longer apply is
-/// a problem, and left out. Returns the workspace and the exercises in it.
+/// a problem, and left out. Returns the exercises in it.
 fn make_workspace(
     course: &Course,
     exercises: &[&'static Exercise],
+    dir: &Path,
     problems: &mut Vec<String>,
-) -> Result<(PathBuf, Vec<&'static Exercise>), String> {
-    let dir = workspace_dir();
+) -> Result<Vec<&'static Exercise>, String> {
     if dir.exists() {
-        fs::remove_dir_all(&dir)
+        fs::remove_dir_all(dir)
             .map_err(|error| format!("cannot empty {}: {error}", dir.display()))?;
     }
     let root = course.exercises_root();
@@ -136,11 +158,11 @@ fn make_workspace(
         ("Cargo.lock", read(&root.join("Cargo.lock"))?),
     ] {
         let path = dir.join(name);
-        fs::create_dir_all(&dir)
+        fs::create_dir_all(dir)
             .and_then(|()| fs::write(&path, text))
             .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
     }
-    Ok((dir, made))
+    Ok(made)
 }
 
 /// Cargo on the made workspace's `packages`, building into the course's
@@ -381,5 +403,50 @@ mod tests {
         let mut problems = layout_problems(&course);
         problems.extend(book_problems(&course, &workspace_root().join("book/src")));
         assert!(problems.is_empty(), "{problems:#?}");
+    }
+
+    #[test]
+    fn an_exercise_whose_stage_changed_under_it_is_a_problem_and_not_built() {
+        let course_dir = tempfile::TempDir::new().unwrap();
+        let root = course_dir.path();
+        let exercise = exercise_checks::find("02a").unwrap();
+        let copy = |path: &str, text: String| {
+            let to = root.join(path);
+            fs::create_dir_all(to.parent().unwrap()).unwrap();
+            fs::write(to, text).unwrap();
+        };
+        let real = workspace_root();
+        for path in ["Cargo.toml", "Cargo.lock"] {
+            copy(path, read(&real.join(path)).unwrap());
+        }
+        let exercise_dir = format!("exercises/{}", exercise.dir_name());
+        for patch in ["starter.diff", "solution.diff"] {
+            let path = format!("{exercise_dir}/{patch}");
+            copy(&path, read(&real.join(&path)).unwrap());
+        }
+        let stage = read(&real.join(exercise.starts_from)).unwrap();
+        let changed = stage.replacen(
+            "use std::process::ExitCode;",
+            "use std::process::ExitCode; // changed",
+            1,
+        );
+        assert_ne!(stage, changed, "the line changed is in the stage");
+        copy(exercise.starts_from, changed);
+        let course = Course {
+            exercises: root.join("exercises"),
+            root: root.to_path_buf(),
+            marks: None,
+        };
+
+        let mut problems = Vec::new();
+        let workspace = root.join("made");
+        let made = make_workspace(&course, &[exercise], &workspace, &mut problems).unwrap();
+        assert!(made.is_empty());
+        assert_eq!(problems.len(), 1, "{problems:#?}");
+        assert!(
+            problems[0].starts_with("02a's starter.diff no longer applies to crates/02-server1/src/main.rs: src/main.rs: error applying hunk #1"),
+            "{problems:#?}"
+        );
+        assert!(build_run_and_lint(&workspace, &made, 1, false).is_empty());
     }
 }
