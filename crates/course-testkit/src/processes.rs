@@ -147,6 +147,24 @@ pub fn cpu_time(pid: Pid) -> Option<Duration> {
     Some(Duration::from_nanos(nanos))
 }
 
+/// How many times `pid` has gone to sleep and been woken so far, all its
+/// threads together: `voluntary_ctxt_switches` of each
+/// `/proc/PID/task/TID/status`. A process asleep in `poll` with no timeout
+/// adds none while nothing happens; one that wakes on a timer adds one a
+/// tick. `None` once the process is gone.
+pub fn wake_ups(pid: Pid) -> Option<u64> {
+    let tasks = fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut count = 0;
+    for task in tasks {
+        let status = fs::read_to_string(task.ok()?.path().join("status")).ok()?;
+        let line = status
+            .lines()
+            .find_map(|line| line.strip_prefix("voluntary_ctxt_switches:"))?;
+        count += line.trim().parse::<u64>().ok()?;
+    }
+    Some(count)
+}
+
 /// The processes whose parent is `parent`, zombies included.
 pub fn children_of(parent: Pid) -> Vec<Pid> {
     every_process()

@@ -44,6 +44,11 @@ pub const SERVER2_PORT: &[Check] = &[
     ),
 ];
 
+/// The loopback address the checks use: not 127.0.0.1, so that a program
+/// that ignores the host it is given (and uses 127.0.0.1) is caught. Linux
+/// routes all of 127.0.0.0/8 to the loopback device.
+const HOST: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
+
 /// The port that client2 and server2 reach when asked for `port`: they
 /// store it in the machine's byte order, and the network reads it in its
 /// own (big-endian) order. Asking for the answer reaches the question.
@@ -61,7 +66,7 @@ fn hold_port(port: u16) -> Option<(OwnedFd, u16)> {
         None,
     )
     .ok()?;
-    let address = SockaddrIn::from(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port));
+    let address = SockaddrIn::from(SocketAddrV4::new(HOST, port));
     bind(fd.as_raw_fd(), &address).ok()?;
     let bound: SockaddrIn = getsockname(fd.as_raw_fd()).ok()?;
     Some((fd, bound.port()))
@@ -90,7 +95,7 @@ fn two_ports<T>(take: impl Fn(u16) -> Option<(T, u16)>) -> ((OwnedFd, u16), (T, 
 
 fn reaches_client2s_port(program: &Path) {
     let ((_refusing, asked), (listener, reached)) = two_ports(|port| {
-        let listener = TcpListener::bind(("127.0.0.1", port)).ok()?;
+        let listener = TcpListener::bind((HOST, port)).ok()?;
         let port = listener.local_addr().ok()?.port();
         Some((listener, port))
     });
@@ -119,7 +124,7 @@ fn reaches_client2s_port(program: &Path) {
         }
     });
     let dir = temporary_dir();
-    let address = format!("127.0.0.1:{asked}");
+    let address = format!("{HOST}:{asked}");
     let mut client = Program::start(program, dir.path(), &["--tcp", &address]);
     let finished = client.wait_exit(SOON);
     let _ = server.join();
@@ -130,8 +135,8 @@ fn reaches_client2s_port(program: &Path) {
     if finished.status.code() != Some(0) || finished.stdout != expected {
         client.fail(
             format_args!(
-                "a server on port PORT, the one client2 reaches, and exit status 0 with \
-                 stdout {expected:?}"
+                "a server on {HOST}:PORT, the port client2 reaches when asked for {HOST}:ASKED, \
+                 and exit status 0 with stdout {expected:?}"
             ),
             format_args!(
                 "{} and stdout {:?}",
@@ -146,7 +151,7 @@ fn names_the_port_it_really_tried(program: &Path) {
     // Nobody listens on either port.
     let ((_refusing, asked), (_held, nobody)) = two_ports(hold_port);
     let dir = temporary_dir();
-    let address = format!("127.0.0.1:{asked}");
+    let address = format!("{HOST}:{asked}");
     let mut client = Program::start(program, dir.path(), &["--tcp", &address]);
     let finished = client.wait_exit(SOON);
     let line = match finished.stderr.as_slice() {
@@ -161,10 +166,12 @@ fn names_the_port_it_really_tried(program: &Path) {
             ),
         ),
     };
-    if !(line.contains(&format!("127.0.0.1:{nobody}")) && line.contains("Connection refused")) {
+    if !(line.contains(&format!("{HOST}:{nobody}")) && line.contains("Connection refused")) {
         client.fail(
-            "asked for port ASKED, it tries port PORT, where nobody listens: a line that \
-             names 127.0.0.1:PORT and `Connection refused`",
+            format_args!(
+                "asked for {HOST}:ASKED, it tries port PORT, where nobody listens: a line \
+                 that names {HOST}:PORT and `Connection refused`"
+            ),
             format_args!("{line:?}"),
         );
     }
@@ -178,24 +185,27 @@ fn start_server(program: &Path, args: &[&str]) -> (Program, tempfile::TempDir, u
     let line = server.next_stdout(SOON);
     let port = line
         .as_deref()
-        .and_then(|line| line.strip_prefix("listening on 127.0.0.1:"))
+        .and_then(|line| line.strip_prefix(&format!("listening on {HOST}:")))
         .and_then(|port| port.parse().ok());
     let Some(port) = port else {
         server.fail(
-            "`listening on 127.0.0.1:PORT` as the first line on stdout",
+            format_args!("`listening on {HOST}:PORT` as the first line on stdout"),
             match line {
                 Some(line) => format!("`{line}`"),
                 None => "nothing".to_string(),
             },
         );
     };
-    redact(port, "PORT");
+    // A server that says port 0 is reported as saying 0, not PORT.
+    if port != 0 {
+        redact(port, "PORT");
+    }
     server.expect_stdout("server waiting", SOON);
     (server, dir, port)
 }
 
 fn expect_answer_on(server: &mut Program, port: u16) {
-    let answered = TcpStream::connect(("127.0.0.1", port)).and_then(|mut stream| {
+    let answered = TcpStream::connect((HOST, port)).and_then(|mut stream| {
         stream.set_read_timeout(Some(SOON))?;
         stream.write_all(b"A")?;
         let mut reply = [0u8; 1];
@@ -205,12 +215,12 @@ fn expect_answer_on(server: &mut Program, port: u16) {
     match answered {
         Ok(b'B') => {}
         Ok(other) => server.fail(
-            "`B` for a client that sent `A` to 127.0.0.1:PORT",
+            format_args!("`B` for a client that sent `A` to {HOST}:PORT"),
             format_args!("`{}`", other.escape_ascii()),
         ),
         Err(error) => server.fail(
             format_args!(
-                "`B` within {} for a client that sent `A` to 127.0.0.1:PORT",
+                "`B` within {} for a client that sent `A` to {HOST}:PORT",
                 shown(SOON)
             ),
             format_args!("an error: {}", error_text(&error)),
@@ -221,15 +231,18 @@ fn expect_answer_on(server: &mut Program, port: u16) {
 fn says_where_it_listens(program: &Path) {
     let port = free_port();
     redact(port, "PORT");
-    let (mut server, _dir, said) = start_server(program, &["--tcp", &format!("127.0.0.1:{port}")]);
+    let (mut server, _dir, said) = start_server(program, &["--tcp", &format!("{HOST}:{port}")]);
     if said != port {
-        server.fail("`listening on 127.0.0.1:PORT`, the port asked for", said);
+        server.fail(
+            format_args!("`listening on {HOST}:PORT`, the port asked for"),
+            said,
+        );
     }
     expect_answer_on(&mut server, port);
 }
 
 fn says_the_port_the_kernel_chose(program: &Path) {
-    let (mut server, _dir, said) = start_server(program, &["--tcp", "127.0.0.1:0"]);
+    let (mut server, _dir, said) = start_server(program, &["--tcp", &format!("{HOST}:0")]);
     if said == 0 {
         server.fail(
             "the port the kernel chose when the socket was bound, not 0",
@@ -248,11 +261,13 @@ fn listens_where_server2_did(program: &Path) {
         .expect("free ports never end");
     redact(port, "PORT");
     redact(asked, "ASKED");
-    let address = format!("127.0.0.1:{asked}");
+    let address = format!("{HOST}:{asked}");
     let (mut server, _dir, said) = start_server(program, &["--book-byte-order", "--tcp", &address]);
     if said != port {
         server.fail(
-            "asked for port ASKED, stored as server2 stores it: `listening on 127.0.0.1:PORT`",
+            format_args!(
+                "asked for port ASKED, stored as server2 stores it: `listening on {HOST}:PORT`"
+            ),
             format_args!("port {said}"),
         );
     }
@@ -279,6 +294,6 @@ mod tests {
         let ((_asked_fd, asked), (_reached_fd, reached)) = two_ports(hold_port);
         assert_eq!(as_client2_stored_it(reached), asked);
         assert_ne!(asked, reached);
-        assert!(TcpStream::connect(("127.0.0.1", asked)).is_err());
+        assert!(TcpStream::connect((HOST, asked)).is_err());
     }
 }

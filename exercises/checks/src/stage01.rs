@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use nix::sys::socket::{setsockopt, sockopt};
 
 use crate::Check;
-use crate::harness::{Finished, Program, SOON, after, describe, lines, shown, temporary_dir};
+use crate::harness::{
+    Finished, Program, QUIET, SOON, after, describe, lines, shown, temporary_dir,
+};
 
 pub const PATIENT_CLIENT: &[Check] = &[
     Check::new(
@@ -61,7 +63,12 @@ pub const LINE_CLIENT: &[Check] = &[
         reads_a_reply_that_arrives_in_pieces,
     ),
     Check::new(
-        "fails with one line when the server hangs up in the middle of a line",
+        "stops at the reply's newline, though the server stays connected and sends more",
+        2,
+        stops_at_the_replys_newline,
+    ),
+    Check::new(
+        "fails with one line when the server hangs up before its reply line ends, or sends none",
         3,
         fails_when_the_server_hangs_up_mid_line,
     ),
@@ -289,18 +296,31 @@ fn reports_a_lasting_error_at_once(program: &Path) {
     }
 }
 
-/// A stand-in line server: reads the client's line, answers `reply` and
-/// hangs up. With a small send buffer the kernel takes a long reply a
-/// piece at a time, each piece only once the client has read the one
-/// before.
-fn line_server(path: &Path, reply: Vec<u8>, small_send_buffer: bool) -> StandIn {
+/// How a stand-in line server answers.
+#[derive(Clone, Copy, PartialEq)]
+enum Answer {
+    /// Its reply, then it hangs up.
+    HangsUp,
+    /// Its reply with a small send buffer: the kernel takes a long reply a
+    /// piece at a time, each piece only once the client has read the one
+    /// before. Then it hangs up.
+    InPieces,
+    /// Its reply, then it stays connected until the client hangs up.
+    StaysConnected,
+}
+
+/// A stand-in line server: reads the client's line and answers `reply`,
+/// as `answer` says. A line with no newline within [`QUIET`] gets no
+/// reply: the server hangs up.
+fn line_server(path: &Path, reply: Vec<u8>, answer: Answer) -> StandIn {
     StandIn::start(path, move |mut stream| {
-        if small_send_buffer {
+        if answer == Answer::InPieces {
             setsockopt(&stream, sockopt::SndBuf, &4096).expect("SO_SNDBUF");
         }
         let mut received = Vec::new();
         let mut byte = [0u8; 1];
-        let deadline = Instant::now() + SOON;
+        let deadline = Instant::now() + QUIET;
+        let _ = stream.set_read_timeout(Some(QUIET));
         while !received.ends_with(b"\n") && Instant::now() < deadline {
             match stream.read(&mut byte) {
                 Ok(1) => received.push(byte[0]),
@@ -308,7 +328,15 @@ fn line_server(path: &Path, reply: Vec<u8>, small_send_buffer: bool) -> StandIn 
                 _ => break,
             }
         }
+        if !received.ends_with(b"\n") {
+            return received;
+        }
         let _ = stream.write_all(&reply);
+        if answer == Answer::StaysConnected {
+            // Until the client hangs up (or the check's time is up).
+            let _ = stream.set_read_timeout(Some(SOON));
+            let _ = stream.read(&mut byte);
+        }
         received
     })
 }
@@ -316,13 +344,17 @@ fn line_server(path: &Path, reply: Vec<u8>, small_send_buffer: bool) -> StandIn 
 fn sends_its_line_and_prints_the_reply(program: &Path) {
     let dir = temporary_dir();
     let path = dir.path().join("server_socket");
-    let server = line_server(&path, b"HELLO, SERVER\n".to_vec(), false);
+    let server = line_server(&path, b"HELLO, SERVER\n".to_vec(), Answer::HangsUp);
     let mut client = Program::start(program, dir.path(), &["hello, server"]);
     let finished = client.wait_exit(SOON);
     let received = server.finish().unwrap_or_default();
     if received != b"hello, server\n" {
         client.fail(
-            "the server to receive \"hello, server\\n\"",
+            format_args!(
+                "the server to receive \"hello, server\\n\" (it hangs up with no reply on a \
+                 line with no newline within {})",
+                shown(QUIET)
+            ),
             format_args!("{:?}", String::from_utf8_lossy(&received)),
         );
     }
@@ -337,45 +369,72 @@ fn reads_a_reply_that_arrives_in_pieces(program: &Path) {
     let dir = temporary_dir();
     let path = dir.path().join("server_socket");
     let long = "SOCKETS ".repeat(4096);
-    let server = line_server(&path, format!("{long}\n").into_bytes(), true);
+    let server = line_server(&path, format!("{long}\n").into_bytes(), Answer::InPieces);
     let mut client = Program::start(program, dir.path(), &["a long reply, please"]);
     let finished = client.wait_exit(SOON);
     let _ = server.finish();
     let expected = format!("reply from server = {long}");
     if finished.status.code() != Some(0) || finished.stdout != [expected] {
-        let printed: usize = finished.stdout.iter().map(String::len).sum();
+        let printed: usize = finished
+            .stdout
+            .iter()
+            .map(|line| line.trim_start_matches("reply from server = ").len())
+            .sum();
         client.fail(
             format_args!(
-                "exit status 0, and the whole reply, {} bytes, on one line after `reply from server = `",
+                "exit status 0, and the whole reply, {} bytes (the last a space), on one line \
+                 after `reply from server = `",
                 long.len()
             ),
             format_args!(
-                "{} and {}",
+                "{} and {} on stdout, with {printed} bytes of reply{}",
                 describe(finished.status),
-                if printed < long.len() {
-                    "less than that (only the first piece?)"
+                lines(finished.stdout.len()),
+                if finished.status.success() && printed < long.len() / 2 {
+                    " (only the first piece?)"
                 } else {
-                    "other lines"
+                    ""
                 }
             ),
         );
     }
 }
 
-fn fails_when_the_server_hangs_up_mid_line(program: &Path) {
+fn stops_at_the_replys_newline(program: &Path) {
     let dir = temporary_dir();
     let path = dir.path().join("server_socket");
-    let server = line_server(&path, b"HALF A LI".to_vec(), false);
+    // The reply's line, and the start of another in the same write.
+    let server = line_server(
+        &path,
+        b"HELLO, SERVER\nAND THEN".to_vec(),
+        Answer::StaysConnected,
+    );
     let mut client = Program::start(program, dir.path(), &["hello, server"]);
     let finished = client.wait_exit(SOON);
     let _ = server.finish();
-    expect_one_error_line(&mut client, &finished);
+    expect_success(
+        &mut client,
+        &finished,
+        &["reply from server = HELLO, SERVER"],
+    );
+}
+
+fn fails_when_the_server_hangs_up_mid_line(program: &Path) {
+    for reply in [&b"HALF A LI"[..], b""] {
+        let dir = temporary_dir();
+        let path = dir.path().join("server_socket");
+        let server = line_server(&path, reply.to_vec(), Answer::HangsUp);
+        let mut client = Program::start(program, dir.path(), &["hello, server"]);
+        let finished = client.wait_exit(SOON);
+        let _ = server.finish();
+        expect_one_error_line(&mut client, &finished);
+    }
 }
 
 fn prints_a_reply_that_is_not_utf8(program: &Path) {
     let dir = temporary_dir();
     let path = dir.path().join("server_socket");
-    let server = line_server(&path, b"CAF\xff\xfe OK\n".to_vec(), false);
+    let server = line_server(&path, b"CAF\xff\xfe OK\n".to_vec(), Answer::HangsUp);
     let mut client = Program::start(program, dir.path(), &["caf\u{e9}"]);
     let finished = client.wait_exit(SOON);
     let _ = server.finish();

@@ -4,12 +4,15 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
+use std::time::Duration;
 
+use nix::sys::socket::{setsockopt, sockopt};
 use nix::unistd::getuid;
 
 use crate::Check;
 use crate::harness::{
-    CheckedServer, Got, QUIET, SOON, Server, error_text, receive_until_hang_up, redact, shown,
+    CheckedServer, Got, QUIET, SOON, Server, after, connect_within, error_text,
+    receive_until_hang_up, redact, shown,
 };
 
 pub const UPPER_SERVER: &[Check] = &[
@@ -52,7 +55,7 @@ pub const UPPER_SERVER: &[Check] = &[
 
 pub const CALLER_ID: &[Check] = &[
     Check::new(
-        "names a local caller by process id and user id",
+        "names a local caller by process id and user id, before serving it",
         1,
         names_a_local_caller,
     ),
@@ -60,6 +63,11 @@ pub const CALLER_ID: &[Check] = &[
         "names a network caller by address and port",
         2,
         names_a_network_caller,
+    ),
+    Check::new(
+        "says on stderr why it cannot name a caller, and serves it anyway",
+        1,
+        serves_a_caller_it_cannot_name,
     ),
     Check::new(
         "still answers each caller's character",
@@ -229,18 +237,75 @@ fn changes_only_ascii_letters(program: &Path) {
 }
 
 fn names_a_local_caller(program: &Path) {
-    let mut server = Server::start(program, &["--work", "0"]);
+    // With --work 5, the reply takes 5 s: the call must be said before it,
+    // as soon as the caller is accepted.
+    let mut server = Server::start(program, &["--work", "5"]);
     // The caller is this process: the checks run in it.
     redact(std::process::id(), "CALLER");
-    let mut stream = server.connect();
-    server.expect_exchange(&mut stream, b'A', b'B', SOON);
+    let mut stream = connect_in_another_group(&mut server);
+    server.send(&mut stream, b"A");
     let expected = format!("call from pid {}, uid {}", std::process::id(), getuid());
     server.expect_event(&expected, SOON);
 }
 
-fn names_a_network_caller(program: &Path) {
+/// A group id that is not the checks' user id, for the caller to connect
+/// with: a server that says the caller's group as its user is caught.
+const CALLER_GROUP: u32 = 4321;
+
+/// A client connected to the server from a thread of its own which, when
+/// the checks run as root (whose user and group ids are both 0), first
+/// takes [`CALLER_GROUP`] as its group: the kernel gives `SO_PEERCRED` the
+/// ids of the thread that called `connect`. Run by another user, the
+/// caller keeps its own group.
+fn connect_in_another_group(server: &mut Server) -> UnixStream {
+    let path = server.socket_path();
+    let connected = std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                if getuid().is_root() {
+                    set_this_threads_group(CALLER_GROUP);
+                }
+                connect_within(&path, SOON)
+            })
+            .join()
+            .expect("the connecting thread does not panic")
+    });
+    match connected {
+        Ok(stream) => stream,
+        Err(error) => server.fail(
+            format_args!(
+                "a client to connect to server_socket within {}",
+                shown(SOON)
+            ),
+            format_args!("an error: {}", error_text(&error)),
+        ),
+    }
+}
+
+/// Sets the calling thread's real, effective and saved group ids to
+/// `group`, and no other thread's: the raw system call, where nix's (and
+/// libc's) `setresgid` changes every thread of the process.
+#[allow(unsafe_code)]
+fn set_this_threads_group(group: u32) {
+    // SAFETY: setresgid takes three numbers and no pointer, so it cannot
+    // touch this program's memory; it changes only this thread's ids, which
+    // nothing else in the checks reads.
+    let result = unsafe {
+        nix::libc::syscall(
+            nix::libc::SYS_setresgid,
+            group as nix::libc::c_long,
+            group as nix::libc::c_long,
+            group as nix::libc::c_long,
+        )
+    };
+    assert_eq!(result, 0, "root may set its thread's group");
+}
+
+/// A caller-id on the network, on the port the kernel chose, with
+/// `--work work`: the server, and its port, which reports call `PORT`.
+fn network_server(program: &Path, work: &str) -> (Server, u16) {
     // Port 0: the kernel chooses a free port, and the server says which.
-    let mut server = Server::start(program, &["--work", "0", "--tcp", "127.0.0.1:0"]);
+    let mut server = Server::start(program, &["--work", work, "--tcp", "127.0.0.1:0"]);
     let line = server.expect_stderr(
         "`listening on 127.0.0.1:PORT (port 0: the kernel chose)`",
         SOON,
@@ -253,15 +318,22 @@ fn names_a_network_caller(program: &Path) {
         .and_then(|port| port.parse().ok())
         .unwrap_or(0);
     redact(port, "PORT");
-    let mut stream = match TcpStream::connect(("127.0.0.1", port)) {
+    (server, port)
+}
+
+/// A network client connected to the server on `port`.
+fn connect_on_the_network(server: &mut Server, port: u16) -> TcpStream {
+    match TcpStream::connect(("127.0.0.1", port)) {
         Ok(stream) => stream,
         Err(error) => server.fail(
             "a client to connect to 127.0.0.1:PORT",
             format_args!("an error: {}", error_text(&error)),
         ),
-    };
-    let caller = stream.local_addr().expect("the client's own address");
-    redact(caller.port(), "CALLER_PORT");
+    }
+}
+
+/// Sends `A` on `stream` and insists on `B` within [`SOON`].
+fn expect_network_exchange(server: &mut Server, stream: &mut TcpStream) {
     let _ = stream.set_read_timeout(Some(SOON));
     let mut reply = [0u8; 1];
     let answered = stream
@@ -281,7 +353,48 @@ fn names_a_network_caller(program: &Path) {
             got,
         );
     }
+}
+
+fn names_a_network_caller(program: &Path) {
+    let (mut server, port) = network_server(program, "0");
+    let mut stream = connect_on_the_network(&mut server, port);
+    let caller = stream.local_addr().expect("the client's own address");
+    redact(caller.port(), "CALLER_PORT");
+    expect_network_exchange(&mut server, &mut stream);
     server.expect_event(&format!("call from {caller}"), SOON);
+}
+
+fn serves_a_caller_it_cannot_name(program: &Path) {
+    // While the first client's reply is worked on (--work 2), a second
+    // connects and resets the connection before the server accepts it:
+    // `getpeername` on it then fails (ENOTCONN, not connected).
+    let (mut server, port) = network_server(program, "2");
+    let mut first = connect_on_the_network(&mut server, port);
+    let _ = first.write_all(b"A");
+    let vanished = connect_on_the_network(&mut server, port);
+    // SO_LINGER with no time to linger: close sends a reset, not an end.
+    let no_linger = nix::libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    let _ = setsockopt(&vanished, sockopt::Linger, &no_linger);
+    drop(vanished);
+    let mut reply = [0u8; 1];
+    let _ = first.set_read_timeout(Some(after(Duration::from_secs(2))));
+    let _ = first.read_exact(&mut reply);
+    // Why it cannot tell, then what serving that caller as server1 does
+    // found (its read fails): two lines, the second only if it served it.
+    server.expect_stderr(
+        "a line that says why the kernel cannot tell who called (a caller that reset its \
+         connection before it was accepted)",
+        SOON,
+        |_| true,
+    );
+    server.expect_stderr(
+        "then a line from serving that caller anyway, as server1 does (its read fails)",
+        SOON,
+        |_| true,
+    );
 }
 
 fn still_answers_each_caller(program: &Path) {

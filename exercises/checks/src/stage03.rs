@@ -5,7 +5,7 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use course_testkit::processes::{children_of, state, zombies_of};
+use course_testkit::processes::{children_of, state, wake_ups, zombies_of};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
@@ -27,9 +27,9 @@ pub const REAPER_LOG: &[Check] = &[
         logs_a_child_that_served_its_client,
     ),
     Check::new(
-        "logs a child whose client sent nothing: `exited with status 1`",
+        "logs a child whose client sent nothing, or left before its reply: `exited with status 1`",
         3,
-        logs_a_child_whose_client_sent_nothing,
+        logs_a_child_whose_client_got_no_reply,
     ),
     Check::new(
         "logs a child killed by a signal: `was killed by SIGKILL`",
@@ -37,6 +37,18 @@ pub const REAPER_LOG: &[Check] = &[
         logs_a_child_killed_by_a_signal,
     ),
     Check::new("still reaps every child: no zombies", 2, leaves_no_zombies).passed_by_starter(),
+    Check::new(
+        "still serves the next client while a child waits for its own",
+        2,
+        serves_while_a_child_waits,
+    )
+    .passed_by_starter(),
+    Check::new(
+        "still sleeps while nothing happens: no CPU time, no wake-ups",
+        1,
+        sleeps_while_nothing_happens,
+    )
+    .passed_by_starter(),
 ];
 
 pub const IDLE_CHILD: &[Check] = &[
@@ -46,7 +58,7 @@ pub const IDLE_CHILD: &[Check] = &[
         hangs_up_on_a_silent_client,
     ),
     Check::new(
-        "answers a client that sends in time",
+        "answers a client that sends within --idle (10 s by default)",
         1,
         answers_a_client_that_sends_in_time,
     ),
@@ -56,7 +68,7 @@ pub const IDLE_CHILD: &[Check] = &[
         logs_the_hang_up,
     ),
     Check::new(
-        "refuses --idle 0 (exit status 2), and takes --idle 0.5",
+        "refuses --idle 0 and 0.0 (exit status 2), and takes --idle 0.5",
         3,
         refuses_an_idle_limit_of_zero,
     ),
@@ -206,11 +218,75 @@ fn logs_a_child_that_served_its_client(program: &Path) {
     expect_logged(&mut server, child, "exited with status 0");
 }
 
-fn logs_a_child_whose_client_sent_nothing(program: &Path) {
+fn logs_a_child_whose_client_got_no_reply(program: &Path) {
     let mut server = forking_server(program, &["--work", "0"]);
     let (client, child) = client_and_its_child(&mut server);
     drop(client);
     expect_logged(&mut server, child, "exited with status 1");
+    // With --work 1, a client that sends and leaves at once is gone when
+    // its reply is written.
+    let mut server = forking_server(program, &["--work", "1"]);
+    let (mut client, child) = client_and_its_child(&mut server);
+    server.send(&mut client, b"A");
+    drop(client);
+    server.expect_stderr(
+        &format!("a line that ends with `child {child} exited with status 1` (its client left before the reply)"),
+        after(Duration::from_secs(1)),
+        |line| line.ends_with(&format!("child {child} exited with status 1")),
+    );
+}
+
+fn serves_while_a_child_waits(program: &Path) {
+    let mut server = forking_server(program, &["--work", "0"]);
+    // Its child waits in read for a byte that never comes.
+    let (_silent, _waiting) = client_and_its_child(&mut server);
+    let mut client = server.connect();
+    server.expect_exchange(&mut client, b'A', b'B', SOON);
+    // Once that client's child has ended and been reaped, only the waiting
+    // one is left: a reaper that now waits for it too serves nobody.
+    let deadline = Instant::now() + SOON;
+    while children_of(server.pid()).len() > 1 {
+        if Instant::now() >= deadline {
+            server.fail(
+                format_args!(
+                    "a child that served its client reaped within {}",
+                    shown(SOON)
+                ),
+                "it was not",
+            );
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let mut next = server.connect();
+    server.expect_exchange(&mut next, b'B', b'C', SOON);
+}
+
+fn sleeps_while_nothing_happens(program: &Path) {
+    let mut server = forking_server(program, &["--work", "0"]);
+    let mut client = server.connect();
+    server.expect_exchange(&mut client, b'A', b'B', SOON);
+    drop(client);
+    let deadline = Instant::now() + SOON;
+    while !children_of(server.pid()).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let pid = server.pid();
+    let (cpu_before, woken_before) = (cpu_ticks(pid), wake_ups(pid).unwrap_or(0));
+    std::thread::sleep(QUIET);
+    let used = cpu_ticks(pid) - cpu_before;
+    let woken = wake_ups(pid).unwrap_or(0) - woken_before;
+    // A server asleep in poll (or accept) uses none of either; one that
+    // spins uses CPU time, one that polls on a timer wakes on each tick.
+    if used > 5 || woken > 1 {
+        server.fail(
+            format_args!(
+                "with its one child ended and reaped, a server asleep for {}: (almost) no CPU \
+                 time, and no wake-up",
+                shown(QUIET)
+            ),
+            format_args!("{used} clock ticks of CPU time and {woken} wake-ups"),
+        );
+    }
 }
 
 fn logs_a_child_killed_by_a_signal(program: &Path) {
@@ -264,6 +340,28 @@ fn answers_a_client_that_sends_in_time(program: &Path) {
     let mut server = forking_server(program, &["--idle", "5", "--work", "0"]);
     let mut client = server.connect();
     server.expect_exchange(&mut client, b'A', b'B', SOON);
+    // Silent for half its --idle, then it sends: still in time.
+    let mut server = forking_server(program, &["--idle", "2", "--work", "0"]);
+    expect_served_after_silence(&mut server, Duration::from_secs(1), "--idle 2");
+    // With no --idle, 10 s: two of silence are in time.
+    let mut server = forking_server(program, &["--work", "0"]);
+    expect_served_after_silence(&mut server, SOON, "no --idle (10 s)");
+}
+
+/// A client silent for `silence` (no hang-up meanwhile), then served.
+fn expect_served_after_silence(server: &mut Server, silence: Duration, idle: &str) {
+    let mut client = server.connect();
+    let got = Got::one_byte(&mut client, silence);
+    if got != Got::Nothing {
+        server.fail(
+            format_args!(
+                "with {idle}, no hang-up yet for a client silent for {}",
+                shown(silence)
+            ),
+            got,
+        );
+    }
+    server.expect_exchange(&mut client, b'A', b'B', SOON);
 }
 
 fn logs_the_hang_up(program: &Path) {
@@ -285,7 +383,13 @@ fn logs_the_hang_up(program: &Path) {
 }
 
 fn refuses_an_idle_limit_of_zero(program: &Path) {
-    expect_refused_but_not_unknown(program, &["--idle", "0"], &["--idle", "0.5", "--work", "0"]);
+    for zero in ["0", "0.0"] {
+        expect_refused_but_not_unknown(
+            program,
+            &["--idle", zero],
+            &["--idle", "0.5", "--work", "0"],
+        );
+    }
 }
 
 /// A server with `--max-children 2` and two silent clients, each served by
