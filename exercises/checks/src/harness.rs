@@ -567,6 +567,9 @@ pub trait CheckedServer: Sized {
     /// A client connected to the server's socket, within [`SOON`]: a full
     /// listen queue makes a client wait, but not for ever.
     fn connect(&mut self) -> UnixStream;
+    /// The client of a [`connect_within`] the check made its own way; its
+    /// error fails the check.
+    fn connected(&mut self, connected: std::io::Result<UnixStream>) -> UnixStream;
     /// A client connected to an event-driven server, and its descriptor in
     /// the server, from `adding client on fd N`.
     fn connect_learning_fd(&mut self) -> (UnixStream, RawFd);
@@ -604,7 +607,12 @@ impl CheckedServer for Server {
     }
 
     fn connect(&mut self) -> UnixStream {
-        match connect_within(&self.socket_path(), SOON) {
+        let connected = connect_within(&self.socket_path(), SOON);
+        self.connected(connected)
+    }
+
+    fn connected(&mut self, connected: std::io::Result<UnixStream>) -> UnixStream {
+        match connected {
             Ok(stream) => stream,
             Err(error) => self.fail(
                 format_args!(

@@ -270,16 +270,7 @@ fn connect_in_another_group(server: &mut Server) -> UnixStream {
             .join()
             .expect("the connecting thread does not panic")
     });
-    match connected {
-        Ok(stream) => stream,
-        Err(error) => server.fail(
-            format_args!(
-                "a client to connect to server_socket within {}",
-                shown(SOON)
-            ),
-            format_args!("an error: {}", error_text(&error)),
-        ),
-    }
+    server.connected(connected)
 }
 
 /// Sets the calling thread's real, effective and saved group ids to

@@ -147,6 +147,28 @@ fn expect_live_children(server: &mut Server, count: usize, why: &str) -> Vec<Pid
     }
 }
 
+/// Waits up to [`SOON`] until the server has `count` children at most,
+/// zombies included: the others have ended and been reaped.
+fn expect_reaped_down_to(server: &mut Server, count: usize, why: &str) {
+    let deadline = Instant::now() + SOON;
+    loop {
+        let children = children_of(server.pid()).len();
+        if children <= count {
+            return;
+        }
+        if Instant::now() >= deadline {
+            server.fail(
+                format_args!(
+                    "{count} child process(es) left, zombies included, within {} {why}",
+                    shown(SOON)
+                ),
+                children,
+            );
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 /// A connected client and the child the server forked for it.
 fn client_and_its_child(server: &mut Server) -> (UnixStream, Pid) {
     let client = server.connect();
@@ -244,19 +266,7 @@ fn serves_while_a_child_waits(program: &Path) {
     server.expect_exchange(&mut client, b'A', b'B', SOON);
     // Once that client's child has ended and been reaped, only the waiting
     // one is left: a reaper that now waits for it too serves nobody.
-    let deadline = Instant::now() + SOON;
-    while children_of(server.pid()).len() > 1 {
-        if Instant::now() >= deadline {
-            server.fail(
-                format_args!(
-                    "a child that served its client reaped within {}",
-                    shown(SOON)
-                ),
-                "it was not",
-            );
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    expect_reaped_down_to(&mut server, 1, "once a child has served its client");
     let mut next = server.connect();
     server.expect_exchange(&mut next, b'B', b'C', SOON);
 }
@@ -266,10 +276,7 @@ fn sleeps_while_nothing_happens(program: &Path) {
     let mut client = server.connect();
     server.expect_exchange(&mut client, b'A', b'B', SOON);
     drop(client);
-    let deadline = Instant::now() + SOON;
-    while !children_of(server.pid()).is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    expect_reaped_down_to(&mut server, 0, "once its one child has served its client");
     let pid = server.pid();
     let (cpu_before, woken_before) = (cpu_ticks(pid), wake_ups(pid).unwrap_or(0));
     std::thread::sleep(QUIET);
