@@ -83,12 +83,14 @@ named, every started exercise is graded, and nothing started is a failure.
 Each is built (offline), checked and linted with clippy, as `check` does;
 clippy counts as a check (\"clippy has nothing to say\"). Every check is
 worth its points (1 unless the exercise says more), and the report gives
-each exercise's score and the total. The student is --student, or git's
-user.name and user.email in DIR.
+each exercise's score and the total. The checks a starter passes already
+(and clippy) guard what the student must not break: they score only once a
+check of the task itself passes, so a starter handed in untouched scores 0.
+The student is --student, or git's user.name and user.email in DIR.
 
 The JSON report: {\"student\", \"score\", \"max_score\", \"exercises\": [{\"id\",
 \"status\" (passed, failed, does-not-build or not-started), \"score\",
-\"max_score\", \"checks\": [{\"name\", \"passed\", \"points\", \"message\"}]}]}.
+\"max_score\", \"checks\": [{\"name\", \"passed\", \"points\", \"scored\", \"message\"}]}]}.
 The JUnit report has one testsuite per exercise and one testcase per check,
 with a failure for each failed check whose message says what was expected
 and what came. Progress goes to stderr, so that stdout holds the report:

@@ -44,6 +44,10 @@ pub struct CheckResult {
     pub passed: bool,
     /// What passing it is worth.
     pub points: u32,
+    /// The starter passes it already (clippy's verdict included): it
+    /// guards what the student must not break, and counts in the score
+    /// only once a check of the task itself passes.
+    pub starter_passes: bool,
     /// Why it failed, with the hint to read; empty when it passed.
     pub message: String,
 }
@@ -55,6 +59,7 @@ impl CheckResult {
             name: CLIPPY.to_string(),
             passed,
             points: 1,
+            starter_passes: true,
             message: if passed {
                 String::new()
             } else {
@@ -132,6 +137,7 @@ impl Graded {
                 name: name.to_string(),
                 passed: false,
                 points,
+                starter_passes: false,
                 message: message.to_string(),
             })
             .collect();
@@ -150,6 +156,7 @@ impl Graded {
                 name: outcome.check.name.to_string(),
                 passed: outcome.passed(),
                 points: outcome.check.points,
+                starter_passes: outcome.check.starter_passes,
                 message: match &outcome.failure {
                     None => String::new(),
                     Some(why) => format!(
@@ -178,13 +185,36 @@ impl Graded {
         self.checks.iter().filter(|check| check.passed).count()
     }
 
-    /// The points of the checks it passes.
-    pub fn score(&self) -> u32 {
+    /// Whether some check the starter fails passes: until one does, the
+    /// starter's own passes (and clippy's) score nothing, so a starter
+    /// handed in untouched scores 0.
+    pub fn task_begun(&self) -> bool {
         self.checks
             .iter()
-            .filter(|check| check.passed)
-            .map(|check| check.points)
-            .sum()
+            .any(|check| check.passed && !check.starter_passes)
+    }
+
+    /// What `check` adds to the score: its points if it passes and
+    /// counts (see [`Graded::task_begun`]), else 0.
+    pub fn scored(&self, check: &CheckResult) -> u32 {
+        if check.passed && (self.task_begun() || !check.starter_passes) {
+            check.points
+        } else {
+            0
+        }
+    }
+
+    /// The points of the checks it passes that count.
+    pub fn score(&self) -> u32 {
+        self.checks.iter().map(|check| self.scored(check)).sum()
+    }
+
+    /// Why the checks it passes score nothing, when they do not.
+    pub fn unscored_why(&self) -> Option<&'static str> {
+        (self.passed_count() > 0 && !self.task_begun()).then_some(
+            "no check of the task itself passes yet: those the starter passes already, \
+             and clippy, score once one does",
+        )
     }
 
     pub fn max_score(&self) -> u32 {
@@ -229,6 +259,9 @@ pub fn table(report: &Report) -> String {
                 let _ = writeln!(table, "      FAIL  {}", check.name);
             }
         }
+        if let Some(why) = exercise.unscored_why() {
+            let _ = writeln!(table, "      score 0: {why}");
+        }
     }
     let passed = report
         .graded
@@ -269,6 +302,7 @@ pub fn json_value(report: &Report) -> Value {
                         "name": check.name,
                         "passed": check.passed,
                         "points": check.points,
+                        "scored": graded.scored(check),
                         "message": check.message,
                     })
                 })
@@ -411,6 +445,50 @@ pub fn xml_attribute(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// 04b graded with the given checks failing (by name), clippy passing.
+    fn poll_server_failing(failing: &[&str]) -> Graded {
+        let exercise = exercise_checks::find("04b").expect("exercise 04b");
+        let outcomes: Vec<Outcome> = exercise
+            .checks
+            .iter()
+            .map(|check| Outcome {
+                check,
+                failure: failing
+                    .contains(&check.name)
+                    .then(|| "expected: more".to_string()),
+            })
+            .collect();
+        Graded::built(exercise, &outcomes, CheckResult::clippy(true, ""))
+    }
+
+    #[test]
+    fn a_starter_handed_in_untouched_scores_nothing_though_it_passes_its_guards() {
+        const BEYOND_SELECT: &str =
+            "serves a client on a descriptor above 1023, where select cannot";
+        let untouched = poll_server_failing(&[BEYOND_SELECT]);
+        assert_eq!(untouched.passed_count(), untouched.checks.len() - 1);
+        assert_eq!((untouched.score(), untouched.max_score()), (0, 5));
+        let report = Report {
+            student: "Ada".to_string(),
+            graded: vec![untouched],
+        };
+        assert!(table(&report).contains("      score 0: no check of the task itself passes yet"));
+        let scored: Vec<u64> = json_value(&report)["exercises"][0]["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|check| check["scored"].as_u64().unwrap())
+            .collect();
+        assert_eq!(scored, [0, 0, 0, 0, 0]);
+
+        let done = poll_server_failing(&[]);
+        assert_eq!(done.score(), 5);
+        assert_eq!(done.unscored_why(), None);
+        let guard_broken =
+            poll_server_failing(&["says adding, serving and removing client on fd N"]);
+        assert_eq!(guard_broken.score(), 4);
+    }
 
     #[test]
     fn xml_escapes_markup_and_drops_what_xml_cannot_hold() {
