@@ -815,6 +815,52 @@ pub fn rests_while_out_of_descriptors(
     served(&mut server, &mut queued);
 }
 
+/// A client that sends requests and never reads: the server's replies fill
+/// its socket. It returns once every buffer between it and the server is
+/// full, or it has sent `most` bytes, with how many it sent.
+pub fn flood(server: &mut Server, most: usize) -> (UnixStream, usize) {
+    let flooder = server.connect();
+    flooder
+        .set_nonblocking(true)
+        .expect("a non-blocking flooder");
+    let requests = [b'A'; 4096];
+    let mut sent = 0;
+    while sent < most {
+        match (&flooder).write(&requests[..(most - sent).min(requests.len())]) {
+            Ok(count) => sent += count,
+            Err(error) if error.kind() == ErrorKind::WouldBlock => break,
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            Err(error) => server.fail(
+                "a client that never reads to send its requests",
+                format_args!("an error: {error}"),
+            ),
+        }
+    }
+    (flooder, sent)
+}
+
+/// [`flood`], then waits until the server has said nothing on stdout for
+/// [`QUIET`] (each reply it writes says `serving client on fd N`): by
+/// then its replies to the flooder wait for room.
+pub fn flood_until_stuck(server: &mut Server, most: usize) -> (UnixStream, usize) {
+    let flooded = flood(server, most);
+    let deadline = Instant::now() + 5 * SOON;
+    while server.next_event(QUIET).is_some() {
+        if Instant::now() >= deadline {
+            server.fail(
+                format_args!(
+                    "the replies to a client that never reads to wait for room, and stdout \
+                     quiet for {}, within {}",
+                    shown(QUIET),
+                    shown(5 * SOON)
+                ),
+                "more lines on stdout",
+            );
+        }
+    }
+    flooded
+}
+
 /// Reads `stream` until `count` bytes have come, the other end hangs up,
 /// or `within` has passed; returns what came.
 pub fn receive(stream: &mut UnixStream, count: usize, within: Duration) -> Vec<u8> {

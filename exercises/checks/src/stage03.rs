@@ -105,6 +105,11 @@ pub const MAX_CHILDREN: &[Check] = &[
         2,
         serves_64_by_default,
     ),
+    Check::new(
+        "before the next accept, reaps every child that has ended, not one",
+        2,
+        reaps_every_ended_child,
+    ),
 ];
 
 /// Starts a forking server for a check; the children it logs are called
@@ -527,4 +532,25 @@ fn serves_64_by_default(program: &Path) {
             format_args!("{got} and {live} live children"),
         );
     }
+}
+
+fn reaps_every_ended_child(program: &Path) {
+    let mut server = forking_server(program, &["--max-children", "4", "--work", "0"]);
+    // Three clients at once, then served: their children end together,
+    // while the server waits in accept.
+    let mut clients: Vec<UnixStream> = (0..3).map(|_| server.connect()).collect();
+    expect_live_children(&mut server, 3, "once three clients have connected");
+    for client in &mut clients {
+        server.expect_exchange(client, b'A', b'B', SOON);
+    }
+    expect_live_children(&mut server, 0, "once the three clients are served");
+    // The next client wakes the server: before it accepts again, every one
+    // of the three is reaped. Only the new client's child may be left.
+    let mut next = server.connect();
+    server.expect_exchange(&mut next, b'A', b'B', SOON);
+    expect_reaped_down_to(
+        &mut server,
+        1,
+        "once a fourth client is served: the three that ended before it reaped",
+    );
 }

@@ -1,6 +1,5 @@
 //! Stage 04's exercises: one process for many clients, with select or poll.
 
-use std::io::{ErrorKind, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
@@ -9,7 +8,8 @@ use course_testkit::limits::raise_open_files_limit;
 use course_testkit::processes::cpu_time;
 
 use crate::harness::{
-    CheckedServer, Got, QUIET, SOON, Server, after, expect_refused_but_not_unknown, receive, shown,
+    CheckedServer, Got, QUIET, SOON, Server, after, expect_refused_but_not_unknown, flood,
+    flood_until_stuck, receive, shown,
 };
 use crate::{Check, harness};
 
@@ -36,10 +36,22 @@ pub const IDLE_SELECT: &[Check] = &[
         waiting_for_a_reply_is_not_silence,
     ),
     Check::new(
-        "refuses --idle 0 (exit status 2), and takes --idle 0.5",
-        2,
-        refuses_an_idle_limit_of_zero,
+        "does not count a client whose replies wait for room as silent",
+        3,
+        waiting_for_room_is_not_silence,
     ),
+    Check::new(
+        "refuses --idle 0 (exit status 2), and takes a fraction: a client that sends 0.1s \
+         into --idle 0.9 is served",
+        2,
+        takes_a_fraction_of_a_second,
+    ),
+    Check::new(
+        "keeps a silent client for 60s by default: one silent for 11s is still served",
+        1,
+        keeps_a_silent_client_by_default,
+    )
+    .passed_by_starter(),
 ];
 
 pub const POLL_SERVER: &[Check] = &[
@@ -64,6 +76,13 @@ pub const POLL_SERVER: &[Check] = &[
         "out of descriptors, rests instead of spinning, then takes the queued clients",
         3,
         rests_while_out_of_descriptors,
+    )
+    .passed_by_starter(),
+    Check::new(
+        "answers a client's requests one at a time: with --work 1, a second byte sent at \
+         once is answered a second after the first",
+        1,
+        answers_one_request_at_a_time,
     )
     .passed_by_starter(),
 ];
@@ -145,10 +164,100 @@ fn waiting_for_a_reply_is_not_silence(program: &Path) {
             got,
         );
     }
+    // With no work, each reply goes out at once, and silence starts again
+    // with it: a client that pauses 0.5s between requests is kept, for
+    // longer in all than --idle 1.5.
+    let pause = Duration::from_millis(500);
+    let mut server = Server::start(program, &["--idle", "1.5", "--work", "0"]);
+    let mut client = server.connect();
+    for (sent, expected) in [(b'a', b'b'), (b'c', b'd'), (b'e', b'f'), (b'g', b'h')] {
+        server.expect_exchange(&mut client, sent, expected, SOON);
+        let got = Got::one_byte(&mut client, pause);
+        if got != Got::Nothing {
+            server.fail(
+                format_args!(
+                    "with --idle 1.5 --work 0, nothing in the {} after a reply, for a client \
+                     that sends every {}: its silence starts again at each reply",
+                    shown(pause),
+                    shown(pause)
+                ),
+                got,
+            );
+        }
+    }
 }
 
-fn refuses_an_idle_limit_of_zero(program: &Path) {
+fn waiting_for_room_is_not_silence(program: &Path) {
+    // With and without work: a student's loop answers in two places. A few
+    // hundred one-byte replies fill a local socket; with 1ms of work each,
+    // 600 requests are answered in under a second once the client reads.
+    for (work, requests) in [("0", 20_000), ("0.001", 600)] {
+        let mut server = Server::start(program, &["--idle", "0.5", "--work", work]);
+        let (mut flooder, sent) = flood_until_stuck(&mut server, requests);
+        // A client that comes after it and stays silent is hung up on: by
+        // then the flooder has not read for longer than --idle.
+        let mut silent = server.connect();
+        let got = Got::one_byte(&mut silent, after(IDLE));
+        if got != Got::HangUp {
+            server.fail(
+                format_args!(
+                    "a hang-up within {} for a client that sent nothing",
+                    shown(after(IDLE))
+                ),
+                got,
+            );
+        }
+        // The server was the one waiting, for room: every reply still comes.
+        flooder.set_nonblocking(false).expect("a blocking flooder");
+        let replies = receive(&mut flooder, sent, SOON);
+        if replies.len() != sent {
+            server.fail(
+                format_args!(
+                    "with --work {work}, {sent} replies within {} for a client that sent {sent} \
+                     bytes and read none for longer than --idle 0.5, its replies waiting for room",
+                    shown(SOON)
+                ),
+                format_args!("{} replies", replies.len()),
+            );
+        }
+    }
+}
+
+fn takes_a_fraction_of_a_second(program: &Path) {
     expect_refused_but_not_unknown(program, &["--idle", "0"], &["--idle", "0.5", "--work", "0"]);
+    let mut server = Server::start(program, &["--idle", "0.9", "--work", "0"]);
+    let mut client = server.connect();
+    let pause = Duration::from_millis(100);
+    let got = Got::one_byte(&mut client, pause);
+    if got != Got::Nothing {
+        server.fail(
+            format_args!(
+                "with --idle 0.9, nothing in the first {} for a client that has not sent yet",
+                shown(pause)
+            ),
+            got,
+        );
+    }
+    server.expect_exchange(&mut client, b'A', b'B', SOON);
+}
+
+/// Longer than a default taken from 03b (10s), far less than 04a's 60.
+const PAST_A_SHORTER_DEFAULT: Duration = Duration::from_secs(11);
+
+fn keeps_a_silent_client_by_default(program: &Path) {
+    let mut server = Server::start(program, &["--work", "0"]);
+    let mut silent = server.connect();
+    let got = Got::one_byte(&mut silent, PAST_A_SHORTER_DEFAULT);
+    if got != Got::Nothing {
+        server.fail(
+            format_args!(
+                "with the default --idle of 60s, nothing for a client silent for {}: no hang-up",
+                shown(PAST_A_SHORTER_DEFAULT)
+            ),
+            got,
+        );
+    }
+    server.expect_exchange(&mut silent, b'A', b'B', SOON);
 }
 
 fn says_adding_serving_and_removing(program: &Path) {
@@ -158,30 +267,6 @@ fn says_adding_serving_and_removing(program: &Path) {
     server.expect_event(&format!("serving client on fd {fd}"), SOON);
     drop(client);
     server.expect_event(&format!("removing client on fd {fd}"), SOON);
-}
-
-/// A client that sends requests and never reads: the server's replies fill
-/// its socket. It returns once every buffer between it and the server is
-/// full, or it has sent `most` bytes, with how many it sent.
-fn flood(server: &mut Server, most: usize) -> (UnixStream, usize) {
-    let flooder = server.connect();
-    flooder
-        .set_nonblocking(true)
-        .expect("a non-blocking flooder");
-    let requests = [b'A'; 4096];
-    let mut sent = 0;
-    while sent < most {
-        match (&flooder).write(&requests) {
-            Ok(count) => sent += count,
-            Err(error) if error.kind() == ErrorKind::WouldBlock => break,
-            Err(error) if error.kind() == ErrorKind::Interrupted => {}
-            Err(error) => server.fail(
-                "a client that never reads to send its requests",
-                format_args!("an error: {error}"),
-            ),
-        }
-    }
-    (flooder, sent)
 }
 
 fn serves_others_while_one_never_reads(program: &Path) {
@@ -220,6 +305,35 @@ fn rests_while_out_of_descriptors(program: &Path) {
         SELECT_SERVER_DESCRIPTORS,
         |server, queued| server.expect_exchange(&mut queued[0], b'x', b'y', SOON),
     );
+}
+
+fn answers_one_request_at_a_time(program: &Path) {
+    let work = Duration::from_secs(1);
+    let mut server = Server::start(program, &["--work", "1"]);
+    let mut client = server.connect();
+    server.send(&mut client, b"AB");
+    let first = Got::one_byte(&mut client, after(work));
+    // The second byte is read once the first reply is out, and its work
+    // starts then: its reply is a second away, not due with the first.
+    let too_soon = Got::one_byte(&mut client, QUIET);
+    if first != Got::Byte(b'B') || too_soon != Got::Nothing {
+        server.fail(
+            format_args!(
+                "for a client that sent `AB` at once, `B` within {}, then nothing for {}: \
+                 the second request is worked on after the first reply",
+                shown(after(work)),
+                shown(QUIET)
+            ),
+            format_args!("{first}, then {too_soon}"),
+        );
+    }
+    let second = Got::one_byte(&mut client, after(work));
+    if second != Got::Byte(b'C') {
+        server.fail(
+            format_args!("`C` within {} for the second request", shown(after(work))),
+            second,
+        );
+    }
 }
 
 fn serves_a_client_beyond_fd_setsize(program: &Path) {

@@ -4,11 +4,12 @@
 use std::os::fd::RawFd;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
+use std::time::Instant;
 
 use nix::sys::signal::Signal;
 
 use crate::harness::{
-    CheckedServer, SOON, Server, describe, receive, receive_until_hang_up, shown,
+    CheckedServer, SOON, Server, describe, flood_until_stuck, receive, receive_until_hang_up, shown,
 };
 use crate::stage03::takes_from_a_signalfd;
 use crate::{Check, harness};
@@ -39,6 +40,11 @@ pub const CLIENT_COUNT: &[Check] = &[
         2,
         counts_a_client_being_worked_for,
     ),
+    Check::new(
+        "counts a client whose replies wait for room (it never reads them)",
+        2,
+        counts_a_client_waiting_for_room,
+    ),
 ];
 
 pub const CHAT: &[Check] = &[
@@ -61,6 +67,11 @@ pub const CHAT: &[Check] = &[
         "removes a client that hangs up, and the others go on",
         3,
         removes_a_client_that_hangs_up,
+    ),
+    Check::new(
+        "says `server waiting`, `adding` and `removing client on fd N` on stdout, and nothing else",
+        1,
+        says_nothing_else_on_stdout,
     ),
     Check::new(
         "out of descriptors, rests instead of spinning, then takes the queued clients",
@@ -114,6 +125,27 @@ fn counts_a_client_being_worked_for(program: &Path) {
     server.expect_stdout("server waiting", SOON);
     // One idle, one whose reply is 30 seconds away: both are connected.
     expect_count(&mut server, 2);
+}
+
+fn counts_a_client_waiting_for_room(program: &Path) {
+    let mut server = Server::start(program, &["--work", "0"]);
+    let (_flooder, _) = flood_until_stuck(&mut server, 20_000);
+    server.signal(Signal::SIGUSR1);
+    // Passing over the flooder's `adding` and `serving` lines.
+    let deadline = Instant::now() + SOON;
+    loop {
+        match server.next_event(deadline.saturating_duration_since(Instant::now())) {
+            Some(line) if line == "clients: 1" => return,
+            Some(line) if !line.starts_with("clients:") => {}
+            other => server.fail(
+                format_args!(
+                    "`clients: 1` on stdout within {}, for one client whose replies wait for room",
+                    shown(SOON)
+                ),
+                other.map_or("nothing".to_string(), |line| format!("`{line}`")),
+            ),
+        }
+    }
 }
 
 fn takes_sigusr1_from_its_signalfd(program: &Path) {
@@ -293,4 +325,36 @@ fn removes_a_client_that_hangs_up(program: &Path) {
         b"still here?",
         "which the first sent after the third hung up",
     );
+}
+
+fn says_nothing_else_on_stdout(program: &Path) {
+    let mut server = Server::start(program, &[]);
+    let [(mut first, _), (mut second, second_fd)] = chatters(&mut server);
+    server.send(&mut first, b"hello");
+    expect_received(
+        &mut server,
+        &mut second,
+        "second",
+        b"hello",
+        "which the first sent",
+    );
+    drop(second);
+    server.expect_event(&format!("removing client on fd {second_fd}"), SOON);
+    let finished = server.stop_with(Signal::SIGTERM);
+    let said = |line: &str| {
+        line == "server waiting"
+            || ["adding client on fd ", "removing client on fd "]
+                .iter()
+                .any(|event| {
+                    line.strip_prefix(event)
+                        .is_some_and(|fd| fd.parse::<RawFd>().is_ok())
+                })
+    };
+    if let Some(other) = finished.stdout.iter().find(|line| !said(line)) {
+        server.fail(
+            "only `server waiting`, `adding client on fd N` and `removing client on fd N` on \
+             stdout, for two clients that chat and leave",
+            format_args!("`{other}`"),
+        );
+    }
 }
