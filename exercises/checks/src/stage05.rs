@@ -4,7 +4,6 @@
 use std::os::fd::RawFd;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::time::Instant;
 
 use nix::sys::signal::Signal;
 
@@ -130,22 +129,7 @@ fn counts_a_client_being_worked_for(program: &Path) {
 fn counts_a_client_waiting_for_room(program: &Path) {
     let mut server = Server::start(program, &["--work", "0"]);
     let (_flooder, _) = flood_until_stuck(&mut server, 20_000);
-    server.signal(Signal::SIGUSR1);
-    // Passing over the flooder's `adding` and `serving` lines.
-    let deadline = Instant::now() + SOON;
-    loop {
-        match server.next_event(deadline.saturating_duration_since(Instant::now())) {
-            Some(line) if line == "clients: 1" => return,
-            Some(line) if !line.starts_with("clients:") => {}
-            other => server.fail(
-                format_args!(
-                    "`clients: 1` on stdout within {}, for one client whose replies wait for room",
-                    shown(SOON)
-                ),
-                other.map_or("nothing".to_string(), |line| format!("`{line}`")),
-            ),
-        }
-    }
+    expect_count(&mut server, 1);
 }
 
 fn takes_sigusr1_from_its_signalfd(program: &Path) {
