@@ -815,6 +815,21 @@ pub fn rests_while_out_of_descriptors(
     served(&mut server, &mut queued);
 }
 
+/// Insists that the server hangs up on `silent`, a client that sent
+/// nothing, within `idle` and [`SLACK`].
+pub fn expect_silent_client_hung_up(server: &mut Server, silent: &mut UnixStream, idle: Duration) {
+    let got = Got::one_byte(silent, after(idle));
+    if got != Got::HangUp {
+        server.fail(
+            format_args!(
+                "a hang-up within {} for a client that sent nothing",
+                shown(after(idle))
+            ),
+            got,
+        );
+    }
+}
+
 /// A client that sends requests and never reads: the server's replies fill
 /// its socket. It returns once every buffer between it and the server is
 /// full, or it has sent `most` bytes, with how many it sent.

@@ -11,8 +11,8 @@ use nix::unistd::Pid;
 
 use crate::Check;
 use crate::harness::{
-    CheckedServer, Got, QUIET, SOON, Server, after, expect_refused_but_not_unknown, redact,
-    redact_numbers_after, shown,
+    CheckedServer, Got, QUIET, SOON, Server, after, expect_refused_but_not_unknown,
+    expect_silent_client_hung_up, redact, redact_numbers_after, shown,
 };
 
 pub const REAPER_LOG: &[Check] = &[
@@ -336,16 +336,7 @@ const IDLE: Duration = Duration::from_millis(500);
 fn hangs_up_on_a_silent_client(program: &Path) {
     let mut server = forking_server(program, &["--idle", "0.5", "--work", "0"]);
     let mut silent = server.connect();
-    let got = Got::one_byte(&mut silent, after(IDLE));
-    if got != Got::HangUp {
-        server.fail(
-            format_args!(
-                "a hang-up within {} for a client that sent nothing",
-                shown(after(IDLE))
-            ),
-            got,
-        );
-    }
+    expect_silent_client_hung_up(&mut server, &mut silent, IDLE);
 }
 
 fn answers_a_client_that_sends_in_time(program: &Path) {
@@ -379,16 +370,7 @@ fn expect_served_after_silence(server: &mut Server, silence: Duration, idle: &st
 fn logs_the_hang_up(program: &Path) {
     let mut server = forking_server(program, &["--idle", "0.5", "--work", "0"]);
     let mut silent = server.connect();
-    let got = Got::one_byte(&mut silent, after(IDLE));
-    if got != Got::HangUp {
-        server.fail(
-            format_args!(
-                "a hang-up within {} for a client that sent nothing",
-                shown(after(IDLE))
-            ),
-            got,
-        );
-    }
+    expect_silent_client_hung_up(&mut server, &mut silent, IDLE);
     server.expect_stderr("a line that says the client was `silent`", SOON, |line| {
         line.contains("silent")
     });

@@ -8,8 +8,8 @@ use course_testkit::limits::raise_open_files_limit;
 use course_testkit::processes::cpu_time;
 
 use crate::harness::{
-    CheckedServer, Got, QUIET, SOON, Server, after, expect_refused_but_not_unknown, flood,
-    flood_until_stuck, receive, shown,
+    CheckedServer, Got, QUIET, SOON, Server, after, expect_refused_but_not_unknown,
+    expect_silent_client_hung_up, flood, flood_until_stuck, receive, shown,
 };
 use crate::{Check, harness};
 
@@ -93,16 +93,7 @@ const IDLE: Duration = Duration::from_millis(500);
 fn closes_a_silent_client(program: &Path) {
     let mut server = Server::start(program, &["--idle", "0.5", "--work", "0"]);
     let (mut silent, fd) = server.connect_learning_fd();
-    let got = Got::one_byte(&mut silent, after(IDLE));
-    if got != Got::HangUp {
-        server.fail(
-            format_args!(
-                "a hang-up within {} for a client that sent nothing",
-                shown(after(IDLE))
-            ),
-            got,
-        );
-    }
+    expect_silent_client_hung_up(&mut server, &mut silent, IDLE);
     server.expect_event(&format!("removing client on fd {fd}"), SOON);
     // Its own line: a read error's ("cannot read from client on fd N:
     // Operation canceled", say) names the descriptor but not the silence.
@@ -197,16 +188,7 @@ fn waiting_for_room_is_not_silence(program: &Path) {
         // A client that comes after it and stays silent is hung up on: by
         // then the flooder has not read for longer than --idle.
         let mut silent = server.connect();
-        let got = Got::one_byte(&mut silent, after(IDLE));
-        if got != Got::HangUp {
-            server.fail(
-                format_args!(
-                    "a hang-up within {} for a client that sent nothing",
-                    shown(after(IDLE))
-                ),
-                got,
-            );
-        }
+        expect_silent_client_hung_up(&mut server, &mut silent, IDLE);
         // The server was the one waiting, for room: every reply still comes.
         flooder.set_nonblocking(false).expect("a blocking flooder");
         let replies = receive(&mut flooder, sent, SOON);
