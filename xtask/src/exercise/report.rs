@@ -468,7 +468,9 @@ mod tests {
             "serves a client on a descriptor above 1023, where select cannot";
         let untouched = poll_server_failing(&[BEYOND_SELECT]);
         assert_eq!(untouched.passed_count(), untouched.checks.len() - 1);
-        assert_eq!((untouched.score(), untouched.max_score()), (0, 5));
+        let full = untouched.max_score();
+        assert!(full >= 5, "04b is worth {full}");
+        assert_eq!(untouched.score(), 0);
         let report = Report {
             student: "Ada".to_string(),
             graded: vec![untouched],
@@ -480,14 +482,14 @@ mod tests {
             .iter()
             .map(|check| check["scored"].as_u64().unwrap())
             .collect();
-        assert_eq!(scored, [0, 0, 0, 0, 0]);
+        assert_eq!(scored, vec![0; report.graded[0].checks.len()]);
 
         let done = poll_server_failing(&[]);
-        assert_eq!(done.score(), 5);
+        assert_eq!(done.score(), full);
         assert_eq!(done.unscored_why(), None);
         let guard_broken =
             poll_server_failing(&["says adding, serving and removing client on fd N"]);
-        assert_eq!(guard_broken.score(), 4);
+        assert_eq!(guard_broken.score(), full - 1);
     }
 
     #[test]
