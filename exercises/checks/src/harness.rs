@@ -237,6 +237,19 @@ impl Program {
         Program::start_with_open_files(program, dir, args, None)
     }
 
+    /// [`Program::start`] as the user nobody when the grader is root, whom
+    /// file permissions do not bind; `None` if nobody may not run
+    /// `program` (or enter `dir`).
+    pub fn start_as_nobody(program: &Path, dir: &Path, args: &[&str]) -> Option<Program> {
+        use std::os::unix::process::CommandExt;
+        const NOBODY: u32 = 65534;
+        let mut prepared = Program::prepared(program, dir, args);
+        if nix::unistd::geteuid().is_root() {
+            prepared.uid(NOBODY).gid(NOBODY);
+        }
+        Program::spawned(prepared, program, args, GRADED).ok()
+    }
+
     /// [`Program::start`], with a lower limit on its open descriptors
     /// (RLIMIT_NOFILE, `ulimit -n`) when `open_files` says one.
     fn start_with_open_files(
@@ -252,7 +265,14 @@ impl Program {
                 _ => (resource, limit),
             })
             .collect();
-        let command = command_line(program, args);
+        let prepared = Program::prepared(program, dir, args);
+        Program::spawned(prepared, program, args, &limits).unwrap_or_else(|error| {
+            panic!("cannot start `{}`: {error}", command_line(program, args))
+        })
+    }
+
+    /// The command that runs `program` with `args` in `dir`, stdin closed.
+    fn prepared(program: &Path, dir: &Path, args: &[&str]) -> Command {
         let mut prepared = Command::new(program);
         prepared
             .args(args)
@@ -260,14 +280,23 @@ impl Program {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let running = Running::spawn_limited(prepared, &limits)
-            .unwrap_or_else(|error| panic!("cannot start `{command}`: {error}"));
+        prepared
+    }
+
+    /// Starts `prepared` under `limits`.
+    fn spawned(
+        prepared: Command,
+        program: &Path,
+        args: &[&str],
+        limits: &[(Resource, u64)],
+    ) -> std::io::Result<Program> {
+        let running = Running::spawn_limited(prepared, limits)?;
         redact(running.pid(), "PID");
-        Program {
-            command,
+        Ok(Program {
+            command: command_line(program, args),
             running,
             stopped_by_check: false,
-        }
+        })
     }
 
     pub fn pid(&self) -> Pid {

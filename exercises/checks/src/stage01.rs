@@ -2,7 +2,9 @@
 //! here with std, so that no other stage's bug can hide one of theirs.
 
 use std::io::{ErrorKind, Read, Write};
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::fs::Permissions;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,7 +15,7 @@ use nix::sys::socket::{setsockopt, sockopt};
 
 use crate::Check;
 use crate::harness::{
-    Finished, Program, QUIET, SOON, after, describe, lines, shown, temporary_dir,
+    Finished, Program, QUIET, SLACK, SOON, after, describe, lines, shown, temporary_dir,
 };
 
 pub const PATIENT_CLIENT: &[Check] = &[
@@ -44,7 +46,18 @@ pub const PATIENT_CLIENT: &[Check] = &[
         backs_off_from_10_ms_to_a_second,
     ),
     Check::new(
-        "reports at once an error that waiting cannot fix",
+        "names each pause: 10ms, 20ms, ... 640ms, 1s, and the last one cut to the deadline",
+        2,
+        names_each_pause,
+    ),
+    Check::new(
+        "waits 10 s by default, and no longer",
+        1,
+        waits_10_seconds_by_default,
+    ),
+    Check::new(
+        "reports at once an error that waiting cannot fix: not a directory, a datagram \
+         socket, no permission",
         3,
         reports_a_lasting_error_at_once,
     )
@@ -279,20 +292,166 @@ fn backs_off_from_10_ms_to_a_second(program: &Path) {
     }
 }
 
+/// Within `--wait 3`, with no server, the pauses the client names: as
+/// `{:?}` prints a Duration, the task's eight, then at most one more, cut
+/// to what is left of the deadline (less than the 730 ms the eight leave).
+fn names_each_pause(program: &Path) {
+    const NAMED: [&str; 8] = [
+        "10ms", "20ms", "40ms", "80ms", "160ms", "320ms", "640ms", "1s",
+    ];
+    const LEFT: Duration = Duration::from_millis(730);
+    let (mut client, finished, _) = without_a_server(program, Duration::from_secs(3));
+    let named: Vec<Option<Duration>> = finished
+        .stderr
+        .iter()
+        .filter_map(|line| line.split_once("trying again in ").map(|(_, rest)| rest))
+        .map(parse_duration)
+        .collect();
+    let expected: Vec<Option<Duration>> = NAMED.iter().map(|&pause| parse_duration(pause)).collect();
+    let first_eight_right = named.len() >= NAMED.len()
+        && named
+            .iter()
+            .zip(&expected)
+            .all(|(named, expected)| close_to(*named, *expected));
+    let rest_cut = named[NAMED.len().min(named.len())..]
+        .iter()
+        .enumerate()
+        .all(|(index, pause)| index == 0 && pause.is_some_and(|pause| pause <= LEFT));
+    if !first_eight_right || !rest_cut {
+        let said: Vec<String> = finished
+            .stderr
+            .iter()
+            .filter_map(|line| line.split_once("trying again in ").map(|(_, rest)| rest.to_string()))
+            .collect();
+        client.fail(
+            format_args!(
+                "with no server and --wait 3, `trying again in 10ms`, then {}, then at most \
+                 one more pause of at most {} (the rest of the deadline)",
+                NAMED[1..].join(", "),
+                shown(LEFT)
+            ),
+            format_args!("`trying again in` {said:?}"),
+        );
+    }
+}
+
+/// `10ms`, `1s`, `729.871ms`, `12.5µs`: a Duration as `{:?}` prints it, at
+/// the start of `text`.
+fn parse_duration(text: &str) -> Option<Duration> {
+    let number_end = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let number: f64 = text[..number_end].parse().ok()?;
+    let unit = text[number_end..]
+        .split(|c: char| !c.is_alphabetic())
+        .next()
+        .unwrap_or_default();
+    let seconds = match unit {
+        "s" => number,
+        "ms" => number / 1e3,
+        "µs" | "us" => number / 1e6,
+        "ns" => number / 1e9,
+        _ => return None,
+    };
+    Duration::try_from_secs_f64(seconds).ok()
+}
+
+/// Whether a named pause is the expected one, within a millisecond.
+fn close_to(named: Option<Duration>, expected: Option<Duration>) -> bool {
+    match (named, expected) {
+        (Some(named), Some(expected)) => named.abs_diff(expected) < Duration::from_millis(1),
+        _ => false,
+    }
+}
+
+fn waits_10_seconds_by_default(program: &Path) {
+    const DEFAULT: Duration = Duration::from_secs(10);
+    let dir = temporary_dir();
+    let started = Instant::now();
+    let mut client = Program::start(program, dir.path(), &[]);
+    // Still trying a second before its deadline...
+    while started.elapsed() < DEFAULT - SLACK {
+        if client.has_ended() {
+            client.fail(
+                format_args!(
+                    "with no server and no --wait, to be still trying {} after it started",
+                    shown(DEFAULT - SLACK)
+                ),
+                format_args!("it ended after {:.1?}", started.elapsed()),
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // ...and given up soon after it.
+    let finished = client.wait_exit(after(SLACK));
+    if finished.status.code() != Some(1) {
+        client.fail(
+            "exit status 1 once it gives up",
+            describe(finished.status),
+        );
+    }
+}
+
+/// A lasting failure to connect, the path the client is given, and the
+/// error it must report.
+struct Lasting {
+    why: &'static str,
+    path: &'static str,
+    error: &'static str,
+}
+
+const LASTING: [Lasting; 3] = [
+    // A path through a regular file: connect fails with ENOTDIR, for ever.
+    Lasting {
+        why: "a path through a regular file",
+        path: "notes.txt/server_socket",
+        error: "Not a directory",
+    },
+    // A live socket of another type: EPROTOTYPE while it lives.
+    Lasting {
+        why: "a datagram socket",
+        path: "datagrams",
+        error: "Protocol wrong type for socket",
+    },
+    // A live socket the client may not write to: EACCES.
+    Lasting {
+        why: "a socket with no write permission",
+        path: "private",
+        error: "Permission denied",
+    },
+];
+
 fn reports_a_lasting_error_at_once(program: &Path) {
     let dir = temporary_dir();
-    // A path through a regular file: connect fails with ENOTDIR, for ever.
     std::fs::write(dir.path().join("notes.txt"), "not a directory\n").expect("write a file");
-    let args = ["--unix", "notes.txt/server_socket", "--wait", "5"];
-    let mut client = Program::start(program, dir.path(), &args);
-    // Long before its --wait deadline.
-    let finished = client.wait_exit(SOON);
-    let line = expect_one_error_line(&mut client, &finished);
-    if !line.contains("Not a directory") {
-        client.fail(
-            "the error `Not a directory` in its line",
-            format_args!("{line:?}"),
-        );
+    let _datagrams = UnixDatagram::bind(dir.path().join("datagrams")).expect("bind a datagram socket");
+    let _private = UnixListener::bind(dir.path().join("private")).expect("bind a socket");
+    std::fs::set_permissions(dir.path().join("private"), Permissions::from_mode(0o000))
+        .expect("take away the socket's permissions");
+    // Others may enter the directory, not list it.
+    std::fs::set_permissions(dir.path(), Permissions::from_mode(0o711))
+        .expect("let nobody into the directory");
+    for lasting in &LASTING {
+        let args = ["--unix", lasting.path, "--wait", "5"];
+        let mut client = if lasting.error == "Permission denied" {
+            // Permissions do not bind root: a grader running as root runs
+            // this client as nobody, if nobody may run it.
+            let Some(client) = Program::start_as_nobody(program, dir.path(), &args) else {
+                continue;
+            };
+            client
+        } else {
+            Program::start(program, dir.path(), &args)
+        };
+        // Long before its --wait deadline.
+        let finished = client.wait_exit(SOON);
+        let line = expect_one_error_line(&mut client, &finished);
+        if !line.contains(lasting.error) {
+            client.fail(
+                format_args!("for {}, the error `{}` in its line", lasting.why, lasting.error),
+                format_args!("{line:?}"),
+            );
+        }
     }
 }
 
