@@ -562,10 +562,10 @@ fn reads_a_reply_that_arrives_in_pieces(program: &Path) {
 fn stops_at_the_replys_newline(program: &Path) {
     let dir = temporary_dir();
     let path = dir.path().join("server_socket");
-    // The reply's line, and the start of another in the same write.
+    // The reply's line, another, and the start of a third, in one write.
     let server = line_server(
         &path,
-        b"HELLO, SERVER\nAND THEN".to_vec(),
+        b"HELLO, SERVER\nAND ANOTHER LINE\nAND THEN".to_vec(),
         Answer::StaysConnected,
     );
     let mut client = Program::start(program, dir.path(), &["hello, server"]);
@@ -616,10 +616,13 @@ fn prints_a_reply_that_is_not_utf8(program: &Path) {
 }
 
 fn refuses_a_line_with_a_newline(program: &Path) {
-    let dir = temporary_dir();
-    let mut client = Program::start(program, dir.path(), &["two\nlines"]);
-    let finished = client.wait_exit(SOON);
-    if finished.status.code() != Some(2) {
-        client.fail("exit status 2 (bad usage)", describe(finished.status));
+    // The client adds the newline: one of its own ends the line too soon.
+    for line in ["two\nlines", "one line\n"] {
+        let dir = temporary_dir();
+        let mut client = Program::start(program, dir.path(), &[line]);
+        let finished = client.wait_exit(SOON);
+        if finished.status.code() != Some(2) {
+            client.fail("exit status 2 (bad usage)", describe(finished.status));
+        }
     }
 }

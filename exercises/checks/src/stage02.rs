@@ -27,6 +27,16 @@ pub const UPPER_SERVER: &[Check] = &[
         waits_for_the_rest_of_a_line,
     ),
     Check::new(
+        "answers at the first newline, though more came after it in the same read",
+        1,
+        answers_at_the_first_newline,
+    ),
+    Check::new(
+        "works --work seconds before it answers",
+        1,
+        works_before_it_answers,
+    ),
+    Check::new(
         "answers nothing to a client that hangs up in the middle of a line, and goes on",
         3,
         survives_a_client_that_hangs_up_mid_line,
@@ -42,9 +52,9 @@ pub const UPPER_SERVER: &[Check] = &[
         answers_a_line_at_the_limit,
     ),
     Check::new(
-        "logs a client that hangs up mid-line on stderr",
+        "logs on stderr a client that hangs up mid-line, and one whose line is too long",
         1,
-        logs_a_half_line_on_stderr,
+        logs_on_stderr_what_clients_do_wrong,
     ),
     Check::new(
         "changes only ASCII letters, bytes that are not UTF-8 included",
@@ -136,6 +146,30 @@ fn waits_for_the_rest_of_a_line(program: &Path) {
     }
 }
 
+fn answers_at_the_first_newline(program: &Path) {
+    let mut server = Server::start(program, &["--work", "0"]);
+    // A client that sends more than its line, in one write.
+    expect_answer(&mut server, b"hello\nworld", b"HELLO\n");
+}
+
+fn works_before_it_answers(program: &Path) {
+    let mut server = Server::start(program, &["--work", "1"]);
+    let mut stream = server.connect();
+    server.send(&mut stream, b"slowly\n");
+    expect_nothing_yet(
+        &mut server,
+        &mut stream,
+        "within 0.5 s of a line, with --work 1",
+    );
+    let (reply, _) = receive_until_hang_up(&mut stream, after(Duration::from_secs(1)));
+    if reply != b"SLOWLY\n" {
+        server.fail(
+            "\"SLOWLY\\n\" a second after the line, with --work 1",
+            format_args!("{:?}", String::from_utf8_lossy(&reply)),
+        );
+    }
+}
+
 fn survives_a_client_that_hangs_up_mid_line(program: &Path) {
     let mut server = Server::start(program, &["--work", "0"]);
     let mut stream = server.connect();
@@ -213,7 +247,7 @@ fn answers_a_line_at_the_limit(program: &Path) {
     expect_answer(&mut server, b"next, please\n", b"NEXT, PLEASE\n");
 }
 
-fn logs_a_half_line_on_stderr(program: &Path) {
+fn logs_on_stderr_what_clients_do_wrong(program: &Path) {
     let mut server = Server::start(program, &["--work", "0"]);
     let mut stream = server.connect();
     server.send(&mut stream, b"half a li");
@@ -221,6 +255,12 @@ fn logs_a_half_line_on_stderr(program: &Path) {
     let _ = receive_until_hang_up(&mut stream, SOON);
     server.expect_stderr(
         "a line about the client that hung up mid-line",
+        SOON,
+        |_| true,
+    );
+    expect_hang_up(&mut server, 5000, false);
+    server.expect_stderr(
+        "a line about the client whose line was too long",
         SOON,
         |_| true,
     );
