@@ -1,13 +1,16 @@
 //! Stage 02's exercises: servers, checked with std's sockets.
 
 use std::io::{ErrorKind, Read, Write};
+use std::fs::Permissions;
 use std::net::{Shutdown, TcpStream};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
 use nix::sys::socket::{setsockopt, sockopt};
-use nix::unistd::getuid;
+use nix::libc::{SYS_setresgid, SYS_setresuid};
+use nix::unistd::{Uid, getuid};
 
 use crate::Check;
 use crate::harness::{
@@ -70,7 +73,7 @@ pub const CALLER_ID: &[Check] = &[
         names_a_local_caller,
     ),
     Check::new(
-        "names a network caller by address and port",
+        "names a network caller by address and port, IPv4 or IPv6",
         2,
         names_a_network_caller,
     ),
@@ -282,63 +285,77 @@ fn names_a_local_caller(program: &Path) {
     let mut server = Server::start(program, &["--work", "5"]);
     // The caller is this process: the checks run in it.
     redact(std::process::id(), "CALLER");
-    let mut stream = connect_in_another_group(&mut server);
+    let (mut stream, caller_uid) = connect_as_another_user(&mut server);
     server.send(&mut stream, b"A");
-    let expected = format!("call from pid {}, uid {}", std::process::id(), getuid());
+    let expected = format!("call from pid {}, uid {caller_uid}", std::process::id());
     server.expect_event(&expected, SOON);
 }
 
-/// A group id that is not the checks' user id, for the caller to connect
-/// with: a server that says the caller's group as its user is caught.
-const CALLER_GROUP: u32 = 4321;
+/// A user and a group id that are neither the server's user nor each
+/// other, for the caller to connect as: a server that says its own user,
+/// or the caller's group, is caught.
+const CALLER_USER: u32 = 4321;
+const CALLER_GROUP: u32 = 4322;
 
 /// A client connected to the server from a thread of its own which, when
-/// the checks run as root (whose user and group ids are both 0), first
-/// takes [`CALLER_GROUP`] as its group: the kernel gives `SO_PEERCRED` the
-/// ids of the thread that called `connect`. Run by another user, the
-/// caller keeps its own group.
-fn connect_in_another_group(server: &mut Server) -> UnixStream {
+/// the checks run as root (whose user and group ids are both 0, as the
+/// server's are), first takes [`CALLER_GROUP`] and [`CALLER_USER`] as its
+/// ids: the kernel gives `SO_PEERCRED` the ids of the thread that called
+/// `connect`. Run by another user, the caller keeps its own ids. The
+/// stream, and the user id the caller had.
+fn connect_as_another_user(server: &mut Server) -> (UnixStream, Uid) {
     let path = server.socket_path();
-    let connected = std::thread::scope(|scope| {
+    if getuid().is_root() {
+        // Let that user into the directory, and write to the socket.
+        let dir = path.parent().expect("the socket's directory");
+        let _ = std::fs::set_permissions(dir, Permissions::from_mode(0o711));
+        let _ = std::fs::set_permissions(&path, Permissions::from_mode(0o777));
+    }
+    let (connected, caller_uid) = std::thread::scope(|scope| {
         scope
             .spawn(|| {
                 if getuid().is_root() {
-                    set_this_threads_group(CALLER_GROUP);
+                    set_this_threads_ids(SYS_setresgid, CALLER_GROUP);
+                    set_this_threads_ids(SYS_setresuid, CALLER_USER);
                 }
-                connect_within(&path, SOON)
+                // The thread's own ids, as the kernel has them now.
+                (connect_within(&path, SOON), getuid())
             })
             .join()
             .expect("the connecting thread does not panic")
     });
-    server.connected(connected)
+    (server.connected(connected), caller_uid)
 }
 
-/// Sets the calling thread's real, effective and saved group ids to
-/// `group`, and no other thread's: the raw system call, where nix's (and
-/// libc's) `setresgid` changes every thread of the process. Where even
-/// root may not (a container without that group), the thread keeps its
-/// own, as it does for another user.
+/// Sets the calling thread's real, effective and saved user ids
+/// (`SYS_setresuid`) or group ids (`SYS_setresgid`) to `id`, and no other
+/// thread's: the raw system call, where nix's (and libc's) changes every
+/// thread of the process. Where even root may not (a container without
+/// that group), the thread keeps its own, as it does for another user.
 #[allow(unsafe_code)]
-fn set_this_threads_group(group: u32) {
-    let group = nix::libc::c_long::from(group);
-    // SAFETY: setresgid takes three numbers and no pointer, so it cannot
-    // touch this program's memory; it changes only this thread's ids, which
-    // nothing else in the checks reads.
-    let _ = unsafe { nix::libc::syscall(nix::libc::SYS_setresgid, group, group, group) };
+fn set_this_threads_ids(call: nix::libc::c_long, id: u32) {
+    let id = nix::libc::c_long::from(id);
+    // SAFETY: setresuid and setresgid take three numbers and no pointer,
+    // so they cannot touch this program's memory; they change only this
+    // thread's ids, which ends once it has connected.
+    let _ = unsafe { nix::libc::syscall(call, id, id, id) };
 }
 
-/// A caller-id on the network, on the port the kernel chose, with
-/// `--work work`: the server, and its port, which reports call `PORT`.
-fn network_server(program: &Path, work: &str) -> (Server, u16) {
+/// A caller-id on the network at `host` (`127.0.0.1`, `[::1]`), on the
+/// port the kernel chose, with `--work work`: the server, and its port,
+/// which reports call `PORT`.
+fn network_server(program: &Path, host: &str, work: &str) -> (Server, u16) {
     // Port 0: the kernel chooses a free port, and the server says which.
-    let mut server = Server::start(program, &["--work", work, "--tcp", "127.0.0.1:0"]);
+    let endpoint = format!("{host}:0");
+    let mut server = Server::start(program, &["--work", work, "--tcp", &endpoint]);
+    let listening = format!("listening on {host}:");
     let line = server.expect_stderr(
-        "`listening on 127.0.0.1:PORT (port 0: the kernel chose)`",
+        &format!("`{listening}PORT (port 0: the kernel chose)`"),
         SOON,
-        |line| line.contains("listening on 127.0.0.1:"),
+        |line| line.contains(&listening),
     );
     let port: u16 = line
-        .split("listening on 127.0.0.1:")
+        .split(&listening)
         .nth(1)
         .and_then(|rest| rest.split(' ').next())
         .and_then(|port| port.parse().ok())
@@ -347,12 +364,12 @@ fn network_server(program: &Path, work: &str) -> (Server, u16) {
     (server, port)
 }
 
-/// A network client connected to the server on `port`.
-fn connect_on_the_network(server: &mut Server, port: u16) -> TcpStream {
-    match TcpStream::connect(("127.0.0.1", port)) {
+/// A network client connected to the server at `host` on `port`.
+fn connect_on_the_network(server: &mut Server, host: &str, port: u16) -> TcpStream {
+    match TcpStream::connect(format!("{host}:{port}")) {
         Ok(stream) => stream,
         Err(error) => server.fail(
-            "a client to connect to 127.0.0.1:PORT",
+            format_args!("a client to connect to {host}:PORT"),
             format_args!("an error: {}", error_text(&error)),
         ),
     }
@@ -382,22 +399,27 @@ fn expect_network_exchange(server: &mut Server, stream: &mut TcpStream) {
 }
 
 fn names_a_network_caller(program: &Path) {
-    let (mut server, port) = network_server(program, "0");
-    let mut stream = connect_on_the_network(&mut server, port);
-    let caller = stream.local_addr().expect("the client's own address");
-    redact(caller.port(), "CALLER_PORT");
-    expect_network_exchange(&mut server, &mut stream);
-    server.expect_event(&format!("call from {caller}"), SOON);
+    // IPv6's loopback too, where this machine has one.
+    let hosts = ["127.0.0.1", "[::1]"];
+    let has_ipv6 = std::net::TcpListener::bind("[::1]:0").is_ok();
+    for host in &hosts[..if has_ipv6 { 2 } else { 1 }] {
+        let (mut server, port) = network_server(program, host, "0");
+        let mut stream = connect_on_the_network(&mut server, host, port);
+        let caller = stream.local_addr().expect("the client's own address");
+        redact(caller.port(), "CALLER_PORT");
+        expect_network_exchange(&mut server, &mut stream);
+        server.expect_event(&format!("call from {caller}"), SOON);
+    }
 }
 
 fn serves_a_caller_it_cannot_name(program: &Path) {
     // While the first client's reply is worked on (--work 2), a second
     // connects and resets the connection before the server accepts it:
     // `getpeername` on it then fails (ENOTCONN, not connected).
-    let (mut server, port) = network_server(program, "2");
-    let mut first = connect_on_the_network(&mut server, port);
+    let (mut server, port) = network_server(program, "127.0.0.1", "2");
+    let mut first = connect_on_the_network(&mut server, "127.0.0.1", port);
     let _ = first.write_all(b"A");
-    let vanished = connect_on_the_network(&mut server, port);
+    let vanished = connect_on_the_network(&mut server, "127.0.0.1", port);
     // SO_LINGER with no time to linger: close sends a reset, not an end.
     let no_linger = nix::libc::linger {
         l_onoff: 1,
