@@ -21,6 +21,7 @@ mod report;
 mod source;
 mod student;
 mod verify;
+mod xml;
 
 use std::path::PathBuf;
 

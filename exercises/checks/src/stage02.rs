@@ -1,15 +1,15 @@
 //! Stage 02's exercises: servers, checked with std's sockets.
 
-use std::io::{ErrorKind, Read, Write};
 use std::fs::Permissions;
+use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
-use nix::sys::socket::{setsockopt, sockopt};
 use nix::libc::{SYS_setresgid, SYS_setresuid};
+use nix::sys::socket::{setsockopt, sockopt};
 use nix::unistd::{Uid, getuid};
 
 use crate::Check;
