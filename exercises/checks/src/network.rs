@@ -5,10 +5,13 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use course_testkit::free_port;
-use nix::sys::socket::{AddressFamily, SockFlag, SockType, SockaddrIn, bind, getsockname, socket};
+use nix::sys::socket::{
+    AddressFamily, SockFlag, SockType, SockaddrIn, bind, getsockname, setsockopt, socket, sockopt,
+};
 
 use crate::Check;
 use crate::harness::{Program, SOON, describe, error_text, lines, redact, shown, temporary_dir};
@@ -23,6 +26,11 @@ pub const CLIENT2_PORT: &[Check] = &[
         "names the port it really tried when nobody answers",
         2,
         names_the_port_it_really_tried,
+    ),
+    Check::new(
+        "says the port it reached before the exchange, though the server then hangs up",
+        1,
+        says_the_port_before_the_exchange,
     ),
 ];
 
@@ -41,6 +49,11 @@ pub const SERVER2_PORT: &[Check] = &[
         "listens where the book's server2 did, with --book-byte-order",
         2,
         listens_where_server2_did,
+    ),
+    Check::new(
+        "goes on after a client that hangs up silently or resets, saying so on stderr only",
+        1,
+        goes_on_after_clients_that_leave,
     ),
 ];
 
@@ -93,8 +106,12 @@ fn two_ports<T>(take: impl Fn(u16) -> Option<(T, u16)>) -> ((OwnedFd, u16), (T, 
     panic!("cannot find two free loopback ports that are each other's byte swap");
 }
 
-fn reaches_client2s_port(program: &Path) {
-    let ((_refusing, asked), (listener, reached)) = two_ports(|port| {
+/// A stand-in server1 on the port client2 really reaches when asked for
+/// another, in a thread: it reads a client's byte, and answers it if
+/// `answers`, then hangs up. The port asked for (where connecting is
+/// refused, held until the client has run) and the port reached.
+fn client2s_stand_in(answers: bool) -> (OwnedFd, u16, u16, JoinHandle<()>) {
+    let ((refusing, asked), (listener, reached)) = two_ports(|port| {
         let listener = TcpListener::bind((HOST, port)).ok()?;
         let port = listener.local_addr().ok()?.port();
         Some((listener, port))
@@ -102,7 +119,6 @@ fn reaches_client2s_port(program: &Path) {
     listener
         .set_nonblocking(true)
         .expect("a non-blocking listener");
-    // A stand-in server1 on the port client2 really reaches.
     let server = std::thread::spawn(move || {
         let deadline = Instant::now() + SOON;
         while Instant::now() < deadline {
@@ -111,7 +127,7 @@ fn reaches_client2s_port(program: &Path) {
                     let _ = stream.set_nonblocking(false);
                     let _ = stream.set_read_timeout(Some(SOON));
                     let mut byte = [0u8; 1];
-                    if stream.read_exact(&mut byte).is_ok() {
+                    if stream.read_exact(&mut byte).is_ok() && answers {
                         let _ = stream.write_all(&[byte[0].wrapping_add(1)]);
                     }
                     return;
@@ -123,6 +139,11 @@ fn reaches_client2s_port(program: &Path) {
             }
         }
     });
+    (refusing, asked, reached, server)
+}
+
+fn reaches_client2s_port(program: &Path) {
+    let (_refusing, asked, reached, server) = client2s_stand_in(true);
     let dir = temporary_dir();
     let address = format!("{HOST}:{asked}");
     let mut client = Program::start(program, dir.path(), &["--tcp", &address]);
@@ -142,6 +163,35 @@ fn reaches_client2s_port(program: &Path) {
                 "{} and stdout {:?}",
                 describe(finished.status),
                 finished.stdout
+            ),
+        );
+    }
+}
+
+fn says_the_port_before_the_exchange(program: &Path) {
+    let (_refusing, asked, reached, server) = client2s_stand_in(false);
+    let dir = temporary_dir();
+    let address = format!("{HOST}:{asked}");
+    let mut client = Program::start(program, dir.path(), &["--tcp", &address]);
+    let finished = client.wait_exit(SOON);
+    let _ = server.join();
+    let expected = [format!(
+        "client2 asked for port {asked} and reached port {reached}"
+    )];
+    if finished.status.code() != Some(1)
+        || finished.stdout != expected
+        || finished.stderr.len() != 1
+    {
+        client.fail(
+            format_args!(
+                "a server on {HOST}:PORT that hangs up without a reply: stdout {expected:?} \
+                 (said once connected, before the exchange), one line on stderr, exit status 1"
+            ),
+            format_args!(
+                "{}, stdout {:?} and {} on stderr",
+                describe(finished.status),
+                finished.stdout,
+                lines(finished.stderr.len())
             ),
         );
     }
@@ -270,6 +320,39 @@ fn listens_where_server2_did(program: &Path) {
             ),
             format_args!("port {said}"),
         );
+    }
+    expect_answer_on(&mut server, port);
+}
+
+fn goes_on_after_clients_that_leave(program: &Path) {
+    let (mut server, _dir, port) = start_server(program, &["--tcp", &format!("{HOST}:0")]);
+    // One connects and hangs up without a word; one resets its connection
+    // (SO_LINGER with no time to linger: close sends a reset, not an end),
+    // and the server's read fails.
+    for resets in [false, true] {
+        let stream = match TcpStream::connect((HOST, port)) {
+            Ok(stream) => stream,
+            Err(error) => server.fail(
+                format_args!("a client to connect to {HOST}:PORT"),
+                format_args!("an error: {}", error_text(&error)),
+            ),
+        };
+        if resets {
+            let no_linger = nix::libc::linger {
+                l_onoff: 1,
+                l_linger: 0,
+            };
+            let _ = setsockopt(&stream, sockopt::Linger, &no_linger);
+        }
+        drop(stream);
+        let why = if resets {
+            "a client that reset its connection"
+        } else {
+            "a client that hung up without sending anything"
+        };
+        server.expect_stderr(&format!("a line about {why}"), SOON, |_| true);
+        // Nothing about it on stdout: the next line there is the next wait.
+        server.expect_stdout("server waiting", SOON);
     }
     expect_answer_on(&mut server, port);
 }
