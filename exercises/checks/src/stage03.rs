@@ -1,18 +1,22 @@
 //! Stage 03's exercises: forking servers, their children, and what their
 //! children's ends tell them.
 
+use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use course_testkit::free_port;
 use course_testkit::processes::{children_of, state, wake_ups, zombies_of};
 use nix::sys::signal::{Signal, kill};
+use nix::sys::socket::{setsockopt, sockopt};
 use nix::unistd::Pid;
 
 use crate::Check;
 use crate::harness::{
-    CheckedServer, Got, QUIET, SOON, Server, after, expect_refused_but_not_unknown,
-    expect_silent_client_hung_up, redact, redact_numbers_after, shown,
+    CheckedServer, Got, QUIET, SLACK, SOON, Server, after, error_text,
+    expect_refused_but_not_unknown, expect_silent_client_hung_up, redact, redact_numbers_after,
+    shown,
 };
 
 pub const REAPER_LOG: &[Check] = &[
@@ -35,6 +39,11 @@ pub const REAPER_LOG: &[Check] = &[
         "logs a child killed by a signal: `was killed by SIGKILL`",
         2,
         logs_a_child_killed_by_a_signal,
+    ),
+    Check::new(
+        "logs every child of three that end while one SIGCHLD is pending",
+        2,
+        logs_every_child_that_ended_together,
     ),
     Check::new("still reaps every child: no zombies", 2, leaves_no_zombies).passed_by_starter(),
     Check::new(
@@ -61,6 +70,11 @@ pub const IDLE_CHILD: &[Check] = &[
         "answers a client that sends within --idle (10 s by default)",
         1,
         answers_a_client_that_sends_in_time,
+    ),
+    Check::new(
+        "with no --idle, keeps a silent client for 10 s, then hangs up",
+        1,
+        hangs_up_after_10_seconds_by_default,
     ),
     Check::new(
         "logs that it hung up on a silent client",
@@ -261,6 +275,67 @@ fn logs_a_child_whose_client_got_no_reply(program: &Path) {
         after(Duration::from_secs(1)),
         |line| line.ends_with(&format!("child {child} exited with status 1")),
     );
+    // A network client that resets its connection (SO_LINGER with no time
+    // to linger: close sends a reset, not an end): its child's read fails.
+    let port = free_port();
+    let endpoint = format!("127.0.0.1:{port}");
+    redact(port, "PORT");
+    let mut server = forking_server(program, &["--work", "0", "--tcp", &endpoint]);
+    let client = match TcpStream::connect(&endpoint) {
+        Ok(client) => client,
+        Err(error) => server.fail(
+            "a client to connect to 127.0.0.1:PORT",
+            format_args!("an error: {}", error_text(&error)),
+        ),
+    };
+    let child = expect_live_children(&mut server, 1, "once a client has connected")[0];
+    let no_linger = nix::libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    let _ = setsockopt(&client, sockopt::Linger, &no_linger);
+    drop(client);
+    expect_logged(&mut server, child, "exited with status 1");
+}
+
+fn logs_every_child_that_ended_together(program: &Path) {
+    let mut server = forking_server(program, &["--work", "0"]);
+    let mut clients: Vec<UnixStream> = (0..3).map(|_| server.connect()).collect();
+    let mut children = expect_live_children(&mut server, 3, "once three clients have connected");
+    // While the server is stopped, its three children serve their clients
+    // and end: their SIGCHLDs are one pending signal when it goes on.
+    server.signal(Signal::SIGSTOP);
+    let deadline = Instant::now() + SOON;
+    while state(server.pid()) != Some('T') {
+        if Instant::now() >= deadline {
+            server.fail(
+                format_args!("SIGSTOP to stop the server within {}", shown(SOON)),
+                "it did not stop",
+            );
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    for client in &mut clients {
+        server.expect_exchange(client, b'A', b'B', SOON);
+    }
+    expect_live_children(&mut server, 0, "once the three have served their clients");
+    server.signal(Signal::SIGCONT);
+    while !children.is_empty() {
+        let line = server.expect_stderr(
+            &format!(
+                "a line that ends with `child CHILD exited with status 0` for each of the three \
+                 ({} not yet)",
+                children.len()
+            ),
+            SOON,
+            |line| {
+                children
+                    .iter()
+                    .any(|child| line.ends_with(&format!("child {child} exited with status 0")))
+            },
+        );
+        children.retain(|child| !line.ends_with(&format!("child {child} exited with status 0")));
+    }
 }
 
 fn serves_while_a_child_waits(program: &Path) {
@@ -365,6 +440,25 @@ fn expect_served_after_silence(server: &mut Server, silence: Duration, idle: &st
         );
     }
     server.expect_exchange(&mut client, b'A', b'B', SOON);
+}
+
+fn hangs_up_after_10_seconds_by_default(program: &Path) {
+    const DEFAULT: Duration = Duration::from_secs(10);
+    let mut server = forking_server(program, &["--work", "0"]);
+    let mut silent = server.connect();
+    // Still connected a second before the default limit...
+    let got = Got::one_byte(&mut silent, DEFAULT - SLACK);
+    if got != Got::Nothing {
+        server.fail(
+            format_args!(
+                "with no --idle (10 s), no hang-up yet for a client silent for {}",
+                shown(DEFAULT - SLACK)
+            ),
+            got,
+        );
+    }
+    // ...and hung up on soon after it.
+    expect_silent_client_hung_up(&mut server, &mut silent, SLACK);
 }
 
 fn logs_the_hang_up(program: &Path) {
