@@ -52,7 +52,7 @@ pub const PATIENT_CLIENT: &[Check] = &[
     ),
     Check::new(
         "waits 10 s by default, and no longer",
-        1,
+        2,
         waits_10_seconds_by_default,
     ),
     Check::new(
