@@ -846,6 +846,39 @@ pub fn rests_while_out_of_descriptors(
 
 /// Insists that the server hangs up on `silent`, a client that sent
 /// nothing, within `idle` and [`SLACK`].
+/// The signals that stop every server of the course cleanly.
+pub const STOP_SIGNALS: [Signal; 4] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+];
+
+/// Stops `server` with `signal` and insists that it stopped as every
+/// server of the course does: exit status 0, `stopped by SIGNAL` as its
+/// last line on stderr, and its socket file removed.
+pub fn expect_clean_stop(mut server: Server, signal: Signal) {
+    let socket = server.socket_path();
+    let finished = server.stop_with(signal);
+    let last = finished.stderr.last().cloned().unwrap_or_default();
+    if finished.status.code() != Some(0)
+        || !last.contains(&format!("stopped by {signal}"))
+        || socket.exists()
+    {
+        server.fail(
+            format_args!(
+                "on {signal}, exit status 0, `stopped by {signal}` on stderr, and server_socket \
+                 removed"
+            ),
+            format_args!(
+                "{}, the last line {last:?}, and server_socket {}",
+                describe(finished.status),
+                if socket.exists() { "left" } else { "removed" }
+            ),
+        );
+    }
+}
+
 pub fn expect_silent_client_hung_up(server: &mut Server, silent: &mut UnixStream, idle: Duration) {
     let got = Got::one_byte(silent, after(idle));
     if got != Got::HangUp {

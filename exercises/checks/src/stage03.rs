@@ -110,7 +110,7 @@ pub const MAX_CHILDREN: &[Check] = &[
         refuses_a_limit_of_zero,
     ),
     Check::new(
-        "sleeps at the limit: no CPU time used while the next client waits",
+        "sleeps at the limit: no CPU time, no wake-up while the next client waits",
         2,
         sleeps_at_the_limit,
     ),
@@ -118,6 +118,11 @@ pub const MAX_CHILDREN: &[Check] = &[
         "serves 64 clients at once by default, and not 65",
         2,
         serves_64_by_default,
+    ),
+    Check::new(
+        "counts out a child killed by a signal: the next client takes its place",
+        2,
+        counts_out_a_killed_child,
     ),
     Check::new(
         "before the next accept, reaps every child that has ended, not one",
@@ -568,20 +573,23 @@ fn sleeps_at_the_limit(program: &Path) {
     let (mut server, _clients) = at_the_limit(program);
     let mut third = server.connect();
     server.send(&mut third, b"A");
-    let before = cpu_ticks(server.pid());
+    let pid = server.pid();
+    let (before, woken_before) = (cpu_ticks(pid), wake_ups(pid).unwrap_or(0));
     // Waiting for a reply that must not come is the quiet interval.
     let got = Got::one_byte(&mut third, QUIET);
-    let used = cpu_ticks(server.pid()) - before;
+    let used = cpu_ticks(pid) - before;
+    let woken = wake_ups(pid).unwrap_or(0) - woken_before;
     // A busy loop uses much of the interval (20 ticks and more of its 50,
-    // on a busy machine); a sleeping server none.
-    if got != Got::Nothing || used > 5 {
+    // on a busy machine); a sleeping server none; one that polls on a
+    // timer wakes on each tick.
+    if got != Got::Nothing || used > 5 || woken > 1 {
         server.fail(
             format_args!(
                 "with --max-children 2 reached, a server asleep in waitpid for {}: no reply \
-                 to a third client, and (almost) no CPU time",
+                 to a third client, (almost) no CPU time, and no wake-up",
                 shown(QUIET)
             ),
-            format_args!("{got} and {used} clock ticks of CPU time"),
+            format_args!("{got}, {used} clock ticks of CPU time and {woken} wake-ups"),
         );
     }
 }
@@ -610,8 +618,30 @@ fn serves_64_by_default(program: &Path) {
     }
 }
 
+fn counts_out_a_killed_child(program: &Path) {
+    let (mut server, _clients) = at_the_limit(program);
+    let children = live_children(&server);
+    // One of the two children is killed; its client never gets a reply.
+    let _ = kill(children[0], Signal::SIGKILL);
+    let mut third = server.connect();
+    server.send(&mut third, b"A");
+    let got = Got::one_byte(&mut third, SOON);
+    if got != Got::Byte(b'B') {
+        server.fail(
+            format_args!(
+                "with --max-children 2 and one of its two children killed by SIGKILL, `B` \
+                 within {} for a third client, which sent `A`",
+                shown(SOON)
+            ),
+            got,
+        );
+    }
+}
+
 fn reaps_every_ended_child(program: &Path) {
-    let mut server = forking_server(program, &["--max-children", "4", "--work", "0"]);
+    // Far from the limit: a server that reaps only once at the limit is
+    // caught.
+    let mut server = forking_server(program, &["--max-children", "8", "--work", "0"]);
     // Three clients at once, then served: their children end together,
     // while the server waits in accept.
     let mut clients: Vec<UnixStream> = (0..3).map(|_| server.connect()).collect();

@@ -8,8 +8,9 @@ use course_testkit::limits::raise_open_files_limit;
 use course_testkit::processes::cpu_time;
 
 use crate::harness::{
-    CheckedServer, Got, QUIET, SOON, Server, after, expect_refused_but_not_unknown,
-    expect_silent_client_hung_up, flood, flood_until_stuck, receive, shown,
+    CheckedServer, Got, Program, QUIET, SOON, STOP_SIGNALS, Server, after, describe,
+    expect_refused_but_not_unknown, expect_silent_client_hung_up, flood, flood_until_stuck,
+    receive, shown,
 };
 use crate::{Check, harness};
 
@@ -41,6 +42,12 @@ pub const IDLE_SELECT: &[Check] = &[
         waiting_for_room_is_not_silence,
     ),
     Check::new(
+        "hangs up on a silent client at its own deadline, while another's reply is worked on \
+         or another is silent for less long",
+        2,
+        hangs_up_at_each_clients_own_deadline,
+    ),
+    Check::new(
         "refuses --idle 0 (exit status 2), and takes a fraction: a client that sends 0.1s \
          into --idle 0.9 is served",
         2,
@@ -52,6 +59,11 @@ pub const IDLE_SELECT: &[Check] = &[
         keeps_a_silent_client_by_default,
     )
     .passed_by_starter(),
+    Check::new(
+        "says in its --help that --idle is 60 by default",
+        1,
+        says_the_default_idle_in_its_help,
+    ),
 ];
 
 pub const POLL_SERVER: &[Check] = &[
@@ -83,6 +95,18 @@ pub const POLL_SERVER: &[Check] = &[
          once is answered a second after the first",
         1,
         answers_one_request_at_a_time,
+    )
+    .passed_by_starter(),
+    Check::new(
+        "sleeps in poll until something happens: no CPU time, one `server waiting` per wake-up",
+        1,
+        sleeps_until_something_happens,
+    )
+    .passed_by_starter(),
+    Check::new(
+        "stops cleanly on SIGINT, SIGTERM, SIGHUP and SIGQUIT",
+        1,
+        stops_cleanly_on_stop_signals,
     )
     .passed_by_starter(),
 ];
@@ -139,8 +163,10 @@ fn sleeps_while_a_client_is_silent(program: &Path) {
 }
 
 fn waiting_for_a_reply_is_not_silence(program: &Path) {
-    let work = Duration::from_secs(1);
-    let mut server = Server::start(program, &["--idle", "0.5", "--work", "1"]);
+    // Far longer than --idle: a server that times the silence after a
+    // reply with --work's timer is caught.
+    let work = Duration::from_secs(3);
+    let mut server = Server::start(program, &["--idle", "0.5", "--work", "3"]);
     let mut client = server.connect();
     // Its reply takes longer than --idle: the server keeps it waiting.
     server.expect_exchange(&mut client, b'A', b'B', after(work));
@@ -202,7 +228,46 @@ fn waiting_for_room_is_not_silence(program: &Path) {
                 format_args!("{} replies", replies.len()),
             );
         }
+        // Its last reply out, its silence starts again.
+        let got = Got::one_byte(&mut flooder, after(IDLE));
+        if got != Got::HangUp {
+            server.fail(
+                format_args!(
+                    "with --work {work}, a hang-up within {} of the last reply, for a client \
+                     that read all its replies and sent no more",
+                    shown(after(IDLE))
+                ),
+                got,
+            );
+        }
     }
+}
+
+fn hangs_up_at_each_clients_own_deadline(program: &Path) {
+    // One client's reply is due in 5s: the silent one's deadline is nearer.
+    let mut server = Server::start(program, &["--idle", "0.5", "--work", "5"]);
+    let mut working = server.connect();
+    server.send(&mut working, b"A");
+    let mut silent = server.connect();
+    expect_silent_client_hung_up(&mut server, &mut silent, IDLE);
+    // Two silent clients, the second 2s after the first: the first is hung
+    // up at its own deadline, 1s after the second came, not at the second's.
+    let idle = Duration::from_secs(3);
+    let mut server = Server::start(program, &["--idle", "3", "--work", "0"]);
+    let mut first = server.connect();
+    let head_start = Duration::from_secs(2);
+    let got = Got::one_byte(&mut first, head_start);
+    if got != Got::Nothing {
+        server.fail(
+            format_args!(
+                "with --idle 3, nothing in the first {} for a silent client",
+                shown(head_start)
+            ),
+            got,
+        );
+    }
+    let _second = server.connect();
+    expect_silent_client_hung_up(&mut server, &mut first, idle - head_start);
 }
 
 fn takes_a_fraction_of_a_second(program: &Path) {
@@ -240,6 +305,81 @@ fn keeps_a_silent_client_by_default(program: &Path) {
         );
     }
     server.expect_exchange(&mut silent, b'A', b'B', SOON);
+}
+
+fn says_the_default_idle_in_its_help(program: &Path) {
+    let dir = harness::temporary_dir();
+    let mut help = Program::start(program, dir.path(), &["--help"]);
+    let finished = help.wait_exit(SOON);
+    // The --idle entry: its line, and the lines under it up to the next
+    // option's.
+    let entry: Vec<&String> = finished
+        .stdout
+        .iter()
+        .skip_while(|line| !line.trim_start().starts_with("--idle"))
+        .enumerate()
+        .take_while(|(index, line)| *index == 0 || !line.trim_start().starts_with('-'))
+        .map(|(_, line)| line)
+        .collect();
+    let says_60 = entry.iter().any(|line| {
+        line.split(|c: char| !c.is_ascii_digit())
+            .any(|number| number == "60")
+    });
+    if finished.status.code() != Some(0) || !says_60 {
+        help.fail(
+            "exit status 0, and an --idle entry in the help that says 60 (clap's \
+             `default_value = \"60\"` writes `[default: 60]`)",
+            format_args!(
+                "{} and the --idle entry {:?}",
+                describe(finished.status),
+                entry
+            ),
+        );
+    }
+}
+
+/// More lines than one client's few wake-ups give: a loop that wakes
+/// without cause says `server waiting` each time.
+const MOST_LINES: usize = 20;
+
+fn sleeps_until_something_happens(program: &Path) {
+    let mut server = Server::start(program, &["--work", "1"]);
+    let mut client = server.connect();
+    // Wake-ups: the client, its request, its reply due a second later.
+    server.expect_exchange(&mut client, b'A', b'B', after(Duration::from_secs(1)));
+    let pid = server.pid();
+    let before = cpu_time(pid).unwrap_or_default();
+    // Every line since `server waiting` at the start, then none for QUIET.
+    let mut lines = 0;
+    while lines <= MOST_LINES && server.next_stdout(QUIET).is_some() {
+        lines += 1;
+    }
+    let used = cpu_time(pid).unwrap_or_default().saturating_sub(before);
+    if lines > MOST_LINES || used > QUIET / 10 {
+        server.fail(
+            format_args!(
+                "with --work 1, after one reply, a server asleep in poll for {}: (almost) \
+                 no CPU time, and no more `server waiting` lines than wake-ups (a few)",
+                shown(QUIET)
+            ),
+            format_args!(
+                "{} of CPU time and {} lines on stdout",
+                shown(used),
+                if lines > MOST_LINES {
+                    format!("more than {MOST_LINES}")
+                } else {
+                    lines.to_string()
+                }
+            ),
+        );
+    }
+}
+
+fn stops_cleanly_on_stop_signals(program: &Path) {
+    for signal in STOP_SIGNALS {
+        let server = Server::start(program, &["--work", "0"]);
+        harness::expect_clean_stop(server, signal);
+    }
 }
 
 fn says_adding_serving_and_removing(program: &Path) {

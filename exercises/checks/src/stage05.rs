@@ -8,7 +8,8 @@ use std::path::Path;
 use nix::sys::signal::Signal;
 
 use crate::harness::{
-    CheckedServer, SOON, Server, describe, flood_until_stuck, receive, receive_until_hang_up, shown,
+    CheckedServer, SOON, STOP_SIGNALS, Server, expect_clean_stop, flood_until_stuck, receive,
+    receive_until_hang_up, shown,
 };
 use crate::stage03::takes_from_a_signalfd;
 use crate::{Check, harness};
@@ -30,9 +31,9 @@ pub const CLIENT_COUNT: &[Check] = &[
         goes_on_serving_after_sigusr1,
     ),
     Check::new(
-        "after SIGUSR1, still stops cleanly on SIGTERM",
+        "after SIGUSR1, still stops cleanly on SIGINT, SIGTERM, SIGHUP and SIGQUIT",
         2,
-        still_stops_on_sigterm,
+        still_stops_on_stop_signals,
     ),
     Check::new(
         "counts a client whose reply is being worked on (--work 30)",
@@ -152,22 +153,11 @@ fn goes_on_serving_after_sigusr1(program: &Path) {
     server.expect_exchange(&mut client, b'a', b'b', SOON);
 }
 
-fn still_stops_on_sigterm(program: &Path) {
-    let mut server = Server::start(program, &["--work", "0"]);
-    expect_count(&mut server, 0);
-    let socket = server.socket_path();
-    let finished = server.stop_with(Signal::SIGTERM);
-    let last = finished.stderr.last().cloned().unwrap_or_default();
-    if finished.status.code() != Some(0) || !last.contains("stopped by SIGTERM") || socket.exists()
-    {
-        server.fail(
-            "exit status 0, `stopped by SIGTERM` on stderr, and server_socket removed",
-            format_args!(
-                "{}, the last line {last:?}, and server_socket {}",
-                describe(finished.status),
-                if socket.exists() { "left" } else { "removed" }
-            ),
-        );
+fn still_stops_on_stop_signals(program: &Path) {
+    for signal in STOP_SIGNALS {
+        let mut server = Server::start(program, &["--work", "0"]);
+        expect_count(&mut server, 0);
+        expect_clean_stop(server, signal);
     }
 }
 
