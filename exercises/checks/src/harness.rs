@@ -844,8 +844,6 @@ pub fn rests_while_out_of_descriptors(
     served(&mut server, &mut queued);
 }
 
-/// Insists that the server hangs up on `silent`, a client that sent
-/// nothing, within `idle` and [`SLACK`].
 /// The signals that stop every server of the course cleanly.
 pub const STOP_SIGNALS: [Signal; 4] = [
     Signal::SIGINT,
@@ -879,6 +877,8 @@ pub fn expect_clean_stop(mut server: Server, signal: Signal) {
     }
 }
 
+/// Insists that the server hangs up on `silent`, a client that sent
+/// nothing, within `idle` and [`SLACK`].
 pub fn expect_silent_client_hung_up(server: &mut Server, silent: &mut UnixStream, idle: Duration) {
     let got = Got::one_byte(silent, after(idle));
     if got != Got::HangUp {
